@@ -1,0 +1,51 @@
+import type { RunSpec } from './run-spec';
+import type { NormLayerStats } from './kn/stats';
+
+/**
+ * Typed messages between a worker process and whoever started it (the scheduler or the CLI).
+ * Transport: Node IPC (`process.send`) when forked, or JSON lines on stdout with `--json`.
+ */
+
+export type RunStatus = 'queued' | 'running' | 'finished' | 'failed' | 'diverged' | 'cancelled' | 'interrupted';
+
+/** Parent → worker. */
+export type ParentMessage =
+  | { type: 'start'; spec: RunSpec }
+  | { type: 'cancel' };
+
+/** Per-epoch metric keys, written to the store as (run, key, epoch, value). Accuracies are fractions. */
+export interface EpochMetrics {
+  train_loss: number;
+  train_acc: number;
+  test_loss: number;
+  test_acc: number;
+  test_acc5: number;
+  lr: number;
+  epoch_time_s: number;
+  images_per_s: number;
+  num_tensors: number;
+  /** Only in DP runs: privacy spent up to the end of this epoch. */
+  epsilon?: number;
+}
+
+export type WorkerEvent =
+  | { event: 'started'; runId?: number; backend: string; device: string; skippedBackends: { backend: string; reason: string }[]; resumedFromEpoch: number; numParams: number }
+  | { event: 'progress'; runId?: number; epoch: number; batch: number; batchesPerEpoch: number; imagesPerSec: number; etaSec: number; loss: number }
+  | { event: 'epoch'; runId?: number; epoch: number; metrics: EpochMetrics }
+  | { event: 'norm_stats'; runId?: number; epoch: number; step: number; layers: NormLayerStats[] }
+  | { event: 'checkpoint'; runId?: number; epoch: number; path: string; reason: 'periodic' | 'cancel' | 'final' }
+  | { event: 'log'; runId?: number; level: 'info' | 'warn' | 'error'; message: string }
+  | { event: 'error'; runId?: number; reason: string; detail?: string }
+  | { event: 'done'; runId?: number; status: Extract<RunStatus, 'finished' | 'diverged' | 'cancelled' | 'failed'>; metrics: FinalMetrics };
+
+export interface FinalMetrics {
+  test_acc: number;
+  test_acc5: number;
+  test_loss: number;
+  train_loss: number;
+  train_acc: number;
+  best_test_acc: number;
+  epochs_completed: number;
+}
+
+export type { RunSpec };
