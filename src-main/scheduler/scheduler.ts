@@ -1,0 +1,209 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { RunSpec, WorkerEvent } from '../../src-worker/protocol';
+import type { Device } from './devices';
+import { spawnWorker, type WorkerExit, type WorkerHandle } from './worker-process';
+
+/** A run the store has handed to a slot (already marked running on that device). */
+export interface ClaimedRun {
+  id: number;
+  spec: RunSpec;
+  /** The checkpoint to resume from, when an earlier attempt left one. */
+  checkpointPath: string | null;
+}
+
+/** What the scheduler needs from the experiment store; nothing more, so it can be tested in isolation. */
+export interface SchedulerStore {
+  claimNextRun(deviceId: string): ClaimedRun | null;
+  ingestEvent(runId: number, event: WorkerEvent): void;
+  markFailed(runId: number, reason: string, stderrTail: string): void;
+  markCancelled(runId: number): void;
+  cancelQueued(runId: number): boolean;
+  requeue(runId: number): boolean;
+  /** Runs left `running` by a process that died become `interrupted`, then queued again to resume. */
+  recoverInterrupted(): number;
+  hasQueued(): boolean;
+}
+
+export interface SchedulerOptions {
+  devices: Device[];
+  /** Each run checkpoints into `<checkpointRoot>/run-<id>` unless its spec names a folder. */
+  checkpointRoot: string;
+  workerEntry?: string;
+  /** How often to look for runs queued by another process. */
+  pollMs?: number;
+  /** After a cancel, how long a worker may take to checkpoint before it is killed. */
+  cancelGraceMs?: number;
+}
+
+interface Slot {
+  device: Device;
+  index: number;
+  running: { runId: number; handle: WorkerHandle; cancelRequested: boolean; lastError: string | null } | null;
+}
+
+export interface SlotView {
+  deviceId: string;
+  slot: number;
+  runId: number | null;
+}
+
+export interface SchedulerEvents {
+  event: [runId: number, event: WorkerEvent];
+  runStarted: [runId: number, deviceId: string];
+  runEnded: [runId: number, exit: WorkerExit];
+  idle: [];
+}
+
+/**
+ * Decides what runs where: one worker process per slot, FIFO by priority as the store orders the queue.
+ * What to run (sweeps, LR search) is decided elsewhere; this only places queued runs onto free slots.
+ */
+export class Scheduler extends EventEmitter<SchedulerEvents> {
+  private readonly slots: Slot[];
+  private paused = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private filling = false;
+
+  constructor(
+    private readonly store: SchedulerStore,
+    private readonly opts: SchedulerOptions,
+  ) {
+    super();
+    this.slots = opts.devices.flatMap((device) =>
+      Array.from({ length: device.slots }, (_, index) => ({ device, index, running: null })),
+    );
+    if (this.slots.length === 0) throw new Error('Scheduler: no device slots (devices list is empty)');
+  }
+
+  /** Recovers runs a dead process left behind, then starts filling slots and polling for new work. */
+  start(): number {
+    const recovered = this.store.recoverInterrupted();
+    this.timer = setInterval(() => this.fill(), this.opts.pollMs ?? 1000);
+    this.timer.unref();
+    this.fill();
+    return recovered;
+  }
+
+  /** New runs were queued: place them now instead of waiting for the next poll. */
+  notify(): void {
+    this.fill();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.fill();
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  slotsView(): SlotView[] {
+    return this.slots.map((s) => ({ deviceId: s.device.id, slot: s.index, runId: s.running?.runId ?? null }));
+  }
+
+  runningRunIds(): number[] {
+    return this.slots.flatMap((s) => (s.running ? [s.running.runId] : []));
+  }
+
+  /** Cancels a queued run at once, or asks a running worker to checkpoint and stop (killed after a grace period). */
+  cancel(runId: number): boolean {
+    const slot = this.slots.find((s) => s.running?.runId === runId);
+    if (!slot?.running) return this.store.cancelQueued(runId);
+    const running = slot.running;
+    running.cancelRequested = true;
+    running.handle.cancel();
+    const grace = setTimeout(() => running.handle.kill(), this.opts.cancelGraceMs ?? 30_000);
+    grace.unref();
+    void running.handle.exited.then(() => clearTimeout(grace));
+    return true;
+  }
+
+  retry(runId: number): boolean {
+    const ok = this.store.requeue(runId);
+    if (ok) this.fill();
+    return ok;
+  }
+
+  isIdle(): boolean {
+    return this.slots.every((s) => !s.running) && (this.paused || !this.store.hasQueued());
+  }
+
+  /** Resolves once nothing runs and nothing (placeable) is queued. */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.once('idle', () => resolve()));
+  }
+
+  /** Stops placing runs; with `cancelRunning`, checkpoints and stops the running ones and waits for them. */
+  async stop(opts: { cancelRunning?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    const running = this.slots.flatMap((s) => (s.running ? [s.running] : []));
+    if (opts.cancelRunning) for (const r of running) this.cancel(r.runId);
+    await Promise.all(running.map((r) => r.handle.exited));
+  }
+
+  private fill(): void {
+    if (this.filling || this.stopped) return;
+    this.filling = true;
+    try {
+      if (!this.paused) {
+        for (const slot of this.slots) {
+          if (slot.running) continue;
+          const run = this.store.claimNextRun(slot.device.id);
+          if (!run) break;
+          this.launch(slot, run);
+        }
+      }
+    } finally {
+      this.filling = false;
+    }
+    if (this.isIdle()) this.emit('idle');
+  }
+
+  private launch(slot: Slot, run: ClaimedRun): void {
+    const spec: RunSpec = {
+      ...run.spec,
+      runId: run.id,
+      checkpointDir: run.spec.checkpointDir ?? join(this.opts.checkpointRoot, `run-${run.id}`),
+      resume: run.checkpointPath !== null,
+    };
+    const handle = spawnWorker({
+      spec,
+      entry: this.opts.workerEntry,
+      // CPU slots hide every GPU so a stray tfjs-node-gpu does not grab one
+      cudaVisibleDevices: slot.device.kind === 'gpu' ? String(slot.device.index) : '',
+      onEvent: (event) => {
+        if (event.event === 'error' && slot.running?.runId === run.id) slot.running.lastError = event.reason;
+        this.store.ingestEvent(run.id, event);
+        this.emit('event', run.id, event);
+      },
+    });
+    slot.running = { runId: run.id, handle, cancelRequested: false, lastError: null };
+    this.emit('runStarted', run.id, slot.device.id);
+    void handle.exited.then((exit) => this.onExit(slot, run.id, exit));
+  }
+
+  private onExit(slot: Slot, runId: number, exit: WorkerExit): void {
+    const cancelRequested = slot.running?.cancelRequested ?? false;
+    const lastError = slot.running?.lastError ?? null;
+    slot.running = null;
+    if (!exit.sawDone) {
+      if (cancelRequested) this.store.markCancelled(runId);
+      else {
+        const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+        const reason = lastError ?? `worker process ${how} before finishing`;
+        this.store.markFailed(runId, reason, exit.stderrTail);
+      }
+    }
+    this.emit('runEnded', runId, exit);
+    this.fill();
+  }
+}

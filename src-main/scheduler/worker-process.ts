@@ -1,0 +1,88 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { tsNodeExecArgv } from '../node-runtime';
+import type { ParentMessage, RunSpec, WorkerEvent } from '../../src-worker/protocol';
+
+export const WORKER_ENTRY = fileURLToPath(new URL('../../src-worker/main.ts', import.meta.url));
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last lines the worker wrote to stderr, kept for the run's failure reason. */
+  stderrTail: string;
+  /** Whether the worker sent a `done` event before exiting. */
+  sawDone: boolean;
+}
+
+export interface WorkerHandle {
+  readonly pid: number | undefined;
+  cancel(): void;
+  kill(): void;
+  readonly exited: Promise<WorkerExit>;
+}
+
+export interface SpawnWorkerOptions {
+  spec: RunSpec;
+  /** CUDA_VISIBLE_DEVICES for this worker; `''` hides every GPU (CPU slots). */
+  cudaVisibleDevices?: string;
+  onEvent: (event: WorkerEvent) => void;
+  entry?: string;
+  stderrTailBytes?: number;
+}
+
+/** Keeps the last `limit` bytes of a stream, cut at a line start where possible. */
+class TailBuffer {
+  private text = '';
+  constructor(private readonly limit: number) {}
+  push(chunk: string): void {
+    this.text += chunk;
+    if (this.text.length > this.limit * 2) this.text = this.text.slice(-this.limit);
+  }
+  toString(): string {
+    const tail = this.text.slice(-this.limit);
+    const firstBreak = tail.indexOf('\n');
+    return (tail.length === this.text.length || firstBreak < 0 ? tail : tail.slice(firstBreak + 1)).trimEnd();
+  }
+}
+
+/**
+ * Starts one training worker as a plain Node process (ELECTRON_RUN_AS_NODE makes this work from inside
+ * Electron's main process too) and relays its typed events.
+ */
+export function spawnWorker(opts: SpawnWorkerOptions): WorkerHandle {
+  const env: NodeJS.ProcessEnv = { ...process.env, ELECTRON_RUN_AS_NODE: '1' };
+  if (opts.cudaVisibleDevices !== undefined) env.CUDA_VISIBLE_DEVICES = opts.cudaVisibleDevices;
+  const child: ChildProcess = fork(opts.entry ?? WORKER_ENTRY, [], {
+    execArgv: tsNodeExecArgv(),
+    env,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    serialization: 'advanced',
+  });
+  const tail = new TailBuffer(opts.stderrTailBytes ?? 4000);
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => tail.push(chunk));
+  let sawDone = false;
+  child.on('message', (message) => {
+    const event = message as WorkerEvent;
+    if (event.event === 'done') sawDone = true;
+    opts.onEvent(event);
+  });
+  const exited = new Promise<WorkerExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      // stderr may still hold buffered bytes after 'exit'; 'close' fires once it is drained
+      const finish = () => resolve({ code, signal, stderrTail: tail.toString(), sawDone });
+      if (child.stderr && !child.stderr.readableEnded) child.stderr.once('close', finish);
+      else finish();
+    });
+  });
+  const send = (message: ParentMessage) => {
+    if (child.connected) child.send(message);
+  };
+  send({ type: 'start', spec: opts.spec });
+  return {
+    pid: child.pid,
+    cancel: () => send({ type: 'cancel' }),
+    kill: () => child.kill('SIGKILL'),
+    exited,
+  };
+}
