@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { registerWasmTrainingKernels } from './wasm-kernels';
@@ -14,24 +14,43 @@ export interface BackendChoice {
   package?: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node';
   /** Why each backend tried before the chosen one was not used. */
   skipped: { backend: string; reason: string }[];
+  /** For wasm: whether the SIMD build loaded, and its thread count (1 in Node: no worker threads). */
+  wasm?: { simd: boolean; threads: number };
 }
+
+const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+type NativePackage = NonNullable<BackendChoice['package']>;
 
 const require = createRequire(import.meta.url);
 let current: BackendChoice | null = null;
 
-async function tryNative(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node'): Promise<void> {
+async function tryNative(pkg: NativePackage): Promise<void> {
   // Native packages are optionalDependencies: absent wherever libtensorflow could not be downloaded.
-  await import(pkg);
+  try {
+    await import(pkg);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const missingItself = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && reasonOf(err).includes(`'${pkg}'`);
+    if (missingItself) {
+      throw new Error(`${pkg} is not installed (an optional dependency, skipped where its native binary is unavailable)`);
+    }
+    throw err;
+  }
   await tf.setBackend('tensorflow');
   await tf.ready();
 }
 
 async function tryWasm(): Promise<void> {
+  // Resolved from this module, not the cwd, so the .wasm files are found wherever the worker starts.
   const wasmFile = require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm');
   setWasmPaths(dirname(wasmFile) + '/');
   registerWasmTrainingKernels();
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
   await tf.ready();
+}
+
+async function wasmDetails(): Promise<NonNullable<BackendChoice['wasm']>> {
+  return { simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')), threads: getThreadsCount() };
 }
 
 async function tryCpu(): Promise<void> {
@@ -49,6 +68,9 @@ function reasonOf(err: unknown): string {
  * and reports why the ones before it were skipped so the UI can say so.
  */
 export async function initBackend(request: BackendRequest = 'auto'): Promise<BackendChoice> {
+  if (!BACKEND_REQUESTS.includes(request)) {
+    throw new Error(`initBackend: unknown backend "${String(request)}"; expected one of ${BACKEND_REQUESTS.join(', ')}`);
+  }
   const skipped: BackendChoice['skipped'] = [];
   const attempts: { backend: BackendName; pkg?: BackendChoice['package']; run: () => Promise<void> }[] = [];
   if (request === 'auto' || request === 'tensorflow') {
@@ -61,7 +83,9 @@ export async function initBackend(request: BackendRequest = 'auto'): Promise<Bac
   for (const attempt of attempts) {
     try {
       await attempt.run();
-      current = { backend: attempt.backend, package: attempt.pkg, skipped };
+      current = { backend: attempt.backend, skipped };
+      if (attempt.pkg != null) current.package = attempt.pkg;
+      if (attempt.backend === 'wasm') current.wasm = await wasmDetails();
       return current;
     } catch (err) {
       skipped.push({ backend: attempt.pkg ?? attempt.backend, reason: reasonOf(err) });

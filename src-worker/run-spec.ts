@@ -48,9 +48,13 @@ export const runSpecSchema = z.object({
   batchSize: z.number().int().positive(),
   lr: z.number().positive(),
   momentum: z.number().min(0).max(1).default(0.9),
+  /** Nesterov momentum (PyTorch's SGD flag); the paper's recipes leave it off. */
+  nesterov: z.boolean().optional(),
   weightDecay: z.number().min(0).default(5e-4),
   schedule: lrScheduleSchema.default({ kind: 'cosine', decay: 0.01 }),
   seed: z.number().int().min(0).default(0),
+  /** Training-set augmentation (random crop + flip for CIFAR, as in the paper); absent means on. */
+  augment: z.boolean().optional(),
   /** Width multiplier applied to every layer (1 = the paper's widths). */
   width: z.number().positive().max(4).default(1),
   knDropout: z.number().min(0).lt(1).default(0.05),

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { cpus } from 'node:os';
 
 export interface Device {
-  /** Stable id used in the store and the UI: `gpu0`, `gpu1`, … or `cpu`. */
+  /** Stable id used in the store and the UI: `gpu:0`, `gpu:1`, … or `cpu`. */
   id: string;
   kind: 'gpu' | 'cpu';
   /** CUDA index handed to a worker as CUDA_VISIBLE_DEVICES (GPUs only). */
@@ -41,7 +41,7 @@ export function parseNvidiaSmi(csv: string, slotsPerGpu = 1): Device[] {
     const idx = toNumber(index);
     if (idx === undefined || !name) continue;
     devices.push({
-      id: `gpu${idx}`,
+      id: `gpu:${idx}`,
       kind: 'gpu',
       index: idx,
       name,

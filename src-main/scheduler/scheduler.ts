@@ -39,13 +39,21 @@ export interface SchedulerOptions {
 interface Slot {
   device: Device;
   index: number;
+  /** What the store records as the run's device: `gpu:1`, or `gpu:1#2` / `cpu:0` when a device has several slots. */
+  label: string;
   running: { runId: number; handle: WorkerHandle; cancelRequested: boolean; lastError: string | null } | null;
 }
 
 export interface SlotView {
-  deviceId: string;
-  slot: number;
+  label: string;
+  device: Device;
   runId: number | null;
+  pid: number | null;
+}
+
+function slotLabel(device: Device, index: number): string {
+  if (device.kind === 'cpu') return `cpu:${index}`;
+  return device.slots > 1 ? `${device.id}#${index}` : device.id;
 }
 
 export interface SchedulerEvents {
@@ -62,6 +70,7 @@ export interface SchedulerEvents {
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly slots: Slot[];
   private paused = false;
+  private started = false;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private filling = false;
@@ -72,14 +81,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   ) {
     super();
     this.slots = opts.devices.flatMap((device) =>
-      Array.from({ length: device.slots }, (_, index) => ({ device, index, running: null })),
+      Array.from({ length: device.slots }, (_, index) => ({ device, index, label: slotLabel(device, index), running: null })),
     );
     if (this.slots.length === 0) throw new Error('Scheduler: no device slots (devices list is empty)');
   }
 
   /** Recovers runs a dead process left behind, then starts filling slots and polling for new work. */
   start(): number {
+    if (this.started) return 0;
+    // recovery must come before any placement: a run claimed by this process is 'running' too
     const recovered = this.store.recoverInterrupted();
+    this.started = true;
     this.timer = setInterval(() => this.fill(), this.opts.pollMs ?? 1000);
     this.timer.unref();
     this.fill();
@@ -105,7 +117,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   slotsView(): SlotView[] {
-    return this.slots.map((s) => ({ deviceId: s.device.id, slot: s.index, runId: s.running?.runId ?? null }));
+    return this.slots.map((s) => ({
+      label: s.label,
+      device: s.device,
+      runId: s.running?.runId ?? null,
+      pid: s.running?.handle.pid ?? null,
+    }));
   }
 
   runningRunIds(): number[] {
@@ -151,13 +168,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private fill(): void {
-    if (this.filling || this.stopped) return;
+    if (this.filling || this.stopped || !this.started) return;
     this.filling = true;
     try {
       if (!this.paused) {
         for (const slot of this.slots) {
           if (slot.running) continue;
-          const run = this.store.claimNextRun(slot.device.id);
+          const run = this.store.claimNextRun(slot.label);
           if (!run) break;
           this.launch(slot, run);
         }
@@ -187,7 +204,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       },
     });
     slot.running = { runId: run.id, handle, cancelRequested: false, lastError: null };
-    this.emit('runStarted', run.id, slot.device.id);
+    this.emit('runStarted', run.id, slot.label);
     void handle.exited.then((exit) => this.onExit(slot, run.id, exit));
   }
 

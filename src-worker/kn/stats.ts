@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs';
+
 /** Summary of one distribution (window means, or window standard deviations) for one layer and batch. */
 export interface DistributionSummary {
   mean: number;
@@ -19,4 +21,69 @@ export interface NormLayerStats {
   mean: DistributionSummary;
   /** Statistics of the normalizing standard deviations sqrt(var + eps). */
   std: DistributionSummary;
+}
+
+
+/** Linear interpolation between closest ranks (numpy's default) on sorted values. */
+function percentile(sorted: Float32Array, q: number): number {
+  const pos = (sorted.length - 1) * q;
+  const lower = Math.floor(pos);
+  const upper = Math.min(lower + 1, sorted.length - 1);
+  return sorted[lower] + (sorted[upper] - sorted[lower]) * (pos - lower);
+}
+
+/**
+ * Mean, population std, extremes, percentiles and a fixed-bin histogram over [min, max] of the finite values.
+ * Non-finite values (a diverged run) are left out; if none is finite every statistic is NaN.
+ */
+export function summarizeDistribution(values: Float32Array, bins = 32): DistributionSummary {
+  if (!(values instanceof Float32Array)) throw new Error('summarizeDistribution: values must be a Float32Array.');
+  if (values.length === 0) throw new Error('summarizeDistribution: values is empty.');
+  if (!Number.isInteger(bins) || bins < 1) throw new Error(`summarizeDistribution: bins must be a positive integer, but got ${bins}.`);
+  const finite = values.filter((v) => Number.isFinite(v));
+  const counts = new Array<number>(bins).fill(0);
+  if (finite.length === 0) {
+    return { mean: NaN, std: NaN, min: NaN, max: NaN, percentiles: [NaN, NaN, NaN, NaN, NaN], histogram: { lo: NaN, hi: NaN, counts } };
+  }
+  let sum = 0;
+  for (const v of finite) sum += v;
+  const mean = sum / finite.length;
+  let squares = 0;
+  for (const v of finite) squares += (v - mean) ** 2;
+  const sorted = finite.sort();
+  const lo = sorted[0];
+  const hi = sorted[sorted.length - 1];
+  const width = (hi - lo) / bins;
+  for (const v of sorted) counts[width > 0 ? Math.min(bins - 1, Math.floor((v - lo) / width)) : 0]++;
+  return {
+    mean, std: Math.sqrt(squares / finite.length), min: lo, max: hi,
+    percentiles: [0.05, 0.25, 0.5, 0.75, 0.95].map((q) => percentile(sorted, q)) as DistributionSummary['percentiles'],
+    histogram: { lo, hi, counts },
+  };
+}
+
+/** Every stride-th entry of t, so at most maxSamples entries are read back from the backend. */
+function readSubsample(t: tf.Tensor, maxSamples: number): Float32Array {
+  return tf.tidy(() => {
+    const flat = t.reshape([-1]);
+    const stride = Math.ceil(flat.size / maxSamples);
+    const picked = stride > 1 ? tf.stridedSlice(flat, [0], [flat.size], [stride]) : flat;
+    return picked.dataSync() as Float32Array;
+  });
+}
+
+/**
+ * Summaries of one layer's normalizing means and standard deviations for the current batch. Reads the tensors
+ * synchronously; above maxSamples entries it reads an evenly strided, deterministic subsample.
+ */
+export function summarizeNormStats(layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096): NormLayerStats {
+  if (!Number.isInteger(maxSamples) || maxSamples < 1) throw new Error(`summarizeNormStats: maxSamples must be a positive integer, but got ${maxSamples}.`);
+  if (mean.size !== std.size) {
+    throw new Error(`summarizeNormStats: mean and std of layer ${layer} must have the same size, but got [${mean.shape}] and [${std.shape}].`);
+  }
+  return {
+    layer, kind,
+    mean: summarizeDistribution(readSubsample(mean, maxSamples)),
+    std: summarizeDistribution(readSubsample(std, maxSamples)),
+  };
 }

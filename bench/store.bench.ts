@@ -1,0 +1,146 @@
+/**
+ * Experiment-store benchmark: builds a store of RUNS runs × EPOCHS epochs × 6 metrics through the real ingest
+ * path (ingest buffer, batched transactions, a flush before every status change), with SLOTS runs in flight at
+ * once as a scheduler would have them, then times the aggregate query, curves and the CSV exports.
+ *
+ *   node --import tsx bench/store.bench.ts            # 10,000 × 150 × 6 = 9M metric rows
+ *   BENCH_RUNS=1000 node --import tsx bench/store.bench.ts
+ *
+ * Targets: ingestion ≥ 50,000 metric rows/s; compare (all groups) < 100 ms.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { exportCsvToFile } from '../src-main/export/csv';
+import { ExperimentStore } from '../src-main/store/experiment-store';
+import { parseRunSpec, type RunSpec } from '../src-worker/run-spec';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10_000);
+const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 150);
+const SLOTS = Number(process.env.BENCH_SLOTS ?? 8);
+const SEEDS = 3;
+const MODELS = ['knresnet18', 'resnet18', 'preact_resnet18', 'knresnet34', 'resnet34'];
+
+function specs(): RunSpec[] {
+  const out: RunSpec[] = [];
+  for (let i = 0; out.length < RUNS; i++) {
+    const group = Math.floor(i / SEEDS);
+    out.push(
+      parseRunSpec({
+        model: MODELS[group % MODELS.length],
+        dataset: 'cifar100',
+        epochs: EPOCHS,
+        batchSize: 32,
+        lr: 0.2 * 0.5 ** (Math.floor(group / MODELS.length) % 6),
+        width: 1 + Math.floor(group / (MODELS.length * 6)) / 100,
+        seed: (i % SEEDS) + 1,
+      }),
+    );
+  }
+  return out;
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function timeIt<T>(fn: () => T): [T, number] {
+  const t0 = performance.now();
+  const value = fn();
+  return [value, performance.now() - t0];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'normlab-bench-'));
+  const file = join(dir, 'bench.db');
+  console.log(`store benchmark: ${fmt(RUNS)} runs × ${EPOCHS} epochs × 6 metrics, ${SLOTS} runs in flight, file ${file}`);
+  try {
+    const store = ExperimentStore.open(file);
+    const sweep = store.upsertSweep({ name: 'bench', spec: {} }).sweep;
+    const all = specs();
+    const [, addMs] = timeIt(() => store.addRuns(sweep.id, all));
+    console.log(`add runs:        ${fmt(RUNS)} runs in ${fmt(addMs)} ms (${fmt(RUNS / (addMs / 1000))} runs/s)`);
+
+    // ingestion: SLOTS runs at a time, one epoch each in turn, a done event when a run reaches EPOCHS
+    let metricRows = 0;
+    const t0 = performance.now();
+    const inFlight: { id: number; epoch: number; seed: number }[] = [];
+    let finished = 0;
+    const claim = () => {
+      const run = store.claimNext(`gpu:${inFlight.length}`);
+      if (run) inFlight.push({ id: run.id, epoch: 0, seed: run.seed });
+    };
+    for (let i = 0; i < SLOTS; i++) claim();
+    while (inFlight.length > 0) {
+      for (let slot = inFlight.length - 1; slot >= 0; slot--) {
+        const run = inFlight[slot]!;
+        run.epoch++;
+        const progress = run.epoch / EPOCHS;
+        const acc = 0.7 * progress + 0.01 * run.seed;
+        store.ingestMetrics(run.id, run.epoch, {
+          train_loss: 4 - 3 * progress,
+          train_acc: acc + 0.05,
+          test_loss: 4.2 - 3 * progress,
+          test_acc: acc,
+          lr: 0.1 * Math.cos((Math.PI / 2) * progress),
+          epoch_time_s: 30 + run.seed,
+        });
+        metricRows += 6;
+        if (run.epoch === EPOCHS) {
+          store.apply(run.id, {
+            event: 'done',
+            status: 'finished',
+            metrics: { test_acc: acc, test_acc5: 0.9, test_loss: 1.2, train_loss: 1, train_acc: acc + 0.05, best_test_acc: acc + 0.01, epochs_completed: EPOCHS },
+          });
+          inFlight.splice(slot, 1);
+          finished++;
+          claim();
+        }
+      }
+    }
+    store.flush();
+    const ingestMs = performance.now() - t0;
+    console.log(
+      `ingest:          ${fmt(metricRows)} metric rows + ${fmt(finished)} done events in ${fmt(ingestMs / 1000, 1)} s → ` +
+        `${fmt(metricRows / (ingestMs / 1000))} metric rows/s (target ≥ 50,000)`,
+    );
+    console.log(`file size:       ${fmt(statSync(file).size / 1e6, 1)} MB (+ WAL ${fmt((statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0) / 1e6, 1)} MB)`);
+
+    const compareTimes: number[] = [];
+    let groups = 0;
+    for (let i = 0; i < 5; i++) {
+      const [result, ms] = timeIt(() => store.aggregates({ sweepId: sweep.id }));
+      groups = result.length;
+      compareTimes.push(ms);
+    }
+    console.log(`compare (all):   ${fmt(groups)} groups, median ${fmt(median(compareTimes), 1)} ms of 5 (target < 100 ms)`);
+    const oneGroup = store.listRuns({ limit: 1 })[0]!.groupKey;
+    const oneTimes = Array.from({ length: 5 }, () => timeIt(() => store.aggregates({ groupKey: oneGroup }))[1]);
+    console.log(`compare (1 grp): median ${fmt(median(oneTimes), 2)} ms`);
+    const someGroups = store.aggregates({ sweepId: sweep.id }).slice(0, 10).map((g) => g.groupKey);
+    const curveTimes = Array.from({ length: 5 }, () => timeIt(() => store.curves(someGroups, 'test_acc'))[1]);
+    console.log(`curves:          10 groups × ${EPOCHS} epochs, median ${fmt(median(curveTimes), 1)} ms`);
+
+    for (const what of ['runs', 'aggregates', 'metrics'] as const) {
+      const out = join(dir, `${what}.csv`);
+      const t = performance.now();
+      const { rows } = await exportCsvToFile(store, what, {}, out);
+      const ms = performance.now() - t;
+      console.log(
+        `export ${what.padEnd(10)} ${fmt(rows)} rows in ${fmt(ms)} ms (${fmt(rows / (ms / 1000))} rows/s), ${fmt(statSync(out).size / 1e6, 1)} MB`,
+      );
+      rmSync(out);
+    }
+    store.close();
+  } finally {
+    if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,115 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { openRuntime } from '../../runtime';
+import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepToEnd, type SweepReporter } from '../sweep-runner';
+
+interface SweepOptions {
+  db: string;
+  workers?: string;
+  workersPerGpu?: string;
+  checkpointRoot?: string;
+  json?: boolean;
+}
+
+function readSpec(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read sweep spec ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`sweep spec ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function jsonReporter(): SweepReporter {
+  const out = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
+  return {
+    submitted: (result, recovered) => out({ event: 'sweep_submitted', ...result, recovered }),
+    event: (runId, event) => {
+      if (event.event !== 'norm_stats') out({ ...event, runId });
+    },
+    runEnded: (run, done, total) =>
+      out({ event: 'run_ended', runId: run.id, status: run.status, finalTestAcc: run.finalTestAcc, errorReason: run.errorReason, done, total }),
+  };
+}
+
+function textReporter(): SweepReporter {
+  const say = (line: string) => process.stderr.write(line + '\n');
+  return {
+    submitted: (r, recovered) => {
+      say(`sweep "${r.name}" (#${r.sweepId}): ${r.runs.total} runs in ${r.groups} config groups, ${r.runs.created} new, ${r.runs.existing} already in the store`);
+      if (recovered > 0) say(`resuming ${recovered} run(s) interrupted by an earlier exit`);
+    },
+    event: (runId, event) => {
+      if (event.event === 'started') say(`run ${runId}: started on ${event.device} (${event.backend})${event.resumedFromEpoch > 0 ? `, resuming after epoch ${event.resumedFromEpoch}` : ''}`);
+      if (event.event === 'epoch') {
+        const m = event.metrics;
+        say(`run ${runId}: epoch ${event.epoch} test top-1 ${formatPercent(m.test_acc)}% loss ${m.train_loss.toFixed(3)} ${m.images_per_s.toFixed(1)} img/s`);
+      }
+      if (event.event === 'error') say(`run ${runId}: error: ${event.reason}`);
+    },
+    runEnded: (run, done, total) => {
+      const detail = run.status === 'finished' ? `test top-1 ${formatPercent(run.finalTestAcc)}%` : (run.errorReason ?? '');
+      say(`run ${run.id} (${run.model}, seed ${run.seed}) ${run.status}${detail ? `: ${detail}` : ''}  [${done}/${total}]`);
+    },
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('sweep')
+    .description('run a sweep spec to the end on this machine\'s GPUs (or CPU slots); resumes interrupted runs')
+    .argument('<spec>', 'sweep spec (JSON file)')
+    .requiredOption('--db <file>', 'experiment store (SQLite file, created if missing)')
+    .option('--workers <n>', 'worker processes when running on CPU (default: one per core)')
+    .option('--workers-per-gpu <n>', 'worker processes per GPU', '1')
+    .option('--checkpoint-root <dir>', 'where run checkpoints go (default: next to the DB)')
+    .option('--json', 'one JSON event per line on stdout')
+    .action(async (specFile: string, opts: SweepOptions) => {
+      const spec = readSpec(specFile);
+      const runtime = await openRuntime({
+        dbFile: opts.db,
+        checkpointRoot: opts.checkpointRoot,
+        startScheduler: false,
+        devices: {
+          cpuSlots: positiveInt(opts.workers, '--workers'),
+          slotsPerGpu: positiveInt(opts.workersPerGpu, '--workers-per-gpu'),
+        },
+      });
+      const stop = () => {
+        // a second signal while checkpointing kills at once; the next start resumes from the last checkpoint
+        process.once('SIGINT', () => process.exit(130));
+        void runtime.close({ cancelRunning: true }).then(() => process.exit(130));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const outcome = await runSweepToEnd(runtime, spec, opts.json ? jsonReporter() : textReporter());
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ event: 'sweep_done', sweepId: outcome.sweepId, allFinished: outcome.allFinished, aggregates: outcome.aggregates }) + '\n');
+        } else {
+          process.stdout.write(formatAggregateTable(outcome.aggregates) + '\n');
+          process.stderr.write(`${outcome.runs.length} runs: ${formatStatusSummary(outcome.runs)}\n`);
+          for (const run of outcome.runs.filter((r) => r.status !== 'finished')) {
+            process.stderr.write(`  run ${run.id} (${run.model}, seed ${run.seed}) ${run.status}: ${run.errorReason ?? ''}\n`);
+          }
+        }
+        if (!outcome.allFinished) process.exitCode = 1;
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        await runtime.close();
+      }
+    });
+}

@@ -1,0 +1,94 @@
+import type { GroupAggregate, RunRecord, RunStatus } from '../store/types';
+import type { NormLabRuntime } from '../runtime';
+import type { SubmitSweepResult } from '../api/service';
+import type { WorkerEvent } from '../../src-worker/protocol';
+
+const UNFINISHED: RunStatus[] = ['queued', 'running', 'interrupted'];
+
+export interface SweepOutcome {
+  sweepId: number;
+  runs: RunRecord[];
+  aggregates: GroupAggregate[];
+  allFinished: boolean;
+}
+
+export interface SweepReporter {
+  submitted(result: SubmitSweepResult, recovered: number): void;
+  event(runId: number, event: WorkerEvent): void;
+  runEnded(run: RunRecord, done: number, total: number): void;
+}
+
+/**
+ * Submits a sweep, lets the scheduler place its runs (and any interrupted earlier runs, which resume), and
+ * resolves when none of the sweep's runs is queued or running any more. An lr search keeps the sweep open
+ * while the searcher still proposes runs.
+ */
+export async function runSweepToEnd(
+  runtime: NormLabRuntime,
+  spec: unknown,
+  reporter: SweepReporter,
+  pollMs = 250,
+): Promise<SweepOutcome> {
+  const submitted = await runtime.service.submitSweep(spec);
+  const sweepId = submitted.sweepId;
+  const recovered = runtime.scheduler.start();
+  reporter.submitted(submitted, recovered);
+
+  const onEvent = (runId: number, event: WorkerEvent) => reporter.event(runId, event);
+  const onEnded = (runId: number) => {
+    const run = runtime.store.getRun(runId);
+    if (!run || run.sweepId !== sweepId) return;
+    const total = runtime.store.countRuns({ sweepId });
+    const done = total - runtime.store.countRuns({ sweepId, status: UNFINISHED });
+    reporter.runEnded(run, done, total);
+  };
+  runtime.scheduler.on('event', onEvent);
+  runtime.scheduler.on('runEnded', onEnded);
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const pending = runtime.store.countRuns({ sweepId, status: UNFINISHED });
+        if (pending === 0 && runtime.scheduler.runningRunIds().length === 0) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, pollMs);
+    });
+  } finally {
+    runtime.scheduler.off('event', onEvent);
+    runtime.scheduler.off('runEnded', onEnded);
+  }
+  const runs = runtime.store.listRuns({ sweepId });
+  return {
+    sweepId,
+    runs,
+    aggregates: runtime.store.aggregates({ sweepId }),
+    allFinished: runs.every((r) => r.status === 'finished'),
+  };
+}
+
+export function formatPercent(value: number | null, digits = 2): string {
+  return value === null ? '–' : (value * 100).toFixed(digits);
+}
+
+/** Mean ± SD (n) of final and best test top-1, one line per config group. */
+export function formatAggregateTable(aggregates: GroupAggregate[]): string {
+  const header = ['model', 'lr', 'batch', 'n', 'final top-1 % (mean ± SD)', 'best top-1 % (mean ± SD)'];
+  const rows = aggregates.map((a) => [
+    a.model,
+    String(a.lr),
+    String(a.batchSize),
+    String(a.n),
+    `${formatPercent(a.finalTestAcc.mean)} ± ${formatPercent(a.finalTestAcc.sd)}`,
+    `${formatPercent(a.bestTestAcc.mean)} ± ${formatPercent(a.bestTestAcc.sd)}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function formatStatusSummary(runs: RunRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const run of runs) counts.set(run.status, (counts.get(run.status) ?? 0) + 1);
+  return [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
+}

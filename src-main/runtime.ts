@@ -1,0 +1,68 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { NormLabService } from './api/service';
+import { SchedulerController } from './scheduler/controller';
+import { detectDevices, type Device, type DeviceDetectionOptions } from './scheduler/devices';
+import { Scheduler } from './scheduler/scheduler';
+import { schedulerStoreFor } from './scheduler/store-adapter';
+import { ExperimentStore } from './store/experiment-store';
+
+export interface NormLabRuntimeOptions {
+  dbFile: string;
+  /** Checkpoints go to `<checkpointRoot>/run-<id>`; next to the DB file by default. */
+  checkpointRoot?: string;
+  devices?: DeviceDetectionOptions;
+  /** Start placing queued runs (and recover interrupted ones) right away. */
+  startScheduler?: boolean;
+  workerEntry?: string;
+  log?: (message: string) => void;
+}
+
+/** The store, the scheduler and the service wired together: what the CLI, `normlab serve` and Electron share. */
+export interface NormLabRuntime {
+  store: ExperimentStore;
+  scheduler: Scheduler;
+  service: NormLabService;
+  devices: Device[];
+  /** Runs that were left running by a process that died and were queued again to resume. */
+  recovered: number;
+  close(opts?: { cancelRunning?: boolean }): Promise<void>;
+}
+
+export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabRuntime> {
+  mkdirSync(dirname(opts.dbFile), { recursive: true });
+  const store = ExperimentStore.open(opts.dbFile);
+  const log = opts.log ?? ((message: string) => process.stderr.write(`normlab: ${message}\n`));
+  try {
+    const devices = await detectDevices(opts.devices);
+    const scheduler = new Scheduler(schedulerStoreFor(store, log), {
+      devices,
+      checkpointRoot: opts.checkpointRoot ?? join(dirname(opts.dbFile), 'checkpoints'),
+      workerEntry: opts.workerEntry,
+    });
+    const controller = new SchedulerController(scheduler, () => detectDevices(opts.devices));
+    const service = new NormLabService(store, controller);
+    // an lr search proposes its next runs only once the current ones have results
+    scheduler.on('runEnded', (runId) => {
+      service.afterRunEnded(runId).catch((err: unknown) => log(`lr search after run ${runId}: ${String(err)}`));
+    });
+    const recovered = opts.startScheduler === false ? 0 : scheduler.start();
+    let closed = false;
+    return {
+      store,
+      scheduler,
+      service,
+      devices,
+      recovered,
+      async close(closeOpts = {}) {
+        if (closed) return;
+        closed = true;
+        await scheduler.stop(closeOpts);
+        store.close();
+      },
+    };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}

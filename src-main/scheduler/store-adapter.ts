@@ -1,0 +1,51 @@
+import type { ExperimentStore } from '../store/experiment-store';
+import type { WorkerEvent } from '../../src-worker/protocol';
+import type { ClaimedRun, SchedulerStore } from './scheduler';
+
+/**
+ * The scheduler's narrow view of the experiment store. Status changes that lost a race (a run cancelled from
+ * the UI while its worker was already exiting) are ignored rather than thrown, since the store has the truth.
+ */
+export function schedulerStoreFor(store: ExperimentStore, log: (message: string) => void = () => {}): SchedulerStore {
+  const attempt = <T>(what: string, fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      log(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      return fallback;
+    }
+  };
+  return {
+    claimNextRun(deviceId: string): ClaimedRun | null {
+      const run = store.claimNext(deviceId);
+      if (!run) return null;
+      const checkpoint = store.latestCheckpoint(run.id);
+      return { id: run.id, spec: run.spec, checkpointPath: checkpoint?.path ?? null };
+    },
+    ingestEvent(runId: number, event: WorkerEvent): void {
+      attempt(`recording ${event.event} of run ${runId}`, () => store.apply(runId, event), undefined);
+    },
+    markFailed(runId: number, reason: string, stderrTail: string): void {
+      attempt(`failing run ${runId}`, () => store.failRun(runId, reason, stderrTail), undefined);
+    },
+    markCancelled(runId: number): void {
+      attempt(`cancelling run ${runId}`, () => store.cancelRun(runId), undefined);
+    },
+    cancelQueued(runId: number): boolean {
+      const run = store.getRun(runId);
+      if (!run || (run.status !== 'queued' && run.status !== 'interrupted')) return false;
+      return attempt(`cancelling run ${runId}`, () => (store.cancelRun(runId), true), false);
+    },
+    requeue(runId: number): boolean {
+      return attempt(`requeueing run ${runId}`, () => (store.requeue(runId), true), false);
+    },
+    recoverInterrupted(): number {
+      const ids = store.markInterruptedAtStartup();
+      for (const id of ids) attempt(`requeueing interrupted run ${id}`, () => store.requeue(id), undefined);
+      return ids.length;
+    },
+    hasQueued(): boolean {
+      return store.countRuns({ status: 'queued' }) > 0;
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import type { AppApi } from './ui-extras';
+
+/**
+ * The HTTP face of the API, shared by the server (which turns a request into a service call) and the browser
+ * client (which turns a call into a request), so the two cannot drift apart. Pure: zod and types only, because
+ * the renderer bundles it. Each route says how to read its input from the request (path params + query for
+ * GET, path params + JSON body for POST), validated here at the edge, and how that input maps onto the
+ * service method's arguments. The service validates the arguments' contents once more, in depth.
+ */
+export type ApiMethod = keyof AppApi;
+export type ApiArgs<K extends ApiMethod> = Parameters<AppApi[K]>;
+export type ApiResult<K extends ApiMethod> = Awaited<ReturnType<AppApi[K]>>;
+
+export interface RouteDef<K extends ApiMethod, S extends z.ZodType = z.ZodType> {
+  verb: 'GET' | 'POST';
+  /** `:name` segments are path parameters. */
+  path: string;
+  input: S;
+  toArgs(input: z.output<S>): ApiArgs<K>;
+  fromArgs(...args: ApiArgs<K>): Record<string, unknown>;
+}
+
+const route =
+  <K extends ApiMethod>(_method: K) =>
+  <S extends z.ZodType>(def: RouteDef<K, S>): RouteDef<K, S> =>
+    def;
+
+const pathId = z.coerce.number().int().positive();
+const optionalInt = z.coerce.number().int().min(0).optional();
+/** `status=queued,running` in a query string, an array in a body. */
+const csvList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v),
+  z.array(z.string().min(1)).optional(),
+);
+const oneOrList = (v: string[] | undefined) => (v === undefined ? undefined : v.length === 1 ? v[0] : v);
+const empty = z.strictObject({});
+const runQuery = z.strictObject({
+  sweepId: z.coerce.number().int().positive().optional(),
+  status: csvList,
+  model: z.string().min(1).optional(),
+  dataset: z.string().min(1).optional(),
+  limit: optionalInt,
+  offset: optionalInt,
+});
+const exportQuery = z.strictObject({
+  what: z.string().min(1),
+  sweepId: z.coerce.number().int().positive().optional(),
+  status: csvList,
+  model: z.string().min(1).optional(),
+  dataset: z.string().min(1).optional(),
+});
+type RunQuery = z.output<typeof runQuery>;
+type FilterArg = { sweepId?: number; status?: string | string[]; model?: string; dataset?: string; limit?: number; offset?: number };
+
+function queryToFilter(q: RunQuery): Record<string, unknown> {
+  return Object.fromEntries(Object.entries({ ...q, status: oneOrList(q.status) }).filter(([, v]) => v !== undefined));
+}
+function filterToQuery(filter: unknown): Record<string, unknown> {
+  const f = (filter ?? {}) as FilterArg;
+  return { ...f, status: Array.isArray(f.status) ? f.status.join(',') : f.status };
+}
+
+export const apiRoutes = {
+  listSweeps: route('listSweeps')({ verb: 'GET', path: '/api/sweeps', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  getSweep: route('getSweep')({
+    verb: 'GET', path: '/api/sweeps/:id', input: z.strictObject({ id: pathId }),
+    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
+  submitSweep: route('submitSweep')({
+    verb: 'POST', path: '/api/sweeps', input: z.strictObject({ spec: z.record(z.string(), z.unknown()) }),
+    toArgs: (i) => [i.spec], fromArgs: (spec) => ({ spec }),
+  }),
+  previewSweep: route('previewSweep')({
+    verb: 'POST', path: '/api/sweeps/preview', input: z.strictObject({ spec: z.record(z.string(), z.unknown()) }),
+    toArgs: (i) => [i.spec], fromArgs: (spec) => ({ spec }),
+  }),
+  advanceLrSearch: route('advanceLrSearch')({
+    verb: 'POST', path: '/api/sweeps/:id/advance', input: z.strictObject({ id: pathId }),
+    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
+  listRuns: route('listRuns')({
+    verb: 'GET', path: '/api/runs', input: runQuery,
+    toArgs: (q) => [queryToFilter(q)], fromArgs: (filter) => filterToQuery(filter),
+  }),
+  countRuns: route('countRuns')({
+    verb: 'GET', path: '/api/runs/count', input: runQuery.pick({ sweepId: true, status: true }),
+    toArgs: (q) => [queryToFilter(q) as Parameters<AppApi['countRuns']>[0]], fromArgs: (filter) => filterToQuery(filter),
+  }),
+  getRun: route('getRun')({
+    verb: 'GET', path: '/api/runs/:id', input: z.strictObject({ id: pathId }),
+    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
+  getRunMetrics: route('getRunMetrics')({
+    verb: 'GET', path: '/api/runs/:id/metrics', input: z.strictObject({ id: pathId, key: z.string().min(1).optional() }),
+    toArgs: (i) => [i.id, i.key], fromArgs: (id, key) => ({ id, key }),
+  }),
+  getRunLogs: route('getRunLogs')({
+    verb: 'GET', path: '/api/runs/:id/logs', input: z.strictObject({ id: pathId, afterId: optionalInt, limit: optionalInt }),
+    toArgs: (i) => [i.id, { afterId: i.afterId, limit: i.limit }], fromArgs: (id, o) => ({ id, ...o }),
+  }),
+  getRunCheckpoints: route('getRunCheckpoints')({
+    verb: 'GET', path: '/api/runs/:id/checkpoints', input: z.strictObject({ id: pathId }),
+    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
+  getNormStats: route('getNormStats')({
+    verb: 'GET', path: '/api/runs/:id/norm-stats', input: z.strictObject({ id: pathId, layer: z.string().min(1).optional() }),
+    toArgs: (i) => [i.id, i.layer], fromArgs: (id, layer) => ({ id, layer }),
+  }),
+  listNormLayers: route('listNormLayers')({
+    verb: 'GET', path: '/api/runs/:id/norm-layers', input: z.strictObject({ id: pathId }),
+    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
+  cancel: route('cancel')({
+    verb: 'POST', path: '/api/runs/:id/cancel', input: z.strictObject({ id: pathId }),
+    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
+  retry: route('retry')({
+    verb: 'POST', path: '/api/runs/:id/retry', input: z.strictObject({ id: pathId }),
+    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
+  compare: route('compare')({
+    verb: 'POST', path: '/api/compare',
+    input: z.strictObject({ filter: z.record(z.string(), z.unknown()).optional() }),
+    toArgs: (i) => [i.filter], fromArgs: (filter) => ({ filter }),
+  }),
+  curves: route('curves')({
+    verb: 'POST', path: '/api/curves',
+    input: z.strictObject({ groupKeys: z.array(z.string().min(1)).max(1000), metric: z.string().min(1) }),
+    toArgs: (i) => [i.groupKeys, i.metric], fromArgs: (groupKeys, metric) => ({ groupKeys, metric }),
+  }),
+  pause: route('pause')({ verb: 'POST', path: '/api/queue/pause', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  resume: route('resume')({ verb: 'POST', path: '/api/queue/resume', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  queueState: route('queueState')({ verb: 'GET', path: '/api/queue', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  devices: route('devices')({ verb: 'GET', path: '/api/devices', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  listModels: route('listModels')({ verb: 'GET', path: '/api/models', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  listPresets: route('listPresets')({ verb: 'GET', path: '/api/presets', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  listDatasets: route('listDatasets')({ verb: 'GET', path: '/api/datasets', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  downloadDataset: route('downloadDataset')({
+    verb: 'POST', path: '/api/datasets/:name/download', input: z.strictObject({ name: z.string().min(1) }),
+    toArgs: (i) => [i.name], fromArgs: (name) => ({ name }),
+  }),
+  // the browser downloads CSV from /api/export/:what.csv (see server.ts); this JSON route returns the text
+  exportCsv: route('exportCsv')({
+    verb: 'GET', path: '/api/export/:what', input: exportQuery,
+    toArgs: ({ what, ...q }) => [what, queryToFilter(q)],
+    // a path on the server's disk is not something a remote client may choose
+    fromArgs: (what, filter) => ({ what, ...filterToQuery(filter) }),
+  }),
+} satisfies { [K in ApiMethod]: RouteDef<K, z.ZodType> };
+
+/** `/api/runs/:id/logs` + { id: 3, afterId: 7 } → path `/api/runs/3/logs`, rest { afterId: 7 }. */
+export function fillPath(path: string, input: Record<string, unknown>): { path: string; rest: Record<string, unknown> } {
+  const rest = { ...input };
+  const filled = path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+    const value = rest[name];
+    delete rest[name];
+    if (value === undefined || value === null) throw new Error(`missing path parameter "${name}" for ${path}`);
+    return encodeURIComponent(String(value));
+  });
+  return { path: filled, rest };
+}
+
+/** Matches a request path against a route path; returns the decoded path parameters or null. */
+export function matchPath(pattern: string, actual: string): Record<string, string> | null {
+  const p = pattern.split('/');
+  const a = actual.split('/');
+  if (p.length !== a.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < p.length; i++) {
+    if (p[i]!.startsWith(':')) {
+      try {
+        params[p[i]!.slice(1)] = decodeURIComponent(a[i]!);
+      } catch {
+        return null;
+      }
+    } else if (p[i] !== a[i]) return null;
+  }
+  return params;
+}

@@ -1,0 +1,731 @@
+import type Database from 'better-sqlite3';
+import { parseRunSpec } from '../../src-worker/run-spec';
+import type { WorkerEvent } from '../../src-worker/protocol';
+import { queryAggregates, queryCurves } from './aggregates';
+import { openDatabase } from './connection';
+import { IngestError, InvalidTransitionError, RunNotFoundError, StoreError } from './errors';
+import { canonicalJson, configGroupKey, runKey } from './group-key';
+import { IngestBuffer, type MetricRow, type PendingRows } from './ingest-buffer';
+import { toRunRecord, runWhere, type RunRow } from './run-rows';
+import { RUN_STATUSES } from './types';
+import type {
+  AddRunsResult, AggregateFilter, CheckpointRecord, FinalMetrics, GroupAggregate, GroupCurve, LatestMetric,
+  LogRecord, MetricExportRow, MetricPoint, NormStatsRecord, RunFilter, RunRecord, RunSpec, RunStatus,
+  SweepRecord, SweepSummary,
+} from './types';
+
+export interface StoreOptions {
+  /** Open for reading only (exports, a second viewer); no migrations, no writes. */
+  readonly?: boolean;
+  /** How long a statement waits for another connection's lock (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** Flush the ingest buffer once this many rows are pending (default 5000). */
+  flushRows?: number;
+  /** Flush the ingest buffer at most this long after the first pending row (default 250 ms). */
+  flushMs?: number;
+  /** Receives errors of timer-driven flushes (default: written to stderr). The rows stay pending. */
+  onFlushError?: (error: unknown) => void;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+const CHECKPOINT_REASONS = new Set(['periodic', 'cancel', 'final']);
+const LOG_LEVELS = new Set(['info', 'warn', 'error']);
+const NORM_KINDS = new Set(['kn', 'bn', 'gn', 'ln']);
+
+const STDERR_TAIL_CHARS = 8000;
+
+/**
+ * The experiment store: sweeps, runs, their params, metric history, normalization statistics, checkpoints and
+ * logs in one SQLite file. Everything else reads and writes through these methods; no SQL lives outside
+ * src-main/store.
+ */
+export class ExperimentStore {
+  readonly file: string;
+  readonly readonly: boolean;
+  private readonly db: Database.Database;
+  private readerDb: Database.Database | null = null;
+  private readonly buffer: IngestBuffer;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly metricKeyIds = new Map<string, number>();
+  private readonly knownRunIds = new Set<number>();
+  private readonly now: () => number;
+  private readonly busyTimeoutMs: number;
+  private closed = false;
+
+  private constructor(file: string, db: Database.Database, options: StoreOptions) {
+    this.file = file;
+    this.db = db;
+    this.readonly = options.readonly ?? false;
+    this.now = options.now ?? Date.now;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.buffer = new IngestBuffer((rows) => this.writeBatch(rows), {
+      maxRows: options.flushRows ?? 5000,
+      maxDelayMs: options.flushMs ?? 250,
+      onError:
+        options.onFlushError ??
+        ((error) => process.stderr.write(`normlab store ${file}: flush failed, will retry: ${String(error)}\n`)),
+    });
+  }
+
+  /** Opens (creating and migrating if needed) the store file; throws StoreOpenError naming file and problem. */
+  static open(file: string, options: StoreOptions = {}): ExperimentStore {
+    const db = openDatabase(file, { readonly: options.readonly, busyTimeoutMs: options.busyTimeoutMs });
+    return new ExperimentStore(db.name, db, options);
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** Writes pending rows, then closes. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    try {
+      if (!this.readonly) this.buffer.flush();
+    } finally {
+      this.buffer.dispose();
+      this.closed = true;
+      this.readerDb?.close();
+      this.db.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- sweeps
+
+  /**
+   * Creates the sweep, or returns the one with this name (its spec and priority updated to what is given), so
+   * re-submitting a sweep spec adds to the same sweep instead of starting a twin.
+   */
+  upsertSweep(input: { name: string; spec: unknown; priority?: number }): { sweep: SweepRecord; created: boolean } {
+    const now = this.now();
+    const existing = this.sweepRowByName(input.name);
+    if (existing) {
+      this.stmt(`UPDATE sweeps SET spec_json = ?, priority = ?, updated_at = ? WHERE id = ?`).run(
+        JSON.stringify(input.spec),
+        input.priority ?? existing.priority,
+        now,
+        existing.id,
+      );
+      return { sweep: this.getSweep(existing.id)!, created: false };
+    }
+    const info = this.stmt(
+      `INSERT INTO sweeps (name, spec_json, priority, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+    ).run(input.name, JSON.stringify(input.spec), input.priority ?? 0, now, now);
+    return { sweep: this.getSweep(Number(info.lastInsertRowid))!, created: true };
+  }
+
+  getSweep(id: number): SweepRecord | undefined {
+    const row = this.stmt(`SELECT * FROM sweeps WHERE id = ?`).get(id) as SweepRow | undefined;
+    return row && toSweepRecord(row);
+  }
+
+  findSweepByName(name: string): SweepRecord | undefined {
+    const row = this.sweepRowByName(name);
+    return row && toSweepRecord(row);
+  }
+
+  listSweeps(): SweepSummary[] {
+    const sweeps = (this.stmt(`SELECT * FROM sweeps ORDER BY id`).all() as SweepRow[]).map(toSweepRecord);
+    const counts = this.stmt(`SELECT sweep_id, status, COUNT(*) AS n FROM runs GROUP BY sweep_id, status`).all() as {
+      sweep_id: number;
+      status: RunStatus;
+      n: number;
+    }[];
+    return sweeps.map((sweep) => {
+      const runCounts = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
+      for (const c of counts) if (c.sweep_id === sweep.id) runCounts[c.status] = c.n;
+      return { ...sweep, runCounts, totalRuns: Object.values(runCounts).reduce((a, b) => a + b, 0) };
+    });
+  }
+
+  // ---------------------------------------------------------------- runs
+
+  /**
+   * Adds runs to a sweep, each at most once per (sweep, config group, seed): a spec already present is reported
+   * with its current status and left untouched, whatever that status is.
+   */
+  addRuns(sweepId: number, specs: readonly RunSpec[], options: { priority?: number } = {}): AddRunsResult {
+    if (!this.getSweep(sweepId)) throw new StoreError(`sweep ${sweepId} does not exist`);
+    const priority = options.priority ?? this.getSweep(sweepId)!.priority;
+    const insert = this.stmt(`
+      INSERT INTO runs (sweep_id, group_key, run_key, model, dataset, seed, lr, batch_size, epochs, status,
+                        priority, spec_json, created_at)
+      VALUES (@sweepId, @groupKey, @runKey, @model, @dataset, @seed, @lr, @batchSize, @epochs, 'queued',
+              @priority, @specJson, @now)
+      ON CONFLICT (sweep_id, run_key) DO NOTHING
+      RETURNING id`);
+    const find = this.stmt(`SELECT id, status FROM runs WHERE sweep_id = ? AND run_key = ?`);
+    const insertParam = this.stmt(`INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)`);
+    const now = this.now();
+    return this.db.transaction((): AddRunsResult => {
+      const result: AddRunsResult = { runs: [], created: 0, existing: 0 };
+      for (const given of specs) {
+        const { runId: _ignored, ...spec } = parseRunSpec(given);
+        const key = runKey(spec);
+        const inserted = insert.get({
+          sweepId,
+          groupKey: configGroupKey(spec),
+          runKey: key,
+          model: spec.model,
+          dataset: spec.dataset,
+          seed: spec.seed,
+          lr: spec.lr,
+          batchSize: spec.batchSize,
+          epochs: spec.epochs,
+          priority,
+          specJson: JSON.stringify(spec),
+          now,
+        }) as { id: number } | undefined;
+        if (inserted) {
+          for (const [name, value] of Object.entries(spec)) {
+            if (value !== undefined) insertParam.run(inserted.id, name, paramText(value));
+          }
+          this.knownRunIds.add(inserted.id);
+          result.runs.push({ id: inserted.id, created: true, status: 'queued' });
+          result.created++;
+        } else {
+          const row = find.get(sweepId, key) as { id: number; status: RunStatus };
+          result.runs.push({ id: row.id, created: false, status: row.status });
+          result.existing++;
+        }
+      }
+      return result;
+    })();
+  }
+
+  getRun(id: number): RunRecord | undefined {
+    const row = this.stmt(`SELECT * FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
+    return row && toRunRecord(row);
+  }
+
+  listRuns(filter: RunFilter = {}): RunRecord[] {
+    const where = runWhere(filter);
+    const page = pageClause(filter);
+    const rows = this.db.prepare(`SELECT * FROM runs ${where.sql} ORDER BY id ${page}`).all(where.params) as RunRow[];
+    return rows.map(toRunRecord);
+  }
+
+  countRuns(filter: RunFilter = {}): number {
+    const where = runWhere(filter);
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM runs ${where.sql}`).get(where.params) as { n: number }).n;
+  }
+
+  /** Params as recorded at insert: the resolved spec's fields as text. */
+  getParams(runId: number): Record<string, string> {
+    this.requireRun(runId);
+    const rows = this.stmt(`SELECT key, value FROM params WHERE run_id = ? ORDER BY key`).all(runId) as {
+      key: string;
+      value: string;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+
+  // ---------------------------------------------------------------- status transitions
+
+  /**
+   * Takes the next queued run (highest priority, then oldest) and marks it running on `device`, in one UPDATE,
+   * so two schedulers sharing the file can never claim the same run.
+   */
+  claimNext(device: string): RunRecord | undefined {
+    this.flush();
+    const row = this.stmt(`
+      UPDATE runs SET status = 'running', device = @device, attempts = attempts + 1, started_at = @now,
+                      finished_at = NULL, error_reason = NULL
+      WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY priority DESC, id ASC LIMIT 1)
+      RETURNING *`).get({ device, now: this.now() }) as RunRow | undefined;
+    return row && toRunRecord(row);
+  }
+
+  /** Marks one particular queued run running (a one-off run started outside the queue). */
+  markRunning(runId: number, device: string): RunRecord {
+    return this.transition(runId, 'running', ['queued'], {
+      device,
+      started_at: this.now(),
+      finished_at: null,
+      error_reason: null,
+      attempts: { sql: 'attempts + 1' },
+    });
+  }
+
+  finishRun(runId: number, metrics: FinalMetrics): RunRecord {
+    return this.transition(runId, 'finished', ['running'], { ...finalColumns(metrics), finished_at: this.now() });
+  }
+
+  divergeRun(runId: number, reason: string, metrics?: FinalMetrics): RunRecord {
+    return this.transition(runId, 'diverged', ['running'], {
+      ...(metrics ? finalColumns(metrics) : {}),
+      error_reason: reason,
+      finished_at: this.now(),
+    });
+  }
+
+  /** A run that could not complete: crashed worker, bad spec at start, out of memory. */
+  failRun(runId: number, reason: string, stderrTail?: string): RunRecord {
+    const sets: Record<string, SetValue> = { error_reason: reason, finished_at: this.now() };
+    if (stderrTail !== undefined) sets.stderr_tail = stderrTail.slice(-STDERR_TAIL_CHARS);
+    return this.transition(runId, 'failed', ['running', 'queued'], sets);
+  }
+
+  cancelRun(runId: number, metrics?: FinalMetrics): RunRecord {
+    return this.transition(runId, 'cancelled', ['queued', 'running', 'interrupted'], {
+      ...(metrics ? finalColumns(metrics) : {}),
+      finished_at: this.now(),
+    });
+  }
+
+  /**
+   * At start-up nothing can be running yet: any run still marked running was cut off when the previous process
+   * died. Returns the ids so a scheduler can requeue (and resume) them.
+   */
+  markInterruptedAtStartup(): number[] {
+    this.flush();
+    const rows = this.stmt(`
+      UPDATE runs SET status = 'interrupted', error_reason = 'the process running it exited before it finished'
+      WHERE status = 'running' RETURNING id`).all() as { id: number }[];
+    return rows.map((r) => r.id).sort((a, b) => a - b);
+  }
+
+  /** Puts an interrupted, failed or cancelled run back in the queue; the earlier outcome stays in its log. */
+  requeue(runId: number): RunRecord {
+    const before = this.requireRun(runId);
+    const run = this.transition(runId, 'queued', ['interrupted', 'failed', 'cancelled'], {
+      device: null,
+      error_reason: null,
+      finished_at: null,
+      final_test_acc: null,
+      best_test_acc: null,
+      final_test_loss: null,
+      epochs_completed: null,
+    });
+    this.buffer.addLog({
+      runId,
+      level: 'info',
+      message: `requeued after ${before.status}${before.errorReason ? `: ${before.errorReason}` : ''}`,
+      time: this.now(),
+    });
+    return run;
+  }
+
+  // ---------------------------------------------------------------- ingest
+
+  /**
+   * Records one worker event for `runId`. History (metrics, statistics, checkpoints, logs) goes through the
+   * ingest buffer; `done` flushes it and changes the status in the same call. Progress events are live-only and
+   * not stored. Throws IngestError, writing nothing of the event, when it cannot be recorded.
+   */
+  apply(runId: number, event: WorkerEvent): void {
+    if (event.runId !== undefined && event.runId !== runId) {
+      throw new IngestError(`event ${event.event} is for run ${event.runId}, not run ${runId}`);
+    }
+    this.requireKnownRun(runId);
+    const time = this.now();
+    switch (event.event) {
+      case 'started':
+        this.recordStarted(runId, event, time);
+        return;
+      case 'progress':
+        return;
+      case 'epoch':
+        this.ingestMetrics(runId, event.epoch, event.metrics as unknown as Record<string, number | undefined>);
+        return;
+      case 'norm_stats':
+        for (const layer of event.layers) {
+          if (!NORM_KINDS.has(layer.kind)) {
+            throw new IngestError(`run ${runId}: norm_stats layer ${layer.layer} has unknown kind "${layer.kind}"`);
+          }
+        }
+        this.buffer.addNormStats(
+          event.layers.map((layer) => ({
+            runId, epoch: event.epoch, step: event.step, layer: layer.layer, kind: layer.kind,
+            summaryJson: JSON.stringify({ mean: layer.mean, std: layer.std }), time,
+          })),
+        );
+        return;
+      case 'checkpoint':
+        if (!CHECKPOINT_REASONS.has(event.reason)) {
+          throw new IngestError(`run ${runId}: checkpoint reason "${event.reason}" is not periodic, cancel or final`);
+        }
+        this.buffer.addCheckpoint({ runId, epoch: event.epoch, path: event.path, reason: event.reason, time });
+        return;
+      case 'log':
+        if (!LOG_LEVELS.has(event.level)) {
+          throw new IngestError(`run ${runId}: log level "${event.level}" is not info, warn or error`);
+        }
+        this.buffer.addLog({ runId, level: event.level, message: event.message, time });
+        return;
+      case 'error':
+        this.stmt(`UPDATE runs SET error_reason = ? WHERE id = ?`).run(event.reason, runId);
+        this.buffer.addLog({
+          runId, level: 'error', message: event.detail ? `${event.reason}\n${event.detail}` : event.reason, time,
+        });
+        return;
+      case 'done':
+        this.recordDone(runId, event);
+        return;
+      default: {
+        const unknown: never = event;
+        throw new IngestError(`run ${runId}: unknown event ${JSON.stringify((unknown as { event?: unknown }).event)}`);
+      }
+    }
+  }
+
+  /** Records one step's metrics (the `epoch` event's path, also open to callers with their own metric keys). */
+  ingestMetrics(runId: number, step: number, metrics: Record<string, number | undefined>): void {
+    this.requireKnownRun(runId);
+    if (!Number.isInteger(step) || step < 0) throw new IngestError(`run ${runId}: step ${step} is not an integer ≥ 0`);
+    const time = this.now();
+    const rows: MetricRow[] = [];
+    for (const key in metrics) {
+      const value = metrics[key];
+      if (value === undefined) continue;
+      if (typeof value !== 'number') throw new IngestError(`run ${runId}: metric ${key} is not a number`);
+      rows.push({ runId, key, step, value, time });
+    }
+    this.buffer.addMetrics(rows);
+  }
+
+  /** Writes all pending history now; returns the number of rows written. */
+  flush(): number {
+    if (this.readonly) return 0;
+    return this.buffer.flush();
+  }
+
+  get pendingRows(): number {
+    return this.buffer.pendingRows;
+  }
+
+  // ---------------------------------------------------------------- history reads
+
+  getMetrics(runId: number, key?: string): Record<string, MetricPoint[]> {
+    this.flush();
+    this.requireRun(runId);
+    const rows = this.stmt(`
+      SELECT k.key, m.step, m.value, m.time FROM metrics m JOIN metric_keys k ON k.id = m.key_id
+      WHERE m.run_id = @runId AND (@key IS NULL OR k.key = @key) ORDER BY k.key, m.step`).all({
+      runId,
+      key: key ?? null,
+    }) as { key: string; step: number; value: number | null; time: number }[];
+    const out: Record<string, MetricPoint[]> = {};
+    for (const r of rows) (out[r.key] ??= []).push({ step: r.step, value: r.value ?? NaN, time: r.time });
+    return out;
+  }
+
+  getLatestMetrics(runId: number): Record<string, LatestMetric> {
+    this.flush();
+    this.requireRun(runId);
+    const rows = this.stmt(`
+      SELECT k.key, l.step, l.value, l.time FROM latest_metrics l JOIN metric_keys k ON k.id = l.key_id
+      WHERE l.run_id = ? ORDER BY k.key`).all(runId) as { key: string; step: number; value: number | null; time: number }[];
+    return Object.fromEntries(rows.map((r) => [r.key, { key: r.key, step: r.step, value: r.value ?? NaN, time: r.time }]));
+  }
+
+  getNormStats(runId: number, layer?: string): NormStatsRecord[] {
+    this.flush();
+    this.requireRun(runId);
+    const rows = this.stmt(`
+      SELECT * FROM norm_stats WHERE run_id = @runId AND (@layer IS NULL OR layer = @layer)
+      ORDER BY step, layer, id`).all({ runId, layer: layer ?? null }) as {
+      id: number; run_id: number; epoch: number; step: number; layer: string; kind: NormStatsRecord['kind'];
+      summary_json: string; time: number;
+    }[];
+    return rows.map((r) => {
+      const summary = JSON.parse(r.summary_json) as Pick<NormStatsRecord, 'mean' | 'std'>;
+      return { id: r.id, runId: r.run_id, epoch: r.epoch, step: r.step, layer: r.layer, kind: r.kind, ...summary, time: r.time };
+    });
+  }
+
+  /** Layers that have statistics, in the order they were first recorded. */
+  listNormLayers(runId: number): { layer: string; kind: NormStatsRecord['kind'] }[] {
+    this.flush();
+    return this.stmt(`SELECT layer, kind FROM norm_stats WHERE run_id = ? GROUP BY layer ORDER BY MIN(id)`).all(
+      runId,
+    ) as { layer: string; kind: NormStatsRecord['kind'] }[];
+  }
+
+  getCheckpoints(runId: number): CheckpointRecord[] {
+    this.flush();
+    this.requireRun(runId);
+    return (this.stmt(`SELECT * FROM checkpoints WHERE run_id = ? ORDER BY epoch, id`).all(runId) as CheckpointRow[]).map(
+      toCheckpoint,
+    );
+  }
+
+  /** The checkpoint a resumed run should start from: highest epoch, latest written on a tie. */
+  latestCheckpoint(runId: number): CheckpointRecord | undefined {
+    this.flush();
+    this.requireRun(runId);
+    const row = this.stmt(`SELECT * FROM checkpoints WHERE run_id = ? ORDER BY epoch DESC, id DESC LIMIT 1`).get(
+      runId,
+    ) as CheckpointRow | undefined;
+    return row && toCheckpoint(row);
+  }
+
+  /** Log lines in order; `afterId` lets a viewer poll for only the new ones. */
+  getLogs(runId: number, options: { afterId?: number; limit?: number } = {}): LogRecord[] {
+    this.flush();
+    this.requireRun(runId);
+    const rows = this.stmt(`
+      SELECT * FROM run_logs WHERE run_id = @runId AND id > @afterId ORDER BY id LIMIT @limit`).all({
+      runId,
+      afterId: options.afterId ?? 0,
+      limit: options.limit ?? -1,
+    }) as { id: number; run_id: number; level: LogRecord['level']; message: string; time: number }[];
+    return rows.map((r) => ({ id: r.id, runId: r.run_id, level: r.level, message: r.message, time: r.time }));
+  }
+
+  // ---------------------------------------------------------------- aggregates
+
+  /** Mean ± sample SD per config group over finished runs (see queryAggregates). */
+  aggregates(filter: AggregateFilter = {}): GroupAggregate[] {
+    this.flush();
+    return queryAggregates(this.db, filter);
+  }
+
+  /** Per-epoch mean ± SD of `metric` for each group, over runs in `statuses` (default: finished). */
+  curves(groupKeys: readonly string[], metric: string, statuses: readonly RunStatus[] = ['finished']): GroupCurve[] {
+    this.flush();
+    return queryCurves(this.db, this.lookupMetricKey(metric), groupKeys, metric, statuses);
+  }
+
+  // ---------------------------------------------------------------- streaming reads for export
+
+  /**
+   * Runs matching `filter`, read lazily on a separate read-only connection, so an export of any size neither
+   * holds the rows in memory nor blocks ingestion on the main connection (WAL gives it a stable snapshot).
+   */
+  *iterateRuns(filter: RunFilter = {}): Generator<RunRecord> {
+    this.flush();
+    const where = runWhere(filter);
+    const stmt = this.reader().prepare(`SELECT * FROM runs ${where.sql} ORDER BY id ${pageClause(filter)}`);
+    for (const row of stmt.iterate(where.params) as IterableIterator<RunRow>) yield toRunRecord(row);
+  }
+
+  /**
+   * Metric history for the runs matching `filter` as positional tuples (runId, sweepId, groupKey, model, seed,
+   * epoch, key, value, time), ordered by run, epoch, key. Tuples, not objects: building 9M row objects costs
+   * more than reading the rows.
+   */
+  *iterateMetricTuples(filter: RunFilter = {}): Generator<MetricTuple> {
+    this.flush();
+    const where = runWhere(filter, 'r');
+    // ordered by metrics' primary key prefix (run_id), so SQLite sorts only within one run, never the whole set
+    const stmt = this.reader()
+      .prepare(`
+        SELECT r.id, r.sweep_id, r.group_key, r.model, r.seed, m.step, k.key, m.value, m.time
+        FROM metrics m JOIN runs r ON r.id = m.run_id JOIN metric_keys k ON k.id = m.key_id
+        ${where.sql}
+        ORDER BY m.run_id, m.step, k.key`)
+      .raw(true);
+    for (const row of stmt.iterate(where.params) as IterableIterator<MetricTuple>) {
+      if (row[7] === null) row[7] = NaN;
+      yield row;
+    }
+  }
+
+  /** The same rows as objects, for callers that want names more than speed. */
+  *iterateMetricRows(filter: RunFilter = {}): Generator<MetricExportRow> {
+    for (const [runId, sweepId, groupKey, model, seed, epoch, key, value, time] of this.iterateMetricTuples(filter)) {
+      yield { runId, sweepId, groupKey, model, seed, epoch, key, value, time };
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private reader(): Database.Database {
+    this.readerDb ??= openDatabase(this.file, { readonly: true, busyTimeoutMs: this.busyTimeoutMs });
+    return this.readerDb;
+  }
+
+  private sweepRowByName(name: string): SweepRow | undefined {
+    return this.stmt(`SELECT * FROM sweeps WHERE name = ?`).get(name) as SweepRow | undefined;
+  }
+
+  private requireRun(runId: number): RunRecord {
+    const run = this.getRun(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    return run;
+  }
+
+  private requireKnownRun(runId: number): void {
+    if (this.knownRunIds.has(runId)) return;
+    // runs are never deleted, so a run seen once stays valid; the cache saves a lookup per event
+    if (!this.stmt(`SELECT 1 FROM runs WHERE id = ?`).get(runId)) {
+      throw new IngestError(`run ${runId} does not exist; its events cannot be recorded`);
+    }
+    this.knownRunIds.add(runId);
+  }
+
+  /** Moves a run to `to` if its status is one of `from`; the pending history is written first. */
+  private transition(runId: number, to: RunStatus, from: readonly RunStatus[], sets: Record<string, SetValue>): RunRecord {
+    this.flush();
+    const assignments = ['status = @to'];
+    const params: Record<string, unknown> = { runId, to };
+    for (const [column, value] of Object.entries(sets)) {
+      if (value !== null && typeof value === 'object') {
+        assignments.push(`${column} = ${value.sql}`);
+      } else {
+        assignments.push(`${column} = @${column}`);
+        params[column] = value;
+      }
+    }
+    const fromList = from.map((s) => `'${s}'`).join(', ');
+    const row = this.db
+      .prepare(`UPDATE runs SET ${assignments.join(', ')} WHERE id = @runId AND status IN (${fromList}) RETURNING *`)
+      .get(params) as RunRow | undefined;
+    if (row) return toRunRecord(row);
+    const current = this.requireRun(runId);
+    throw new InvalidTransitionError(runId, current.status, to, from);
+  }
+
+  private recordStarted(runId: number, event: Extract<WorkerEvent, { event: 'started' }>, time: number): void {
+    const run = this.requireRun(runId);
+    // a one-off run started without a scheduler's claim: the worker's own report is the only start signal
+    if (run.status === 'queued') this.markRunning(runId, event.device);
+    const resumed = event.resumedFromEpoch > 0 ? `, resumed after epoch ${event.resumedFromEpoch}` : '';
+    this.buffer.addLog({
+      runId, level: 'info', time,
+      message: `started on ${event.device} with backend ${event.backend}${resumed}; ${event.numParams} parameters`,
+    });
+    for (const skipped of event.skippedBackends) {
+      this.buffer.addLog({ runId, level: 'warn', time, message: `backend ${skipped.backend} skipped: ${skipped.reason}` });
+    }
+  }
+
+  private recordDone(runId: number, event: Extract<WorkerEvent, { event: 'done' }>): void {
+    switch (event.status) {
+      case 'finished':
+        this.finishRun(runId, event.metrics);
+        return;
+      case 'diverged':
+        this.divergeRun(runId, 'training diverged (non-finite loss)', event.metrics);
+        return;
+      case 'cancelled':
+        this.cancelRun(runId, event.metrics);
+        return;
+      case 'failed':
+        this.failRun(runId, this.getRun(runId)?.errorReason ?? 'the worker reported failure');
+        return;
+    }
+  }
+
+  private lookupMetricKey(key: string): number | undefined {
+    const cached = this.metricKeyIds.get(key);
+    if (cached !== undefined) return cached;
+    const row = this.stmt(`SELECT id FROM metric_keys WHERE key = ?`).get(key) as { id: number } | undefined;
+    if (row) this.metricKeyIds.set(key, row.id);
+    return row?.id;
+  }
+
+  private metricKeyId(key: string): number {
+    const known = this.lookupMetricKey(key);
+    if (known !== undefined) return known;
+    const id = Number(this.stmt(`INSERT INTO metric_keys (key) VALUES (?)`).run(key).lastInsertRowid);
+    this.metricKeyIds.set(key, id);
+    return id;
+  }
+
+  /** One transaction per batch; latest_metrics gets one upsert per (run, key) however many steps the batch has. */
+  private writeBatch(rows: PendingRows): void {
+    const insertMetric = this.stmt(
+      `INSERT OR REPLACE INTO metrics (run_id, key_id, step, value, time) VALUES (?, ?, ?, ?, ?)`,
+    );
+    const upsertLatest = this.stmt(`
+      INSERT INTO latest_metrics (run_id, key_id, step, value, time) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (run_id, key_id) DO UPDATE SET step = excluded.step, value = excluded.value, time = excluded.time
+      WHERE excluded.step >= latest_metrics.step`);
+    const insertStats = this.stmt(
+      `INSERT INTO norm_stats (run_id, epoch, step, layer, kind, summary_json, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertCheckpoint = this.stmt(`INSERT INTO checkpoints (run_id, epoch, path, reason, time) VALUES (?, ?, ?, ?, ?)`);
+    const insertLog = this.stmt(`INSERT INTO run_logs (run_id, level, message, time) VALUES (?, ?, ?, ?)`);
+    this.db.transaction(() => {
+      const latest = new Map<number, Map<number, { step: number; value: number | null; time: number }>>();
+      for (const m of rows.metrics) {
+        const keyId = this.metricKeyId(m.key);
+        const value = Number.isNaN(m.value) ? null : m.value;
+        insertMetric.run(m.runId, keyId, m.step, value, m.time);
+        let perRun = latest.get(m.runId);
+        if (!perRun) latest.set(m.runId, (perRun = new Map()));
+        const seen = perRun.get(keyId);
+        if (!seen || m.step >= seen.step) perRun.set(keyId, { step: m.step, value, time: m.time });
+      }
+      for (const [runId, perRun] of latest) {
+        for (const [keyId, p] of perRun) upsertLatest.run(runId, keyId, p.step, p.value, p.time);
+      }
+      for (const s of rows.normStats) insertStats.run(s.runId, s.epoch, s.step, s.layer, s.kind, s.summaryJson, s.time);
+      for (const c of rows.checkpoints) insertCheckpoint.run(c.runId, c.epoch, c.path, c.reason, c.time);
+      for (const l of rows.logs) insertLog.run(l.runId, l.level, l.message, l.time);
+    })();
+  }
+}
+
+type SetValue = string | number | null | { sql: string };
+
+export type MetricTuple = [
+  runId: number, sweepId: number, groupKey: string, model: string, seed: number, epoch: number, key: string,
+  value: number, time: number,
+];
+
+interface SweepRow {
+  id: number;
+  name: string;
+  spec_json: string;
+  priority: number;
+  created_at: number;
+  updated_at: number;
+}
+
+function toSweepRecord(row: SweepRow): SweepRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    spec: JSON.parse(row.spec_json) as unknown,
+    priority: row.priority,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+interface CheckpointRow {
+  id: number;
+  run_id: number;
+  epoch: number;
+  path: string;
+  reason: CheckpointRecord['reason'];
+  time: number;
+}
+
+function toCheckpoint(row: CheckpointRow): CheckpointRecord {
+  return { id: row.id, runId: row.run_id, epoch: row.epoch, path: row.path, reason: row.reason, time: row.time };
+}
+
+function finalColumns(metrics: FinalMetrics): Record<string, SetValue> {
+  const finite = (x: number) => (Number.isFinite(x) ? x : null);
+  return {
+    final_test_acc: finite(metrics.test_acc),
+    best_test_acc: finite(metrics.best_test_acc),
+    final_test_loss: finite(metrics.test_loss),
+    epochs_completed: metrics.epochs_completed,
+  };
+}
+
+function paramText(value: unknown): string {
+  return typeof value === 'string' ? value : canonicalJson(value);
+}
+
+function pageClause(filter: RunFilter): string {
+  if (filter.limit === undefined && filter.offset === undefined) return '';
+  const limit = Math.max(0, Math.floor(filter.limit ?? -1));
+  const offset = Math.max(0, Math.floor(filter.offset ?? 0));
+  return `LIMIT ${filter.limit === undefined ? -1 : limit} OFFSET ${offset}`;
+}

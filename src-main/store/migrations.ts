@@ -1,0 +1,140 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Numbered schema migrations; migration i (1-based) takes the file from user_version i-1 to i. Append only:
+ * a released migration is never edited, because files already at that version would not see the change.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1: initial schema */ `
+  CREATE TABLE sweeps (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    spec_json   TEXT NOT NULL,
+    priority    INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+  );
+
+  CREATE TABLE runs (
+    id               INTEGER PRIMARY KEY,
+    sweep_id         INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    group_key        TEXT NOT NULL,
+    run_key          TEXT NOT NULL,
+    model            TEXT NOT NULL,
+    dataset          TEXT NOT NULL,
+    seed             INTEGER NOT NULL,
+    lr               REAL NOT NULL,
+    batch_size       INTEGER NOT NULL,
+    epochs           INTEGER NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'queued'
+                     CHECK (status IN ('queued','running','finished','failed','diverged','cancelled','interrupted')),
+    priority         INTEGER NOT NULL DEFAULT 0,
+    device           TEXT,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    error_reason     TEXT,
+    stderr_tail      TEXT,
+    spec_json        TEXT NOT NULL,
+    final_test_acc   REAL,
+    best_test_acc    REAL,
+    final_test_loss  REAL,
+    epochs_completed INTEGER,
+    created_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    UNIQUE (sweep_id, run_key)
+  );
+  -- the scheduler's queue: next queued run by priority, then FIFO
+  CREATE INDEX runs_queue ON runs (status, priority DESC, id);
+  -- mean ± SD over seeds: one range scan per group, final values read from the index alone
+  CREATE INDEX runs_group ON runs (group_key, status, final_test_acc, best_test_acc, final_test_loss);
+
+  -- the run's configuration as key/value text, as MLflow keeps params
+  CREATE TABLE params (
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+  ) WITHOUT ROWID;
+
+  -- metric names are interned: 9M history rows would otherwise repeat the same few strings
+  CREATE TABLE metric_keys (
+    id   INTEGER PRIMARY KEY,
+    key  TEXT NOT NULL UNIQUE
+  );
+
+  -- value NULL stands for NaN (SQLite has no NaN); a diverged run's loss is kept that way
+  CREATE TABLE metrics (
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key_id  INTEGER NOT NULL REFERENCES metric_keys(id),
+    step    INTEGER NOT NULL,
+    value   REAL,
+    time    INTEGER NOT NULL,
+    PRIMARY KEY (run_id, key_id, step)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE latest_metrics (
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key_id  INTEGER NOT NULL REFERENCES metric_keys(id),
+    step    INTEGER NOT NULL,
+    value   REAL,
+    time    INTEGER NOT NULL,
+    PRIMARY KEY (run_id, key_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE norm_stats (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch         INTEGER NOT NULL,
+    step          INTEGER NOT NULL,
+    layer         TEXT NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('kn','bn','gn','ln')),
+    summary_json  TEXT NOT NULL,
+    time          INTEGER NOT NULL
+  );
+  CREATE INDEX norm_stats_run_layer ON norm_stats (run_id, layer, step);
+
+  CREATE TABLE checkpoints (
+    id      INTEGER PRIMARY KEY,
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch   INTEGER NOT NULL,
+    path    TEXT NOT NULL,
+    reason  TEXT NOT NULL CHECK (reason IN ('periodic','cancel','final')),
+    time    INTEGER NOT NULL
+  );
+  CREATE INDEX checkpoints_run ON checkpoints (run_id, epoch);
+
+  CREATE TABLE run_logs (
+    id       INTEGER PRIMARY KEY,
+    run_id   INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    level    TEXT NOT NULL CHECK (level IN ('info','warn','error')),
+    message  TEXT NOT NULL,
+    time     INTEGER NOT NULL
+  );
+  CREATE INDEX run_logs_run ON run_logs (run_id, id);
+  `,
+];
+
+export class SchemaVersionError extends Error {
+  override name = 'SchemaVersionError';
+}
+
+/**
+ * Brings the open database up to `migrations.length` inside one write transaction, so two processes opening the
+ * same new file cannot both migrate it, and a failing step leaves the file at its old version. Taking the write
+ * lock even when nothing is to do is deliberate: a store that cannot write should fail at open, not mid-sweep.
+ */
+export function migrate(db: Database.Database, migrations: readonly string[] = MIGRATIONS): number {
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > migrations.length) {
+      throw new SchemaVersionError(
+        `schema version ${current} is newer than this NormLab understands (${migrations.length}); update NormLab`,
+      );
+    }
+    for (let version = current + 1; version <= migrations.length; version++) {
+      db.exec(migrations[version - 1]!);
+      db.pragma(`user_version = ${version}`);
+    }
+  }).immediate();
+  return migrations.length;
+}

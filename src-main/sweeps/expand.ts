@@ -1,0 +1,85 @@
+import { PresetError, resolvePreset } from '../../src-worker/train/presets';
+import { parseRunSpec, runSpecSchema, type RunSpec, type RunSpecInput } from '../../src-worker/run-spec';
+import { configGroupKey } from '../store/group-key';
+import { renderPath, SweepSpecError, type SweepSpec } from './spec';
+
+/** Seeds a sweep runs each config with: `seeds`, else 1..repeats, else the run spec's default seed. */
+export function sweepSeeds(spec: SweepSpec): number[] {
+  if (spec.lrSearch) return spec.seeds ? spec.seeds.slice(0, spec.lrSearch.repeats) : range1(spec.lrSearch.repeats);
+  if (spec.seeds) return [...spec.seeds];
+  if (spec.repeats !== undefined) return range1(spec.repeats);
+  return [parseRunSpec({ model: 'x', dataset: 'synthetic', epochs: 1, batchSize: 1, lr: 1 }).seed];
+}
+
+function range1(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+/** Every combination of the grid axes, in the order the axes are written, last axis varying fastest. */
+export function gridPoints(grid: Record<string, unknown[]>): Record<string, unknown>[] {
+  let points: Record<string, unknown>[] = [{}];
+  for (const [field, values] of Object.entries(grid)) {
+    points = points.flatMap((point) => values.map((value) => ({ ...point, [field]: value })));
+  }
+  return points;
+}
+
+export interface Expansion {
+  /** Concrete, validated run specs (presets resolved), seed-major: every config's first seed comes first. */
+  runs: RunSpec[];
+  /** Distinct config groups among them. */
+  groups: number;
+}
+
+/**
+ * Turns a sweep spec into run specs: grid product × seeds. With lrSearch, the grid product is the set of search
+ * families and each starts with one run at lrSearch.start with the first seed; the searcher proposes the rest as
+ * results arrive.
+ */
+export function expandSweep(spec: SweepSpec): Expansion {
+  const seeds = spec.lrSearch ? sweepSeeds(spec).slice(0, 1) : sweepSeeds(spec);
+  const points = gridPoints(spec.grid);
+  const configs = points.map((point, i) => resolveConfig(spec, point, i));
+  const runs: RunSpec[] = [];
+  for (const seed of seeds) {
+    for (const config of configs) runs.push(parseRunSpec({ ...config, seed }));
+  }
+  return { runs, groups: new Set(runs.map(configGroupKey)).size };
+}
+
+/** base + one grid point (+ lrSearch.start), with a preset resolved; checked against the run spec schema. */
+function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: number): RunSpecInput {
+  const merged = { ...spec.base, ...point } as Partial<RunSpecInput>;
+  if (spec.lrSearch) merged.lr = spec.lrSearch.start;
+  let resolved: Partial<RunSpecInput>;
+  try {
+    resolved = resolvePreset(merged);
+  } catch (error) {
+    if (error instanceof PresetError) {
+      const where = 'preset' in point ? `grid.preset[${index}]` : 'base.preset';
+      throw new SweepSpecError([`${where}: ${error.message}`]);
+    }
+    throw error;
+  }
+  const problems = describeRunProblems(point, resolved);
+  if (problems.length) throw new SweepSpecError(problems);
+  return resolved as RunSpecInput;
+}
+
+/**
+ * Fields were checked one by one already, so what is left is a field no place sets (pointed at base, where the
+ * user would add it) or a rule across fields (named with its grid point).
+ */
+function describeRunProblems(point: Record<string, unknown>, resolved: Partial<RunSpecInput>): string[] {
+  const parsed = runSpecSchema.safeParse({ ...resolved, seed: 0 });
+  if (parsed.success) return [];
+  const label = Object.entries(point)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(', ');
+  const problems = parsed.error.issues.map((issue) => {
+    const field = String(issue.path[0] ?? '');
+    if (field && !(field in resolved)) return `base.${field}: required (set it in base, as a grid axis, or through a preset)`;
+    return `${renderPath(issue.path)}${label ? ` (grid point ${label})` : ''}: ${issue.message}`;
+  });
+  return [...new Set(problems)];
+}

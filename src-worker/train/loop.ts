@@ -1,0 +1,233 @@
+import * as tf from '@tensorflow/tfjs';
+import type { EpochMetrics, FinalMetrics, WorkerEvent } from '../protocol';
+import type { RunSpec } from '../run-spec';
+import { loadLatestCheckpoint, pruneCheckpoints, writeCheckpoint, type CheckpointHeader, type PartialEpoch, type TrainingPosition } from './checkpoint';
+import { evaluate } from './evaluate';
+import { countTopK, crossEntropyFromLogits } from './loss';
+import { learningRateAt } from './schedules';
+import { Sgd, type NamedParameter } from './sgd';
+import { captureTensors, checkResumeCompatible, restoreTensors } from './train-state';
+import type { TrainableModel, TrainBatch, TrainingDataset } from './types';
+
+/** How many checkpoint files a run keeps: a full-width ResNet-50 checkpoint is ~200 MB. */
+export const CHECKPOINTS_KEPT = 2;
+
+export interface TrainHooks {
+  emit(event: WorkerEvent): void;
+  /** Polled before every batch; true stops the run at the next batch boundary with a checkpoint. */
+  isCancelled(): boolean;
+  /** What the `started` event reports about where the run executes. */
+  environment: { backend: string; device: string; skippedBackends: { backend: string; reason: string }[] };
+}
+
+export interface TrainOutcome {
+  status: 'finished' | 'diverged' | 'cancelled';
+  metrics: FinalMetrics;
+  history: EpochMetrics[];
+  /** Share of training-phase wall time spent waiting for the next batch (this session). */
+  dataWaitFraction: number;
+  lastCheckpoint?: string;
+}
+
+interface LoopState {
+  position: TrainingPosition;
+  partial: PartialEpoch;
+  history: EpochMetrics[];
+  bestTestAcc: number;
+}
+
+function finalMetrics(state: LoopState): FinalMetrics {
+  const last = state.history.at(-1);
+  return {
+    test_acc: last?.test_acc ?? 0,
+    test_acc5: last?.test_acc5 ?? 0,
+    test_loss: last?.test_loss ?? 0,
+    train_loss: last?.train_loss ?? 0,
+    train_acc: last?.train_acc ?? 0,
+    best_test_acc: state.bestTestAcc,
+    epochs_completed: state.history.length,
+  };
+}
+
+/** One SGD step; returns the batch's mean loss and its number of top-1 hits. */
+function trainStep(model: TrainableModel, params: NamedParameter[], sgd: Sgd, batch: TrainBatch, lr: number, step: number, collectStats: boolean) {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(batch.x, [batch.size, ...batch.shape]);
+    const y = tf.tensor1d(batch.y, 'int32');
+    let correct: tf.Scalar | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.forwardWith(x, { training: true, collectStats, step });
+      correct = tf.keep(countTopK(logits, y, 1));
+      return crossEntropyFromLogits(logits, y);
+    }, params.map((p) => p.variable));
+    sgd.step(grads, lr);
+    return { loss: value, correct: correct! };
+  });
+}
+
+export async function trainModel(spec: RunSpec, model: TrainableModel, dataset: TrainingDataset, hooks: TrainHooks): Promise<TrainOutcome> {
+  const base = spec.runId !== undefined ? { runId: spec.runId } : {};
+  const emit = (event: WorkerEvent) => hooks.emit({ ...base, ...event });
+  const params = model.namedVariables().filter((v) => v.trainable).map(({ path, variable }) => ({ path, variable }));
+  const sgd = new Sgd(params, { momentum: spec.momentum, weightDecay: spec.weightDecay, nesterov: spec.nesterov ?? false });
+  try {
+    return await runEpochs(spec, model, dataset, hooks, emit, params, sgd);
+  } finally {
+    sgd.dispose();
+  }
+}
+
+async function runEpochs(
+  spec: RunSpec, model: TrainableModel, dataset: TrainingDataset, hooks: TrainHooks,
+  emit: (e: WorkerEvent) => void, params: NamedParameter[], sgd: Sgd,
+): Promise<TrainOutcome> {
+  const state: LoopState = {
+    position: { epoch: 0, batchInEpoch: 0, globalStep: 0 },
+    partial: { lossSum: 0, correct: 0, seen: 0 },
+    history: [],
+    bestTestAcc: 0,
+  };
+  if (spec.resume && spec.checkpointDir) {
+    const ckpt = loadLatestCheckpoint(spec.checkpointDir);
+    if (ckpt) {
+      for (const warning of checkResumeCompatible(ckpt.header.spec, spec, ckpt.path)) emit({ event: 'log', level: 'warn', message: warning });
+      restoreTensors(ckpt, model, sgd);
+      state.position = { ...ckpt.header.position };
+      state.partial = { ...ckpt.header.partialEpoch };
+      state.history = ckpt.header.history;
+      state.bestTestAcc = ckpt.header.bestTestAcc;
+      emit({ event: 'log', level: 'info', message: `resumed from ${ckpt.path} (epoch ${state.position.epoch}, batch ${state.position.batchInEpoch})` });
+    }
+  }
+  emit({ event: 'started', ...hooks.environment, resumedFromEpoch: state.position.epoch, numParams: model.countParams() });
+
+  const stepsPerEpoch = Math.ceil(dataset.trainSize / spec.batchSize);
+  const totalSteps = stepsPerEpoch * spec.epochs;
+  const sessionStartStep = state.position.globalStep;
+  let lastCheckpoint: string | undefined;
+  let sessionTrainMs = 0;
+  let sessionWaitMs = 0;
+  let lastEvalSec = 0;
+  let lastLr = spec.lr;
+
+  const checkpoint = (reason: CheckpointHeader['reason']): void => {
+    if (!spec.checkpointDir) return;
+    const path = writeCheckpoint(spec.checkpointDir, {
+      reason,
+      spec,
+      position: state.position,
+      rng: { seed: spec.seed, globalStep: state.position.globalStep },
+      schedule: { kind: spec.schedule.kind, epoch: state.position.epoch, globalStep: state.position.globalStep, lastLr },
+      optimizer: { initialized: sgd.getState().initialized },
+      partialEpoch: state.partial,
+      history: state.history,
+      bestTestAcc: state.bestTestAcc,
+    }, captureTensors(model, sgd));
+    pruneCheckpoints(spec.checkpointDir, CHECKPOINTS_KEPT);
+    lastCheckpoint = path;
+    emit({ event: 'checkpoint', epoch: state.position.epoch, path, reason });
+  };
+  const outcome = (status: TrainOutcome['status']): TrainOutcome => ({
+    status,
+    metrics: finalMetrics(state),
+    history: state.history,
+    dataWaitFraction: sessionTrainMs > 0 ? sessionWaitMs / sessionTrainMs : 0,
+    lastCheckpoint,
+  });
+
+  for (let epoch = state.position.epoch; epoch < spec.epochs; epoch++) {
+    const epochStart = performance.now();
+    let epochWaitMs = 0;
+    let imagesThisSession = 0;
+    let windowStart = performance.now();
+    let windowImages = 0;
+    const iterator = dataset
+      .batches('train', {
+        batchSize: spec.batchSize, epoch, seed: spec.seed, shuffle: true,
+        augment: spec.augment ?? true, dropLast: false, startBatch: state.position.batchInEpoch,
+      })[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        // Let pending I/O (a cancel message, a signal) run: prefetched batches and wasm reads resolve as
+        // microtasks, which alone would starve the event loop for a whole epoch.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (hooks.isCancelled()) {
+          checkpoint('cancel');
+          return outcome('cancelled');
+        }
+        const waitStart = performance.now();
+        const next = await iterator.next();
+        const waited = performance.now() - waitStart;
+        epochWaitMs += waited;
+        if (next.done) break;
+        const batch = next.value;
+        const step = state.position.globalStep;
+        lastLr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
+        const collectStats = spec.statsEvery > 0 && step % spec.statsEvery === 0;
+        const { loss, correct } = trainStep(model, params, sgd, batch, lastLr, step, collectStats);
+        const [lossValue, correctValue] = await Promise.all([loss.data(), correct.data()]).then(([l, c]) => [l[0]!, c[0]!]);
+        tf.dispose([loss, correct]);
+        if (!Number.isFinite(lossValue)) {
+          emit({ event: 'log', level: 'warn', message: `training loss became ${lossValue} at epoch ${epoch + 1}, batch ${state.position.batchInEpoch + 1} (lr ${lastLr}); stopping as diverged` });
+          return outcome('diverged');
+        }
+        state.partial.lossSum += lossValue * batch.size;
+        state.partial.correct += correctValue;
+        state.partial.seen += batch.size;
+        state.position.batchInEpoch += 1;
+        state.position.globalStep += 1;
+        imagesThisSession += batch.size;
+        windowImages += batch.size;
+        if (collectStats) emit({ event: 'norm_stats', epoch: epoch + 1, step, layers: model.lastNormStats() });
+        if (state.position.batchInEpoch % spec.progressEvery === 0) {
+          const now = performance.now();
+          const imagesPerSec = windowImages / Math.max((now - windowStart) / 1000, 1e-9);
+          const sessionSteps = state.position.globalStep - sessionStartStep;
+          const secPerStep = (sessionTrainMs + (now - epochStart)) / 1000 / Math.max(sessionSteps, 1);
+          const remainingEvals = spec.epochs - epoch;
+          emit({
+            event: 'progress', epoch: epoch + 1, batch: state.position.batchInEpoch, batchesPerEpoch: stepsPerEpoch,
+            imagesPerSec, etaSec: (totalSteps - state.position.globalStep) * secPerStep + remainingEvals * lastEvalSec, loss: lossValue,
+          });
+          windowStart = now;
+          windowImages = 0;
+        }
+      }
+    } finally {
+      await iterator.return?.();
+    }
+    const trainMs = performance.now() - epochStart;
+    sessionTrainMs += trainMs;
+    sessionWaitMs += epochWaitMs;
+
+    const evalStart = performance.now();
+    const test = await evaluate(model, dataset, spec.batchSize, spec.seed);
+    lastEvalSec = (performance.now() - evalStart) / 1000;
+    const seen = Math.max(state.partial.seen, 1);
+    const metrics: EpochMetrics = {
+      train_loss: state.partial.lossSum / seen,
+      train_acc: state.partial.correct / seen,
+      test_loss: test.loss,
+      test_acc: test.acc,
+      test_acc5: test.acc5,
+      lr: lastLr,
+      epoch_time_s: (performance.now() - epochStart) / 1000,
+      images_per_s: imagesThisSession / Math.max(trainMs / 1000, 1e-9),
+      num_tensors: tf.memory().numTensors,
+    };
+    if (!Number.isFinite(test.loss)) {
+      emit({ event: 'log', level: 'warn', message: `test loss became ${test.loss} after epoch ${epoch + 1}; stopping as diverged` });
+      return outcome('diverged');
+    }
+    state.history.push(metrics);
+    state.bestTestAcc = Math.max(state.bestTestAcc, metrics.test_acc);
+    state.position = { epoch: epoch + 1, batchInEpoch: 0, globalStep: state.position.globalStep };
+    state.partial = { lossSum: 0, correct: 0, seen: 0 };
+    emit({ event: 'epoch', epoch: epoch + 1, metrics });
+    emit({ event: 'log', level: 'info', message: `epoch ${epoch + 1}: ${((100 * epochWaitMs) / Math.max(trainMs, 1e-9)).toFixed(1)}% of training time spent waiting for data` });
+    const last = epoch + 1 === spec.epochs;
+    if (!last && spec.checkpointEvery > 0 && (epoch + 1) % spec.checkpointEvery === 0) checkpoint('periodic');
+  }
+  if (state.position.globalStep > sessionStartStep || !lastCheckpoint) checkpoint('final');
+  return outcome('finished');
+}

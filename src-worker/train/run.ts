@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { initBackend, type BackendChoice } from '../backend';
+import { DataError, openDataset, type Dataset } from '../data';
+import { createModel, listModels, type NormLabModel } from '../models';
+import type { FinalMetrics, WorkerEvent } from '../protocol';
+import { parseRunSpec, RunSpecError, type RunSpec } from '../run-spec';
+import { CheckpointError } from './checkpoint';
+import { trainModel, type TrainOutcome } from './loop';
+import { PresetError, resolvePreset } from './presets';
+
+/**
+ * One run from an untrusted spec to a `done` event: validation, backend, data, model, training. Shared by the
+ * worker process (src-worker/main.ts) and the in-process CLI commands, so both fail the same way.
+ *
+ * Exit codes: 0 the run ended in order (finished, diverged or cancelled), 1 it failed unexpectedly,
+ * 2 the request was invalid (bad spec, unknown model, missing data, unusable checkpoint).
+ */
+export type RunExitCode = 0 | 1 | 2;
+
+export interface RunIO {
+  emit(event: WorkerEvent): void;
+  isCancelled(): boolean;
+}
+
+export interface RunResult {
+  exitCode: RunExitCode;
+  status: 'finished' | 'diverged' | 'cancelled' | 'failed' | 'invalid';
+  outcome?: TrainOutcome;
+}
+
+/** A request the worker cannot honour; reported as an `error` event with exit code 2. */
+export class InvalidRunError extends Error {
+  override name = 'InvalidRunError';
+}
+
+const NEEDS_DATA_DIR = new Set(['cifar10', 'cifar100', 'folder', 'imagenet32']);
+
+/** Device label for the `started` event; CUDA_VISIBLE_DEVICES is passed through to tfjs-node-gpu untouched. */
+export function deviceLabel(choice: BackendChoice, env: NodeJS.ProcessEnv = process.env): string {
+  const visible = env.CUDA_VISIBLE_DEVICES?.trim();
+  if (choice.package === '@tensorflow/tfjs-node-gpu' && visible && visible !== '-1') return `cuda:${visible}`;
+  return 'cpu';
+}
+
+function readSpec(input: unknown): RunSpec {
+  try {
+    const withPreset = input !== null && typeof input === 'object' && 'preset' in input ? resolvePreset(input as object) : input;
+    return parseRunSpec(withPreset);
+  } catch (err) {
+    if (err instanceof RunSpecError || err instanceof PresetError) throw new InvalidRunError(err.message);
+    throw err;
+  }
+}
+
+/** Checks what a schema cannot: the model exists, the data is where the spec says. */
+export function validateSpec(spec: RunSpec): void {
+  if (!listModels().some((m) => m.name === spec.model)) {
+    throw new InvalidRunError(`unknown model "${spec.model}"; valid models: ${listModels().map((m) => m.name).join(', ')}`);
+  }
+  if (NEEDS_DATA_DIR.has(spec.dataset)) {
+    if (!spec.dataDir) {
+      const hint = spec.dataset.startsWith('cifar') ? ` (or run \`normlab download ${spec.dataset}\` first)` : '';
+      throw new InvalidRunError(`data set ${spec.dataset} needs a data directory: pass --data-dir DIR / dataDir${hint}`);
+    }
+    if (!existsSync(spec.dataDir)) throw new InvalidRunError(`data directory ${spec.dataDir} does not exist`);
+  }
+  if (spec.resume && !spec.checkpointDir) throw new InvalidRunError('resume needs checkpointDir (where the checkpoints are)');
+  if (spec.dp) throw new InvalidRunError('DP-SGD runs (spec.dp) are not handled by this trainer yet');
+}
+
+async function openData(spec: RunSpec, normalize: boolean): Promise<Dataset> {
+  try {
+    return await openDataset({
+      dataset: spec.dataset, dataDir: spec.dataDir, normalize, imageSize: spec.imageSize,
+      syntheticTrainSize: spec.syntheticTrainSize, syntheticTestSize: spec.syntheticTestSize,
+    });
+  } catch (err) {
+    if (err instanceof DataError) throw new InvalidRunError(err.message);
+    throw err;
+  }
+}
+
+const NO_METRICS: FinalMetrics = { test_acc: 0, test_acc5: 0, test_loss: 0, train_loss: 0, train_acc: 0, best_test_acc: 0, epochs_completed: 0 };
+
+export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> {
+  const runId = (input as { runId?: unknown } | null)?.runId;
+  const base = typeof runId === 'number' ? { runId } : {};
+  const emit = (e: WorkerEvent) => io.emit({ ...base, ...e });
+  let dataset: Dataset | undefined;
+  let model: NormLabModel | undefined;
+  try {
+    const spec = readSpec(input);
+    validateSpec(spec);
+    const choice = await initBackend(spec.backend);
+    const normModel = listModels().find((m) => m.name === spec.model)!;
+    // The reference feeds KernelNorm models unnormalised [0, 1] images (reproducibility/run-cifar100.sh
+    // passes --norm-mean/--norm-std only to the other models): KernelNorm normalises its own input windows.
+    dataset = await openData(spec, normModel.norm !== 'kn');
+    model = createModel(spec.model, {
+      numClasses: dataset.numClasses,
+      lowResolution: spec.lowResolution ?? dataset.imageShape[0] <= 64,
+      knDropout: spec.knDropout, groups: spec.groups, widthMultiplier: spec.width, activation: spec.activation, seed: spec.seed,
+    });
+    const outcome = await trainModel(spec, model, dataset, {
+      emit: io.emit,
+      isCancelled: io.isCancelled,
+      environment: { backend: choice.backend, device: deviceLabel(choice), skippedBackends: choice.skipped },
+    });
+    emit({ event: 'done', status: outcome.status, metrics: outcome.metrics });
+    return { exitCode: 0, status: outcome.status, outcome };
+  } catch (err) {
+    const invalid = err instanceof InvalidRunError || err instanceof CheckpointError;
+    const message = err instanceof Error ? err.message : String(err);
+    emit({ event: 'error', reason: message, ...(invalid || !(err instanceof Error) ? {} : { detail: err.stack }) });
+    emit({ event: 'done', status: 'failed', metrics: NO_METRICS });
+    return invalid ? { exitCode: 2, status: 'invalid' } : { exitCode: 1, status: 'failed' };
+  } finally {
+    model?.dispose();
+    await dataset?.close();
+  }
+}

@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs';
+import type { DisposingBackend } from './kernel-runner';
+
+const KERNEL = 'MaxPoolGrad';
+
+/**
+ * dx of a 2-D max pool: each window's dy goes to its first maximal input (row-major), as on the cpu
+ * backend. Replaces the wasm backend's own kernel, which drops the gradient of every window whose
+ * values are all negative (tfjs 4.22), which is common after a normalisation layer. One pass in JS,
+ * channels innermost so every read is contiguous.
+ */
+function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const attrs = (args.attrs ?? {}) as {
+    filterSize?: number | [number, number];
+    strides?: number | [number, number];
+    pad?: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  if (attrs.filterSize == null || attrs.strides == null || attrs.pad == null) {
+    throw new Error(`${KERNEL} (wasm): attrs filterSize, strides and pad are required`);
+  }
+  if (input.shape.length !== 4) throw new Error(`${KERNEL} (wasm): input must be rank 4 (NHWC), got [${input.shape.join(', ')}]`);
+  if (input.dtype !== 'float32') throw new Error(`${KERNEL} (wasm): input must be float32, got ${input.dtype}`);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const expected = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+  if (expected.some((d, i) => d !== dy.shape[i])) {
+    throw new Error(`${KERNEL} (wasm): dy has shape [${dy.shape.join(', ')}] but the pool produces [${expected.join(', ')}]`);
+  }
+  const backend = args.backend as DisposingBackend;
+  const x = backend.readSync(input.dataId) as Float32Array;
+  const dyValues = backend.readSync(dy.dataId) as Float32Array;
+  const dx = new Float32Array(x.length);
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { filterHeight, filterWidth } = info;
+  const best = new Float32Array(channels);
+  const bestAt = new Int32Array(channels);
+  let dyAt = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const rowStart = oh * strideHeight - info.padInfo.top;
+      const rowFrom = Math.max(0, rowStart);
+      const rowTo = Math.min(inHeight, rowStart + filterHeight);
+      for (let ow = 0; ow < outWidth; ow++) {
+        const colStart = ow * strideWidth - info.padInfo.left;
+        const colFrom = Math.max(0, colStart);
+        const colTo = Math.min(inWidth, colStart + filterWidth);
+        best.fill(-Infinity);
+        bestAt.fill(-1);
+        for (let ih = rowFrom; ih < rowTo; ih++) {
+          for (let iw = colFrom; iw < colTo; iw++) {
+            const base = ((b * inHeight + ih) * inWidth + iw) * channels;
+            for (let c = 0; c < channels; c++) {
+              const v = x[base + c]!;
+              if (v > best[c]!) {
+                best[c] = v;
+                bestAt[c] = base + c;
+              }
+            }
+          }
+        }
+        for (let c = 0; c < channels; c++, dyAt++) {
+          const at = bestAt[c]!;
+          if (at >= 0) dx[at]! += dyValues[dyAt]!;
+        }
+      }
+    }
+  }
+  return backend.makeOutput([...input.shape], 'float32', undefined, dx);
+}
+
+export const maxPoolGradConfig: tf.KernelConfig = {
+  kernelName: KERNEL,
+  backendName: 'wasm',
+  kernelFunc: maxPoolGrad as unknown as tf.KernelFunc,
+};

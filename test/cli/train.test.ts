@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = join(import.meta.dirname, '../../bin/normlab.mjs');
+const scratch = mkdtempSync(join(tmpdir(), 'normlab-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function normlab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, XDG_CACHE_HOME: join(scratch, 'cache') } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const small = ['--dataset', 'synthetic', '--synthetic-train-size', '256', '--synthetic-test-size', '64', '--batch-size', '32', '--backend', 'wasm'];
+
+describe('normlab train', () => {
+  it('--json prints one event per line and ends with the done line and its metrics', async () => {
+    const r = await normlab(['train', '--model', 'kn_cnn', ...small, '--epochs', '2', '--lr', '0.05', '--seed', '3', '--json']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ event: 'started', backend: 'wasm' });
+    expect(lines.filter((l) => l.event === 'epoch')).toHaveLength(2);
+    const done = lines.at(-1)!;
+    expect(done).toMatchObject({ event: 'done', status: 'finished' });
+    const m = done.metrics as Record<string, number>;
+    for (const key of ['test_acc', 'test_acc5', 'test_loss', 'train_loss', 'train_acc']) {
+      expect(typeof m[key], key).toBe('number');
+    }
+    expect(m.test_acc).toBeGreaterThanOrEqual(0);
+    expect(m.test_acc).toBeLessThanOrEqual(1);
+    expect(m.test_acc5).toBeGreaterThanOrEqual(m.test_acc!);
+  });
+
+  it('cifar without --data-dir says to pass it or run normlab download (exit 2)', async () => {
+    const r = await normlab(['train', '--model', 'kn_cnn', '--dataset', 'cifar100', '--epochs', '1', '--batch-size', '8', '--lr', '0.1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--data-dir.*normlab download cifar100/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unknown model lists the valid ones; a missing field names its flag', async () => {
+    const unknown = await normlab(['train', '--model', 'resnet7', ...small, '--epochs', '1', '--lr', '0.1']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown model "resnet7"; valid models: .*knresnet18/);
+    const missing = await normlab(['train', '--model', 'cnn', ...small, '--lr', '0.1']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--epochs: /);
+  });
+
+  it('a bad number is a usage error naming the flag', async () => {
+    const r = await normlab(['train', '--model', 'cnn', ...small, '--epochs', 'two', '--lr', '0.1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--epochs <n>.*expected a positive integer, got "two"/);
+  });
+
+  it('a diverging run exits with code 3', async () => {
+    const r = await normlab(['train', '--model', 'cnn', ...small, '--epochs', '1', '--lr', '1e8', '--schedule', 'constant', '--json']);
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'done', status: 'diverged' });
+  });
+});
+
+describe('normlab demo', () => {
+  it('prints mean ± SD over seeds per model', async () => {
+    const r = await normlab(['demo', '--models', 'kn_cnn,cnn', '--seeds', '2', '--epochs', '1', '--synthetic-train-size', '256', '--synthetic-test-size', '64', '--backend', 'wasm']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/model\s+test top-1 \(mean ± SD\)\s+seeds/);
+    expect(r.stdout).toMatch(/kn_cnn\s+\d+\.\d\d% ± \d+\.\d\d\s+2/);
+    expect(r.stdout).toMatch(/\ncnn\s+\d+\.\d\d% ± \d+\.\d\d\s+2/);
+  });
+});

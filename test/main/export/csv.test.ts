@@ -1,0 +1,161 @@
+import { parse } from 'csv-parse/sync';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXPORT_COLUMNS, exportCsvToFile, exportCsvToString } from '../../../src-main/export';
+import { ExperimentStore } from '../../../src-main/store';
+import { epochMetrics, finalMetrics, sampleSd, spec, tempDir } from '../store/helpers';
+
+const run = promisify(execFile);
+const tmp = tempDir('export');
+const dbFile = join(tmp.dir, 'export.db');
+const awkward = 'kn, "the paper"\nsecond line';
+let ids: number[] = [];
+let sweepId = 0;
+let otherSweepId = 0;
+
+type Row = Record<string, string>;
+const readCsv = (text: string): Row[] => parse(text, { columns: true, skip_empty_lines: false }) as Row[];
+
+beforeAll(() => {
+  const store = ExperimentStore.open(dbFile);
+  sweepId = store.upsertSweep({ name: awkward, spec: {} }).sweep.id;
+  ids = store.addRuns(sweepId, [
+    spec({ model: 'knresnet18', seed: 1 }),
+    spec({ model: 'knresnet18', seed: 2 }),
+    spec({ model: 'knresnet18', seed: 3 }),
+    spec({ model: 'resnet18', seed: 1 }),
+  ]).runs.map((r) => r.id);
+  const accs = [0.61, 0.64, 0.6];
+  accs.forEach((acc, i) => {
+    store.markRunning(ids[i]!, 'gpu:0');
+    for (let epoch = 1; epoch <= 2; epoch++) {
+      store.apply(ids[i]!, { event: 'epoch', epoch, metrics: epochMetrics({ test_acc: (acc * epoch) / 2, train_loss: epoch === 2 && i === 2 ? NaN : 1 }) });
+    }
+    store.apply(ids[i]!, { event: 'done', status: 'finished', metrics: finalMetrics({ test_acc: acc, best_test_acc: acc + 0.02 }) });
+  });
+  store.markRunning(ids[3]!, 'gpu:1');
+  store.failRun(ids[3]!, awkward);
+  otherSweepId = store.upsertSweep({ name: 'other', spec: {} }).sweep.id;
+  store.addRuns(otherSweepId, [spec({ model: 'cnn', seed: 7 })]);
+  store.close();
+});
+afterAll(() => tmp.cleanup());
+
+describe('CSV export', () => {
+  it('exports runs with one row per run and quotes commas, quotes and newlines', async () => {
+    const store = ExperimentStore.open(dbFile, { readonly: true });
+    const out = join(tmp.dir, 'runs.csv');
+    expect(await exportCsvToFile(store, 'runs', { sweepId }, out)).toEqual({ path: out, rows: 4 });
+    store.close();
+    const text = readFileSync(out, 'utf8');
+    expect(text.split('\n')[0]).toBe(EXPORT_COLUMNS.runs.join(','));
+    // RFC 4180: the field is quoted and its quotes doubled
+    expect(text).toContain('"kn, ""the paper""\nsecond line"');
+    const rows = readCsv(text);
+    expect(rows.map((r) => [r.run_id, r.model, r.seed, r.status, r.final_test_acc, r.best_test_acc])).toEqual([
+      [String(ids[0]), 'knresnet18', '1', 'finished', '0.61', '0.63'],
+      [String(ids[1]), 'knresnet18', '2', 'finished', '0.64', '0.66'],
+      [String(ids[2]), 'knresnet18', '3', 'finished', '0.6', '0.62'],
+      [String(ids[3]), 'resnet18', '1', 'failed', '', ''],
+    ]);
+    for (const row of rows) {
+      expect(row.sweep_name).toBe(awkward);
+      expect([row.sweep_id, row.dataset, row.lr, row.batch_size, row.epochs]).toEqual([String(sweepId), 'synthetic', '0.1', '32', '3']);
+      expect(row.group_key).toMatch(/^[0-9a-f]{16}$/);
+    }
+    expect(rows[3]!.error_reason).toBe(awkward);
+    expect(rows[0]!.group_key).toBe(rows[2]!.group_key);
+    expect(new Date(rows[0]!.created_at!).getTime()).toBeGreaterThan(0);
+  });
+
+  it('exports aggregates with mean and sample SD per config group', async () => {
+    const store = ExperimentStore.open(dbFile, { readonly: true });
+    const { csv, rows: count } = await exportCsvToString(store, 'aggregates', { sweepId });
+    store.close();
+    const rows = readCsv(csv);
+    expect(count).toBe(2);
+    expect(Object.keys(rows[0]!)).toEqual([...EXPORT_COLUMNS.aggregates]);
+    const [kn, resnet] = rows;
+    expect([kn!.model, kn!.n, kn!.seeds, kn!.runs_total]).toEqual(['knresnet18', '3', '1;2;3', '3']);
+    expect(Number(kn!.final_test_acc_mean)).toBeCloseTo((0.61 + 0.64 + 0.6) / 3, 12);
+    expect(Number(kn!.final_test_acc_sd)).toBeCloseTo(sampleSd([0.61, 0.64, 0.6]), 12);
+    expect(Number(kn!.best_test_acc_sd)).toBeCloseTo(sampleSd([0.63, 0.66, 0.62]), 12);
+    expect(JSON.parse(kn!.config!)).toMatchObject({ model: 'knresnet18', lr: 0.1 });
+    expect([resnet!.model, resnet!.n, resnet!.final_test_acc_mean, resnet!.final_test_acc_sd, resnet!.runs_failed]).toEqual([
+      'resnet18', '0', '', '', '1',
+    ]);
+  });
+
+  it('exports metric history as one row per run, epoch and key, keeping NaN', async () => {
+    const store = ExperimentStore.open(dbFile, { readonly: true });
+    const { csv, rows: count } = await exportCsvToString(store, 'metrics', { sweepId });
+    store.close();
+    const rows = readCsv(csv);
+    const keys = Object.keys(epochMetrics()).sort();
+    expect(count).toBe(3 * 2 * keys.length);
+    expect(rows).toHaveLength(count);
+    let i = 0;
+    for (const id of ids.slice(0, 3)) {
+      for (const epoch of [1, 2]) {
+        for (const key of keys) {
+          const row = rows[i++]!;
+          expect([row.run_id, row.epoch, row.key]).toEqual([String(id), String(epoch), key]);
+        }
+      }
+    }
+    const nan = rows.find((r) => r.run_id === String(ids[2]) && r.epoch === '2' && r.key === 'train_loss')!;
+    expect(nan.value).toBe('NaN');
+    const acc = rows.find((r) => r.run_id === String(ids[1]) && r.epoch === '2' && r.key === 'test_acc')!;
+    expect(Number(acc.value)).toBe(0.64);
+  });
+
+  it('runs end to end through `normlab export`, filtering by sweep name or id', async () => {
+    const cli = resolve('bin/normlab.mjs');
+    const out = join(tmp.dir, 'cli-runs.csv');
+    const result = await run(process.execPath, [cli, 'export', '--db', dbFile, '--what', 'runs', '--out', out, '--sweep', 'other']);
+    expect(result.stderr).toContain(`wrote 1 runs rows to ${out}`);
+    const rows = readCsv(readFileSync(out, 'utf8'));
+    expect(rows.map((r) => [r.sweep_id, r.model, r.seed, r.status])).toEqual([[String(otherSweepId), 'cnn', '7', 'queued']]);
+
+    const stdout = await run(process.execPath, [cli, 'export', '--db', dbFile, '--what', 'aggregates', '--sweep', String(sweepId)]);
+    expect(readCsv(stdout.stdout).map((r) => [r.model, r.n])).toEqual([['knresnet18', '3'], ['resnet18', '0']]);
+
+    const metricsOut = join(tmp.dir, 'cli-metrics.csv');
+    await run(process.execPath, [cli, 'export', '--db', dbFile, '--what', 'metrics', '--out', metricsOut]);
+    expect(readCsv(readFileSync(metricsOut, 'utf8'))).toHaveLength(3 * 2 * 9);
+  });
+
+  it('fails with a message naming the file or the option, and leaves an existing output file alone', async () => {
+    const cli = resolve('bin/normlab.mjs');
+    const out = join(tmp.dir, 'kept.csv');
+    writeFileSync(out, 'precious');
+    const garbage = join(tmp.dir, 'garbage.db');
+    writeFileSync(garbage, 'this is not sqlite at all, just some text that is long enough'.repeat(20));
+    const failures: [string[], RegExp][] = [
+      [['--db', garbage, '--what', 'runs', '--out', out], new RegExp(`garbage\\.db: the file is not an SQLite database`)],
+      [['--db', join(tmp.dir, 'nope.db'), '--what', 'runs', '--out', out], /nope\.db: the file does not exist/],
+      [['--db', dbFile, '--what', 'runs', '--out', out, '--sweep', 'missing'], /--sweep missing: no sweep with that id or name/],
+      [['--db', dbFile, '--what', 'everything', '--out', out], /--what.*everything.*runs, aggregates, metrics/s],
+    ];
+    // the CLI's start-up dominates; run the cases side by side
+    const outcomes = await Promise.all(
+      failures.map(([args]) =>
+        run(process.execPath, [cli, 'export', ...args]).then(
+          () => null,
+          (error: { code: number; stderr: string }) => error,
+        ),
+      ),
+    );
+    for (const [i, [args, message]] of failures.entries()) {
+      const failed = outcomes[i];
+      expect(failed, args.join(' ')).not.toBeNull();
+      expect(failed!.code).not.toBe(0);
+      expect(failed!.stderr).toMatch(message);
+    }
+    expect(readFileSync(out, 'utf8')).toBe('precious');
+    expect(existsSync(join(tmp.dir, 'nope.db'))).toBe(false);
+  });
+});

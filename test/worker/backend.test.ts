@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { currentBackend, initBackend, type BackendRequest } from '../../src-worker/backend';
+import { wasmTrainingKernelNames } from '../../src-worker/wasm-kernels';
+
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+function isInstalled(pkg: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// These tests pin down the situation on machines without libtensorflow (CI, this project's default).
+const nativeAbsent = NATIVE_PACKAGES.every((pkg) => !isInstalled(pkg));
+
+describe.runIf(nativeAbsent)('initBackend without native tfjs packages', () => {
+  it("'auto' picks wasm (SIMD, one thread) and says why each native package was skipped", async () => {
+    const choice = await initBackend('auto');
+    expect(choice.backend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(choice.package).toBeUndefined();
+    expect(choice.wasm).toEqual({ simd: true, threads: 1 });
+    expect(choice.skipped.map((s) => s.backend)).toEqual([...NATIVE_PACKAGES]);
+    for (const skip of choice.skipped) expect(skip.reason).toMatch(new RegExp(`${skip.backend} is not installed`));
+    expect(currentBackend()).toEqual(choice);
+    for (const name of wasmTrainingKernelNames) expect(tf.getKernel(name, 'wasm')).toBeDefined();
+    // the wasm backend really computes, including a conv gradient it could not do on its own
+    const dw = tf.tidy(() => tf.grad((w: tf.Tensor4D) => tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, w, 1, 'valid').sum())(tf.ones([2, 2, 1, 1])));
+    expect(Array.from(dw.dataSync())).toEqual([4, 4, 4, 4]);
+    dw.dispose();
+  });
+
+  it("'tensorflow' fails with every package's reason", async () => {
+    await expect(initBackend('tensorflow')).rejects.toThrow(
+      /no usable backend for request "tensorflow" \(@tensorflow\/tfjs-node-gpu: .*not installed.*; @tensorflow\/tfjs-node: .*not installed/,
+    );
+  });
+});
+
+describe('initBackend', () => {
+  it("'cpu' activates the cpu backend and skips nothing", async () => {
+    const choice = await initBackend('cpu');
+    expect(choice).toEqual({ backend: 'cpu', skipped: [] });
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it("'wasm' can be requested again after another backend", async () => {
+    await initBackend('cpu');
+    const choice = await initBackend('wasm');
+    expect(choice.backend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('rejects an unknown backend by name, listing the valid ones', async () => {
+    await expect(initBackend('webgpu' as BackendRequest)).rejects.toThrow(
+      'initBackend: unknown backend "webgpu"; expected one of auto, tensorflow, wasm, cpu',
+    );
+  });
+
+  it('finds the wasm binaries whatever the working directory', async () => {
+    const cwd = process.cwd();
+    process.chdir('/');
+    try {
+      await tf.removeBackend('wasm');
+      await import('@tensorflow/tfjs-backend-wasm').then(() => undefined);
+      // removeBackend dropped the factory; the package re-registers it only on first import, so use its base
+      const { BackendWasm } = await import('@tensorflow/tfjs-backend-wasm');
+      expect(BackendWasm).toBeDefined();
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
