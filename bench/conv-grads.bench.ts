@@ -40,19 +40,27 @@ function repsFromArgs(): number {
 
 type Run = () => tf.TensorInfo;
 
-/** Median wall time of a synchronous wasm kernel call; its output is freed between calls. */
-function medianMs(run: Run, reps: number): number {
+/**
+ * Median wall time of each synchronous wasm kernel call. The kernels take turns, one call each per round,
+ * so load from other processes hits them alike and their ratios stay meaningful.
+ */
+function medianMs(runs: Record<string, Run>, reps: number): Record<string, number> {
   const backend = tf.backend();
-  backend.disposeData(run().dataId); // warm-up: XNNPACK operator creation, heap growth
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    const out = run();
-    times.push(performance.now() - t0);
-    backend.disposeData(out.dataId);
+  const times: Record<string, number[]> = {};
+  for (const [label, run] of Object.entries(runs)) {
+    backend.disposeData(run().dataId); // warm-up: XNNPACK operator creation, heap growth
+    times[label] = [];
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  for (let i = 0; i < reps; i++) {
+    for (const [label, run] of Object.entries(runs)) {
+      const t0 = performance.now();
+      const out = run();
+      times[label]!.push(performance.now() - t0);
+      backend.disposeData(out.dataId);
+    }
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return Object.fromEntries(Object.entries(times).map(([label, xs]) => [label, median(xs)]));
 }
 
 function maxRelativeDiff(a: tf.TensorInfo, b: tf.TensorInfo): number {
@@ -99,8 +107,7 @@ function benchCase(c: ConvCase, reps: number): Record<string, string | number> {
     dW: call(kernelFunc('Conv2DBackpropFilter'), { x, dy }, { filterShape: filter.shape }),
   };
   const row: Record<string, string | number> = { shape: c.name, GFLOP: +gflop.toFixed(2) };
-  for (const [label, run] of Object.entries(runs)) {
-    const ms = medianMs(run, reps);
+  for (const [label, ms] of Object.entries(medianMs(runs, reps))) {
     row[`${label} ms`] = +ms.toFixed(1);
     row[`${label} GF/s`] = +(gflop / (ms / 1000)).toFixed(1);
   }

@@ -24,20 +24,32 @@ function toConvPad(p: Padding4): [[number, number], [number, number], [number, n
   return [[0, 0], [t, b], [l, r], [0, 0]];
 }
 
+interface Timing { wall: number; cpu: number }
+
+const medianOf = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
 /**
- * Median wall time of each fn (each must read its results back), after `warmup` unmeasured rounds. The
- * variants run interleaved, one call each per round, so drift in machine load hits them alike.
+ * Median wall time and median process CPU time of each fn (each must read its results back), after `warmup`
+ * unmeasured rounds. The variants run interleaved, one call each per round, so drift in machine load hits
+ * them alike. tfjs-wasm and cpu run on this one thread, so CPU time counts the op's own work and is far less
+ * disturbed than wall time when other processes share the cores.
  */
-function interleavedMedians(fns: (() => void)[], reps: number, warmup = 2): number[] {
-  const times: number[][] = fns.map(() => []);
+function interleavedMedians(fns: (() => void)[], reps: number, warmup = 2): Timing[] {
+  const wall: number[][] = fns.map(() => []);
+  const cpu: number[][] = fns.map(() => []);
   for (let round = 0; round < warmup + reps; round++) {
     fns.forEach((fn, i) => {
       const start = performance.now();
+      const startCpu = process.cpuUsage();
       fn();
-      if (round >= warmup) times[i].push(performance.now() - start);
+      const usedCpu = process.cpuUsage(startCpu);
+      if (round >= warmup) {
+        wall[i].push(performance.now() - start);
+        cpu[i].push((usedCpu.user + usedCpu.system) / 1000);
+      }
     });
   }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
+  return fns.map((_, i) => ({ wall: medianOf(wall[i]), cpu: medianOf(cpu[i]) }));
 }
 
 /** Forward and backward of f w.r.t. all inputs with a fixed upstream gradient; every result read back. */
@@ -54,8 +66,9 @@ async function main(): Promise<void> {
   const requested = (process.argv[2] ?? process.env.BACKEND ?? 'wasm') as BackendName;
   const reps = Number(process.argv[3] ?? process.env.REPS ?? 5);
   const choice = await initBackend(requested);
-  console.log(`backend ${choice.backend}, batch ${BATCH}, median of ${reps} interleaved rounds after 2 warm-up rounds (fwd+bwd, ms)`);
-  console.log(['shape', 'conv', 'conv+BN', 'KNConv', 'KNConv p=.05', 'KN/conv', 'KN.05/conv', '(conv+BN)/conv'].join('\t'));
+  console.log(`backend ${choice.backend}, batch ${BATCH}, forward + backward, median of ${reps} interleaved rounds after 2 warm-up rounds`);
+  const header = ['shape', 'conv', 'conv+BN', 'KNConv', 'KNConv p=.05', 'KN/conv', 'KN.05/conv', '(conv+BN)/conv'].join('\t');
+  const rows: Record<keyof Timing, string[]> = { wall: [], cpu: [] };
   for (const s of SHAPES) {
     const x = tf.randomNormal([BATCH, s.size, s.size, s.inChannels], 0, 1, 'float32', 1);
     const w = tf.randomNormal([s.kernel, s.kernel, s.inChannels, s.outChannels], 0, 0.05, 'float32', 2);
@@ -73,14 +86,21 @@ async function main(): Promise<void> {
       knConv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, bi as tf.Tensor1D, { padding: s.padding, training: true, dropout: p, seed: 7 });
 
     const before = tf.memory().numTensors;
-    const [tConv, tBn, tKn, tKnDrop] = interleavedMedians([
+    const timings = interleavedMedians([
       fwdBwd(conv, [x, w], dy), fwdBwd(convBn, [x, w, gamma, beta], dy), fwdBwd(kn(0), [x, w, b], dy), fwdBwd(kn(0.05), [x, w, b], dy),
     ], reps);
-    console.log([s.name, tConv.toFixed(1), tBn.toFixed(1), tKn.toFixed(1), tKnDrop.toFixed(1),
-      (tKn / tConv).toFixed(3), (tKnDrop / tConv).toFixed(3), (tBn / tConv).toFixed(3)].join('\t'));
+    for (const clock of ['wall', 'cpu'] as const) {
+      const [tConv, tBn, tKn, tKnDrop] = timings.map((t) => t[clock]);
+      rows[clock].push([s.name, tConv.toFixed(1), tBn.toFixed(1), tKn.toFixed(1), tKnDrop.toFixed(1),
+        (tKn / tConv).toFixed(3), (tKnDrop / tConv).toFixed(3), (tBn / tConv).toFixed(3)].join('\t'));
+    }
+    console.error(`done: ${s.name}`);
     const leaked = tf.memory().numTensors - before;
     tf.dispose([x, w, b, gamma, beta, running.mean, running.variance, dy]);
     if (leaked !== 0) throw new Error(`kn-ops bench: ${leaked} tensors leaked while timing ${s.name}`);
+  }
+  for (const clock of ['cpu', 'wall'] as const) {
+    console.log(`\n${clock === 'cpu' ? 'process CPU time' : 'wall time'}, median ms:\n${header}\n${rows[clock].join('\n')}`);
   }
 }
 

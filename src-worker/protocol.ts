@@ -29,7 +29,17 @@ export interface EpochMetrics {
 }
 
 export type WorkerEvent =
-  | { event: 'started'; runId?: number; backend: string; device: string; skippedBackends: { backend: string; reason: string }[]; resumedFromEpoch: number; numParams: number }
+  | {
+      event: 'started';
+      runId?: number;
+      backend: string;
+      device: string;
+      /** The CUDA_VISIBLE_DEVICES the worker was given (absent when unset), even if it fell back to the CPU. */
+      cudaVisibleDevices?: string;
+      skippedBackends: { backend: string; reason: string }[];
+      resumedFromEpoch: number;
+      numParams: number;
+    }
   | { event: 'progress'; runId?: number; epoch: number; batch: number; batchesPerEpoch: number; imagesPerSec: number; etaSec: number; loss: number }
   | { event: 'epoch'; runId?: number; epoch: number; metrics: EpochMetrics }
   | { event: 'norm_stats'; runId?: number; epoch: number; step: number; layers: NormLayerStats[] }

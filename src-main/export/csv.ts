@@ -1,4 +1,4 @@
-import { stringify } from 'csv-stringify';
+import { stringify as stringifySync } from 'csv-stringify/sync';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
@@ -87,22 +87,40 @@ export function parseExportKind(value: string): ExportKind {
   throw new Error(`unknown export "${value}"; choose one of ${EXPORT_KINDS.join(', ')}`);
 }
 
+const ROWS_PER_CHUNK = 2000;
+
+/**
+ * Formats rows in chunks: csv-stringify's stream handles one row per stream write, and at millions of rows the
+ * stream bookkeeping costs more than the formatting. A chunk of rows through its sync API is the same RFC 4180
+ * output with a fraction of the overhead, and memory stays bounded by one chunk.
+ */
+function* csvChunks(kind: ExportKind, source: Iterable<Cell[]>, counter: { rows: number }): Generator<string> {
+  const options = {
+    columns: [...EXPORT_COLUMNS[kind]],
+    cast: { number: (n: number) => (Number.isNaN(n) ? 'NaN' : String(n)) },
+  };
+  let batch: Cell[][] = [];
+  let header = true;
+  const flush = () => {
+    const text = stringifySync(batch, { ...options, header });
+    header = false;
+    counter.rows += batch.length;
+    batch = [];
+    return text;
+  };
+  for (const row of source) {
+    batch.push(row);
+    if (batch.length === ROWS_PER_CHUNK) yield flush();
+  }
+  // an empty export still gets its header line
+  if (batch.length > 0 || header) yield flush();
+}
+
 /** Streams the CSV into `out` (header first); resolves to the number of data rows written. */
 export async function writeCsv(store: ExperimentStore, kind: ExportKind, filter: ExportFilter, out: Writable): Promise<number> {
-  let rows = 0;
-  const counted = function* (source: Iterable<Cell[]>) {
-    for (const row of source) {
-      rows++;
-      yield row;
-    }
-  };
-  const stringifier = stringify({
-    header: true,
-    columns: [...EXPORT_COLUMNS[kind]],
-    cast: { number: (n) => (Number.isNaN(n) ? 'NaN' : String(n)) },
-  });
-  await pipeline(Readable.from(counted(rowsOf(store, kind, filter))), stringifier, out);
-  return rows;
+  const counter = { rows: 0 };
+  await pipeline(Readable.from(csvChunks(kind, rowsOf(store, kind, filter), counter), { objectMode: false }), out);
+  return counter.rows;
 }
 
 /**

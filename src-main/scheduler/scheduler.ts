@@ -8,14 +8,14 @@ import { spawnWorker, type WorkerExit, type WorkerHandle } from './worker-proces
 export interface ClaimedRun {
   id: number;
   spec: RunSpec;
-  /** The checkpoint to resume from, when an earlier attempt left one. */
-  checkpointPath: string | null;
 }
 
 /** What the scheduler needs from the experiment store; nothing more, so it can be tested in isolation. */
 export interface SchedulerStore {
   claimNextRun(deviceId: string): ClaimedRun | null;
   ingestEvent(runId: number, event: WorkerEvent): void;
+  /** Makes everything ingested so far durable. */
+  flush(): void;
   markFailed(runId: number, reason: string, stderrTail: string): void;
   markCancelled(runId: number): void;
   cancelQueued(runId: number): boolean;
@@ -190,7 +190,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       ...run.spec,
       runId: run.id,
       checkpointDir: run.spec.checkpointDir ?? join(this.opts.checkpointRoot, `run-${run.id}`),
-      resume: run.checkpointPath !== null,
+      // a worker resumes from the newest checkpoint in its folder when there is one, including a checkpoint
+      // an earlier attempt wrote but could not report before it was killed
+      resume: true,
     };
     const handle = spawnWorker({
       spec,
@@ -200,6 +202,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       onEvent: (event) => {
         if (event.event === 'error' && slot.running?.runId === run.id) slot.running.lastError = event.reason;
         this.store.ingestEvent(run.id, event);
+        // listeners acknowledge events (print them, push them to the UI): what they see must be on disk
+        // already. Progress events are live-only and need no flush.
+        if (event.event !== 'progress') this.store.flush();
         this.emit('event', run.id, event);
       },
     });

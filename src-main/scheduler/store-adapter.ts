@@ -18,12 +18,13 @@ export function schedulerStoreFor(store: ExperimentStore, log: (message: string)
   return {
     claimNextRun(deviceId: string): ClaimedRun | null {
       const run = store.claimNext(deviceId);
-      if (!run) return null;
-      const checkpoint = store.latestCheckpoint(run.id);
-      return { id: run.id, spec: run.spec, checkpointPath: checkpoint?.path ?? null };
+      return run ? { id: run.id, spec: run.spec } : null;
     },
     ingestEvent(runId: number, event: WorkerEvent): void {
       attempt(`recording ${event.event} of run ${runId}`, () => store.apply(runId, event), undefined);
+    },
+    flush(): void {
+      attempt('flushing the store', () => store.flush(), 0);
     },
     markFailed(runId: number, reason: string, stderrTail: string): void {
       attempt(`failing run ${runId}`, () => store.failRun(runId, reason, stderrTail), undefined);

@@ -146,8 +146,9 @@ export class ExperimentStore {
    * with its current status and left untouched, whatever that status is.
    */
   addRuns(sweepId: number, specs: readonly RunSpec[], options: { priority?: number } = {}): AddRunsResult {
-    if (!this.getSweep(sweepId)) throw new StoreError(`sweep ${sweepId} does not exist`);
-    const priority = options.priority ?? this.getSweep(sweepId)!.priority;
+    const sweep = this.getSweep(sweepId);
+    if (!sweep) throw new StoreError(`sweep ${sweepId} does not exist`);
+    const priority = options.priority ?? sweep.priority;
     const insert = this.stmt(`
       INSERT INTO runs (sweep_id, group_key, run_key, model, dataset, seed, lr, batch_size, epochs, status,
                         priority, spec_json, created_at)

@@ -209,8 +209,9 @@ export function knConv2d(
     const dwConv = tf.engine().runKernel('Conv2DBackpropFilter', { x: xIn, dy: dConv },
       { strides: g.stride, pad, dataFormat: 'NHWC', filterShape: w.shape }) as tf.Tensor4D;
     // d sum(W) and d b together: [-mean s, 1]^T dy.
-    const weightsOfRows = tf.concat([tf.neg(tf.mul(mean.reshape([rows, 1]), s)), tf.ones([rows, 1])], 1);
-    const dSumWAndBias = tf.matMul(weightsOfRows, dyRows, true, false);
+    // Built as [2, rows] directly: a transposed [rows, 2] operand cost wasm a full transpose of it.
+    const weightsOfRows = tf.concat([tf.neg(tf.mul(mean, scale)).reshape([1, rows]), tf.ones([1, rows])], 0);
+    const dSumWAndBias = tf.matMul(weightsOfRows, dyRows);
     const dSumW = tf.slice(dSumWAndBias, [0, 0], [1, outChannels]).reshape([1, 1, 1, outChannels]);
     const dw = tf.add(dwConv, dSumW);
     if (!b) return [dx, dw];

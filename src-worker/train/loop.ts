@@ -17,7 +17,7 @@ export interface TrainHooks {
   /** Polled before every batch; true stops the run at the next batch boundary with a checkpoint. */
   isCancelled(): boolean;
   /** What the `started` event reports about where the run executes. */
-  environment: { backend: string; device: string; skippedBackends: { backend: string; reason: string }[] };
+  environment: { backend: string; device: string; cudaVisibleDevices?: string; skippedBackends: { backend: string; reason: string }[] };
 }
 
 export interface TrainOutcome {
@@ -26,6 +26,8 @@ export interface TrainOutcome {
   history: EpochMetrics[];
   /** Share of training-phase wall time spent waiting for the next batch (this session). */
   dataWaitFraction: number;
+  /** The same share for each epoch trained in this session, in order. */
+  dataWaitByEpoch: number[];
   lastCheckpoint?: string;
 }
 
@@ -109,6 +111,7 @@ async function runEpochs(
   let sessionWaitMs = 0;
   let lastEvalSec = 0;
   let lastLr = spec.lr;
+  const dataWaitByEpoch: number[] = [];
 
   const checkpoint = (reason: CheckpointHeader['reason']): void => {
     if (!spec.checkpointDir) return;
@@ -132,6 +135,7 @@ async function runEpochs(
     metrics: finalMetrics(state),
     history: state.history,
     dataWaitFraction: sessionTrainMs > 0 ? sessionWaitMs / sessionTrainMs : 0,
+    dataWaitByEpoch,
     lastCheckpoint,
   });
 
@@ -199,6 +203,7 @@ async function runEpochs(
     const trainMs = performance.now() - epochStart;
     sessionTrainMs += trainMs;
     sessionWaitMs += epochWaitMs;
+    dataWaitByEpoch.push(trainMs > 0 ? epochWaitMs / trainMs : 0);
 
     const evalStart = performance.now();
     const test = await evaluate(model, dataset, spec.batchSize, spec.seed);

@@ -104,7 +104,7 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
     const outcome = await trainModel(spec, model, dataset, {
       emit: io.emit,
       isCancelled: io.isCancelled,
-      environment: { backend: choice.backend, device: deviceLabel(choice), skippedBackends: choice.skipped },
+      environment: { backend: choice.backend, device: deviceLabel(choice), cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES, skippedBackends: choice.skipped },
     });
     emit({ event: 'done', status: outcome.status, metrics: outcome.metrics });
     return { exitCode: 0, status: outcome.status, outcome };

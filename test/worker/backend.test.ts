@@ -1,9 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { currentBackend, initBackend, type BackendRequest } from '../../src-worker/backend';
 import { wasmTrainingKernelNames } from '../../src-worker/wasm-kernels';
 
+const execFileAsync = promisify(execFile);
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
 function isInstalled(pkg: string): boolean {
@@ -30,7 +35,7 @@ describe.runIf(nativeAbsent)('initBackend without native tfjs packages', () => {
     expect(currentBackend()).toEqual(choice);
     for (const name of wasmTrainingKernelNames) expect(tf.getKernel(name, 'wasm')).toBeDefined();
     // the wasm backend really computes, including a conv gradient it could not do on its own
-    const dw = tf.tidy(() => tf.grad((w: tf.Tensor4D) => tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, w, 1, 'valid').sum())(tf.ones([2, 2, 1, 1])));
+    const dw = tf.tidy(() => tf.grad((w: tf.Tensor) => tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid').sum())(tf.ones([2, 2, 1, 1])));
     expect(Array.from(dw.dataSync())).toEqual([4, 4, 4, 4]);
     dw.dispose();
   });
@@ -63,16 +68,18 @@ describe('initBackend', () => {
   });
 
   it('finds the wasm binaries whatever the working directory', async () => {
-    const cwd = process.cwd();
-    process.chdir('/');
-    try {
-      await tf.removeBackend('wasm');
-      await import('@tensorflow/tfjs-backend-wasm').then(() => undefined);
-      // removeBackend dropped the factory; the package re-registers it only on first import, so use its base
-      const { BackendWasm } = await import('@tensorflow/tfjs-backend-wasm');
-      expect(BackendWasm).toBeDefined();
-    } finally {
-      process.chdir(cwd);
-    }
+    // A fresh process started in another directory: the .wasm files must be located from the module.
+    const backendModule = fileURLToPath(new URL('../../src-worker/backend.ts', import.meta.url));
+    const script = `const { initBackend } = await import(${JSON.stringify(backendModule)});
+      const choice = await initBackend('auto');
+      console.log('CHOICE ' + JSON.stringify(choice));`;
+    const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const { stdout } = await execFileAsync(process.execPath, ['--import', tsxLoader, '--input-type=module', '-e', script], {
+      cwd: tmpdir(),
+      timeout: 60_000,
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('CHOICE '));
+    expect(line, stdout).toBeDefined();
+    expect(JSON.parse(line!.slice('CHOICE '.length))).toMatchObject({ backend: 'wasm', wasm: { simd: true, threads: 1 } });
   });
 });

@@ -74,30 +74,94 @@ class LinearGrads implements LayerSampleGrads {
   }
 }
 
+/** A KNConv forward's window statistics, [N, H', W', 1]: mean and 1/√(variance + eps). */
+interface KnStats {
+  mean: tf.Tensor4D;
+  invStd: tf.Tensor4D;
+}
+
 /**
- * Convolutions (plain, KNConv's normalised windows, KNConv1x1's 1×1 conv) as a matrix product per sample:
- * out_i = cols_i · W + b with cols_i [P, K] (P output positions, K = kh·kw·C) and W [K, O]. Per-sample
- * gradient: cols_iᵀ g_i. Its norm is taken either from that [K, O] matrix or, when P² (K + O) < P·K·O, from
- * Gram matrices, ‖cols_iᵀ g_i‖² = ⟨cols_i cols_iᵀ, g_i g_iᵀ⟩ (ghost clipping, Li et al. 2022; Bu et al. 2022).
+ * Convolutions (plain, KNConv, KNConv1x1's 1×1 conv) as a matrix product per sample: out_i = cols_i · W + b
+ * with cols_i [P, K] the (for KNConv: normalised) windows and W [K, O]. Per-sample gradient: cols_iᵀ g_i.
+ * Its norm is taken either from that [K, O] matrix or, when P² (K + O) < P·K·O, from Gram matrices,
+ * ‖cols_iᵀ g_i‖² = ⟨cols_i cols_iᵀ, g_i g_iᵀ⟩ (ghost clipping, Li et al. 2022; Bu et al. 2022).
+ * The clipped sum never builds windows: it is the ordinary filter gradient of (x, c·g), for KNConv of
+ * (x, c·g/σ) minus the mean correction Σ μ·c·g/σ spread over the window, since
+ * Σ_p (x_p − μ_p)/σ_p ⊗ g_p = Σ_p x_p ⊗ g_p/σ_p − 1 ⊗ Σ_p μ_p g_p/σ_p.
  */
 class ConvGrads implements LayerSampleGrads {
-  constructor(private readonly info: LayerInfo, private readonly cols: tf.Tensor3D, private readonly g: tf.Tensor3D) {}
+  private cols: tf.Tensor3D | null = null;
+  private readonly g: tf.Tensor3D;
+
+  constructor(
+    private readonly info: LayerInfo,
+    private readonly x: tf.Tensor4D,
+    private readonly g4: tf.Tensor4D,
+    private readonly stats: KnStats | null,
+  ) {
+    const [n, h2, w2, o] = g4.shape;
+    this.g = tf.reshape(g4, [n, h2 * w2, o]);
+  }
+
+  /** The per-sample design matrices, built on first use. */
+  private windows(): tf.Tensor3D {
+    if (this.cols) return this.cols;
+    const raw = im2col(this.x, geometryOf(this.info), `per-sample gradients of ${this.info.path}`);
+    checkSpatial(this.info, raw, this.g4);
+    if (!this.stats) return (this.cols = raw);
+    const [n, p] = raw.shape;
+    const { mean, invStd } = this.stats;
+    this.cols = tf.tidy(() => tf.mul(tf.sub(raw, tf.reshape(mean, [n, p, 1])), tf.reshape(invStd, [n, p, 1])) as tf.Tensor3D);
+    raw.dispose();
+    return this.cols;
+  }
 
   get normMethod(): 'ghost' | 'direct' {
-    const [, p, k] = this.cols.shape;
-    const o = this.g.shape[2];
+    const [, p, o] = this.g.shape;
+    const [kh, kw] = this.info.kernelSize!;
+    const k = kh * kw * this.x.shape[3];
     return p * (k + o) < k * o ? 'ghost' : 'direct';
   }
 
+  /**
+   * Every sample's weight gradient in one depthwise convolution, as [C·kh·kw, N, O]: the input with channels
+   * as the batch ([C, H, W, N]) convolved with the output gradients as a depthwise filter ([H', W', N, O],
+   * dilated by the stride), so each sample is its own group. Same multiply-adds as the batched filter
+   * gradient, run by the backend's convolution instead of a batched matrix product.
+   */
+  private perSampleWeightGrads(): tf.Tensor3D {
+    const [kh, kw] = this.info.kernelSize!;
+    const { stride: [sh, sw], padding: [top, bottom, left, right] } = geometryOf(this.info);
+    const [n, , , c] = this.x.shape;
+    const [, h2, w2, o] = this.g4.shape;
+    return tf.tidy(() => {
+      const padded = top + bottom + left + right > 0 ? tf.pad(this.x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : this.x;
+      // rows/columns past the last window are never read
+      const used = tf.slice(padded, [0, 0, 0, 0], [n, (h2 - 1) * sh + kh, (w2 - 1) * sw + kw, c]);
+      const byChannel = tf.transpose(used, [3, 1, 2, 0]) as tf.Tensor4D;
+      const g = this.stats ? (tf.mul(this.g4, this.stats.invStd) as tf.Tensor4D) : this.g4;
+      const filter = tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+      const out = tf.depthwiseConv2d(byChannel, filter, 1, 'valid', 'NHWC', [sh, sw]); // [C, kh, kw, N·O]
+      let perSample = tf.reshape(out, [c * kh * kw, n, o]);
+      if (this.stats) {
+        // KNConv subtracts each window's mean: Σ_p μ_p g_p/σ_p, the same for every (c, kh, kw)
+        perSample = tf.sub(perSample, tf.reshape(tf.sum(tf.mul(g, this.stats.mean), [1, 2]), [1, n, o]));
+      }
+      return perSample as tf.Tensor3D;
+    });
+  }
+
   squaredNorms(): tf.Tensor1D {
+    const ghost = this.normMethod === 'ghost';
+    const cols = ghost ? this.windows() : null;
     return tf.tidy(() => {
       let w: tf.Tensor1D;
-      if (this.normMethod === 'ghost') {
-        const gramA = tf.matMul(this.cols, this.cols, false, true);
+      if (cols) {
+        const gramA = tf.matMul(cols, cols, false, true);
         const gramG = tf.matMul(this.g, this.g, false, true);
         w = tf.sum(tf.mul(gramA, gramG), [1, 2]);
       } else {
-        w = tf.sum(tf.square(tf.matMul(this.cols, this.g, true, false)), [1, 2]);
+        w = tf.sum(tf.square(this.perSampleWeightGrads()), [0, 2]);
       }
       if (!this.info.bias) return w;
       return tf.add(w, tf.sum(tf.square(tf.sum(this.g, 1)), 1)) as tf.Tensor1D;
@@ -105,31 +169,46 @@ class ConvGrads implements LayerSampleGrads {
   }
 
   weightedSum(c: tf.Tensor1D): ParamGrad[] {
-    const [n, p, k] = this.cols.shape;
-    const o = this.g.shape[2];
     const weight = this.info.weight!;
+    const { stride, padding } = geometryOf(this.info);
     const [w, b] = tf.tidy(() => {
-      const cg = flatWeighted(c, this.g);
-      // one [K, N·P] × [N·P, O] product: the batched weight gradient with each sample's g scaled by c_i
-      const w = tf.matMul(tf.reshape(this.cols, [n * p, k]), tf.reshape(cg, [n * p, o]), true, false);
-      return [tf.reshape(w, weight.shape), this.info.bias ? tf.sum(cg, [0, 1]) : null];
+      const cg = flatWeighted(c, this.g4) as tf.Tensor4D;
+      const scaled = this.stats ? (tf.mul(cg, this.stats.invStd) as tf.Tensor4D) : cg;
+      let dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: this.x, dy: scaled }, {
+        strides: stride, pad: [[0, 0], [padding[0], padding[1]], [padding[2], padding[3]], [0, 0]],
+        dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: weight.shape,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      if (this.stats) {
+        const o = weight.shape[3]!;
+        const correction = tf.sum(tf.mul(scaled, this.stats.mean), [0, 1, 2]); // [O]
+        dw = tf.sub(dw, tf.reshape(correction, [1, 1, 1, o]));
+      }
+      return [dw, this.info.bias ? tf.sum(cg, [0, 1, 2]) : null];
     });
     return withBias(weight, w, this.info.bias, b);
   }
 
   materialize(): ParamGrad[] {
-    const n = this.cols.shape[0];
+    const [kh, kw] = this.info.kernelSize!;
+    const [n, , , c] = this.x.shape;
     const weight = this.info.weight!;
+    const o = weight.shape[3]!;
     const [w, b] = tf.tidy(() => [
-      tf.reshape(tf.matMul(this.cols, this.g, true, false), [n, ...weight.shape]),
+      tf.transpose(tf.reshape(this.perSampleWeightGrads(), [c, kh, kw, n, o]), [3, 1, 2, 0, 4]),
       this.info.bias ? tf.sum(this.g, 1) : null,
     ]);
     return withBias(weight, w, this.info.bias, b);
   }
 
+  /** Gram matrices for ghost norms need the windows themselves (only when P is small). */
+  windowsForTest(): tf.Tensor3D {
+    return this.windows();
+  }
+
   dispose(): void {
-    this.cols.dispose();
-    this.g.dispose();
+    tf.dispose([this.g, this.x, this.g4]);
+    this.cols?.dispose();
+    if (this.stats) tf.dispose([this.stats.mean, this.stats.invStd]);
   }
 }
 
@@ -188,25 +267,16 @@ const replayKnMoments: KnMomentsProvider = (info, x) => {
 };
 
 /**
- * KNConv's normalised windows: (window − μ)/√(σ² + eps), with μ, σ² the statistics its forward used. With
- * KN dropout off they follow from the windows themselves; with dropout they come from `knMoments`.
+ * The window statistics a KNConv's forward used. With KN dropout they are replayed with the forward's mask
+ * (`knMoments`, or the tap's dropoutSeed); without, they are the windows' own, from the same op.
  */
-function knNormalizedCols(info: LayerInfo, x: tf.Tensor4D, cols: tf.Tensor3D, knMoments?: KnMomentsProvider): tf.Tensor3D {
+function knStats(info: LayerInfo, x: tf.Tensor4D, knMoments?: KnMomentsProvider): KnStats {
   const eps = info.eps ?? 1e-5;
   return tf.tidy(() => {
-    let mean: tf.Tensor;
-    let variance: tf.Tensor;
-    if ((info.dropout ?? 0) > 0) {
-      const m = (knMoments ?? replayKnMoments)(info, x);
-      const [n, p] = cols.shape;
-      mean = tf.reshape(m.mean, [n, p, 1]);
-      variance = tf.reshape(m.variance, [n, p, 1]);
-    } else {
-      const moments = tf.moments(cols, 2, true);
-      mean = moments.mean;
-      variance = moments.variance;
-    }
-    return tf.div(tf.sub(cols, mean), tf.sqrt(tf.add(variance, eps))) as tf.Tensor3D;
+    const m = (info.dropout ?? 0) > 0
+      ? (knMoments ?? replayKnMoments)(info, x)
+      : knWindowMoments(x, { ...geometryOf(info), eps, dropout: 0, training: false });
+    return { mean: m.mean, invStd: tf.rsqrt(tf.add(m.variance, eps)) as tf.Tensor4D };
   });
 }
 
@@ -222,7 +292,7 @@ function groupNormalized(info: LayerInfo, x: tf.Tensor4D): tf.Tensor4D {
   });
 }
 
-function checkSpatial(info: LayerInfo, cols: tf.Tensor3D, g: tf.Tensor): void {
+function checkSpatial(info: LayerInfo, cols: tf.Tensor3D, g: tf.Tensor4D): void {
   const positions = g.shape[1]! * g.shape[2]!;
   if (cols.shape[1] !== positions) {
     throw new Error(
@@ -245,15 +315,8 @@ export function layerSampleGrads(info: LayerInfo, input: tf.Tensor, outputGrad: 
     case 'knconv1x1':
     case 'knconv': {
       const x = input as tf.Tensor4D;
-      const [n, h2, w2, o] = outputGrad.shape as [number, number, number, number];
-      const rawCols = im2col(x, geometryOf(info), `per-sample gradients of ${info.path}`);
-      checkSpatial(info, rawCols, outputGrad);
-      let cols = rawCols;
-      if (info.kind === 'knconv') {
-        cols = knNormalizedCols(info, x, rawCols, knMoments);
-        rawCols.dispose();
-      }
-      return new ConvGrads(info, cols, tf.reshape(outputGrad, [n, h2 * w2, o]));
+      const stats = info.kind === 'knconv' ? knStats(info, x, knMoments) : null;
+      return new ConvGrads(info, tf.clone(x), tf.clone(outputGrad) as tf.Tensor4D, stats);
     }
     case 'gn':
     case 'ln': {
