@@ -7,14 +7,14 @@ export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
-      rolldownOptions: { input: { index: resolve(import.meta.dirname, 'src-main/electron/main.ts') } },
+      rolldownOptions: { input: { index: resolve('src-main/electron/main.ts') } },
     },
   },
   preload: {
     build: {
       outDir: 'out/preload',
       rolldownOptions: {
-        input: { index: resolve(import.meta.dirname, 'src-main/electron/preload.ts') },
+        input: { index: resolve('src-main/electron/preload.ts') },
         // a sandboxed preload cannot be an ES module; .cjs keeps Node from reading it as ESM under "type": "module"
         output: { format: 'cjs', entryFileNames: '[name].cjs' },
       },

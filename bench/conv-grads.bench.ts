@@ -120,12 +120,28 @@ function benchCase(c: ConvCase, reps: number): Record<string, string | number> {
   return row;
 }
 
+/** Our JS MaxPoolGrad against the built-in one it replaced (which is wrong for all-negative windows). */
+function benchMaxPoolGrad(size: number, channels: number, window: number, pad: 'valid' | number, reps: number): Record<string, string | number> {
+  const backend = tf.backend();
+  const builtin = builtinWasmKernel('MaxPoolGrad');
+  if (builtin == null) throw new Error('the built-in wasm MaxPoolGrad was not captured');
+  builtin.setupFunc?.(backend);
+  const input = tf.randomNormal([BATCH, size, size, channels]);
+  const output = tf.maxPool(input as tf.Tensor4D, window, 2, pad);
+  const dy = tf.randomNormal(output.shape);
+  const attrs = { filterSize: window, strides: 2, pad } as unknown as tf.NamedAttrMap;
+  const call = (fn: tf.KernelFunc): Run => () => fn({ inputs: { dy, input, output }, backend, attrs }) as tf.TensorInfo;
+  const ms = medianMs({ builtin: call(builtin.kernelFunc), ours: call(kernelFunc('MaxPoolGrad')) }, reps);
+  tf.dispose([input, output, dy]);
+  return { pool: `${size}x${size}x${channels} ${window}x${window}/2 pad ${pad}`, 'builtin ms': +ms.builtin!.toFixed(1), 'ours ms': +ms.ours!.toFixed(1) };
+}
+
 async function main(): Promise<void> {
   const reps = repsFromArgs();
   const choice = await initBackend('wasm');
   console.log(`backend ${choice.backend}, batch ${BATCH}, median of ${reps} (after one warm-up)`);
-  const rows = CASES.map((c) => benchCase(c, reps));
-  console.table(rows);
+  console.table(CASES.map((c) => benchCase(c, reps)));
+  console.table([benchMaxPoolGrad(32, 64, 2, 'valid', reps), benchMaxPoolGrad(32, 64, 3, 1, reps)]);
 }
 
 await main();

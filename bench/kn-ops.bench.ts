@@ -65,6 +65,8 @@ function fwdBwd(f: (...t: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], dy: tf
 async function main(): Promise<void> {
   const requested = (process.argv[2] ?? process.env.BACKEND ?? 'wasm') as BackendName;
   const reps = Number(process.argv[3] ?? process.env.REPS ?? 5);
+  if (requested !== 'wasm' && requested !== 'cpu') throw new Error(`kn-ops bench: backend must be wasm or cpu, but got "${requested}".`);
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`kn-ops bench: reps must be a positive integer, but got "${process.argv[3] ?? process.env.REPS}".`);
   const choice = await initBackend(requested);
   console.log(`backend ${choice.backend}, batch ${BATCH}, forward + backward, median of ${reps} interleaved rounds after 2 warm-up rounds`);
   const header = ['shape', 'conv', 'conv+BN', 'KNConv', 'KNConv p=.05', 'KN/conv', 'KN.05/conv', '(conv+BN)/conv'].join('\t');

@@ -112,14 +112,24 @@ async function main(): Promise<void> {
     );
     console.log(`file size:       ${fmt(statSync(file).size / 1e6, 1)} MB (+ WAL ${fmt((statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0) / 1e6, 1)} MB)`);
 
+    // a fresh read-only store: the first compare has to read every group's config (a UI's first view)
+    const viewer = ExperimentStore.open(file, { readonly: true });
+    const cpu0 = process.cpuUsage();
+    const [firstResult, firstMs] = timeIt(() => viewer.aggregates({ sweepId: sweep.id }));
+    const firstCpuMs = process.cpuUsage(cpu0).user / 1000 + process.cpuUsage(cpu0).system / 1000;
     const compareTimes: number[] = [];
-    let groups = 0;
+    const compareCpu: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const [result, ms] = timeIt(() => store.aggregates({ sweepId: sweep.id }));
-      groups = result.length;
-      compareTimes.push(ms);
+      const c = process.cpuUsage();
+      compareTimes.push(timeIt(() => viewer.aggregates({ sweepId: sweep.id }))[1]);
+      const used = process.cpuUsage(c);
+      compareCpu.push((used.user + used.system) / 1000);
     }
-    console.log(`compare (all):   ${fmt(groups)} groups, median ${fmt(median(compareTimes), 1)} ms of 5 (target < 100 ms)`);
+    viewer.close();
+    console.log(
+      `compare (all):   ${fmt(firstResult.length)} groups: first call ${fmt(firstMs, 1)} ms (cpu ${fmt(firstCpuMs, 1)} ms), ` +
+        `then median ${fmt(median(compareTimes), 1)} ms (cpu ${fmt(median(compareCpu), 1)} ms) of 5 (target < 100 ms)`,
+    );
     const oneGroup = store.listRuns({ limit: 1 })[0]!.groupKey;
     const oneTimes = Array.from({ length: 5 }, () => timeIt(() => store.aggregates({ groupKey: oneGroup }))[1]);
     console.log(`compare (1 grp): median ${fmt(median(oneTimes), 2)} ms`);

@@ -4,24 +4,27 @@ import type { UserConfig } from 'vite';
 
 /**
  * The renderer build, shared by electron-vite (desktop app) and `normlab serve` (which builds it on demand),
- * so the browser and the desktop window run the very same bundle.
+ * so the browser and the desktop window run the very same bundle. Paths come from the project root passed in:
+ * bundled config files do not keep a trustworthy import.meta.dirname.
  */
-export const rendererRoot = resolve(import.meta.dirname, '.');
-export const rendererOutDir = resolve(import.meta.dirname, '..', 'out', 'renderer');
+export function rendererOutDir(projectRoot: string): string {
+  return resolve(projectRoot, 'out', 'renderer');
+}
 
-export function rendererConfig(): UserConfig {
+export function rendererConfig(projectRoot: string = process.cwd()): UserConfig {
+  const root = resolve(projectRoot, 'src-renderer');
   return {
-    root: rendererRoot,
+    root,
     // relative asset URLs: the bundle is loaded from file:// in Electron and from / in `normlab serve`
     base: './',
     plugins: [vue()],
     build: {
-      outDir: rendererOutDir,
+      outDir: rendererOutDir(projectRoot),
       emptyOutDir: true,
       target: 'chrome130',
       reportCompressedSize: false,
       chunkSizeWarningLimit: 2000,
-      rolldownOptions: { input: resolve(rendererRoot, 'index.html') },
+      rolldownOptions: { input: resolve(root, 'index.html') },
     },
   };
 }

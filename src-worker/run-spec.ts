@@ -53,6 +53,11 @@ export const runSpecSchema = z.object({
   weightDecay: z.number().min(0).default(5e-4),
   schedule: lrScheduleSchema.default({ kind: 'cosine', decay: 0.01 }),
   seed: z.number().int().min(0).default(0),
+  /**
+   * Standardise inputs with per-channel mean/std. Absent: off for KernelNorm models on CIFAR (the reference
+   * feeds them raw [0, 1] images), on otherwise.
+   */
+  normalizeInputs: z.boolean().optional(),
   /** Training-set augmentation (random crop + flip for CIFAR, as in the paper); absent means on. */
   augment: z.boolean().optional(),
   /** Width multiplier applied to every layer (1 = the paper's widths). */

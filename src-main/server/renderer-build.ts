@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 /** Where `electron-vite build` (and the build below) put the renderer. */
-export const DEFAULT_RENDERER_DIR = resolve(import.meta.dirname, '..', '..', 'out', 'renderer');
+export const DEFAULT_RENDERER_DIR = join(PROJECT_ROOT, 'out', 'renderer');
 
 export function rendererIsBuilt(dir: string): boolean {
   return existsSync(join(dir, 'index.html'));
@@ -15,9 +16,10 @@ export function rendererIsBuilt(dir: string): boolean {
 export async function buildRenderer(log: (line: string) => void = () => {}): Promise<string> {
   const { build } = await import('vite');
   const { rendererConfig, rendererOutDir } = await import('../../src-renderer/vite.renderer.config');
-  log(`building the user interface into ${rendererOutDir} …`);
-  await build({ ...rendererConfig(), configFile: false, logLevel: 'warn' });
-  return rendererOutDir;
+  const outDir = rendererOutDir(PROJECT_ROOT);
+  log(`building the user interface into ${outDir} …`);
+  await build({ ...rendererConfig(PROJECT_ROOT), configFile: false, logLevel: 'warn' });
+  return outDir;
 }
 
 export async function ensureRenderer(dir: string | undefined, log: (line: string) => void): Promise<string> {

@@ -27,6 +27,8 @@ export interface DatasetSummary {
   needsData: boolean;
   downloadable: boolean;
   present: boolean | null;
+  /** The data folder downloads go to on the machine running NormLab (what a run's dataDir should be). */
+  downloadDir: string | null;
 }
 
 export type SweepPreview =
@@ -114,6 +116,7 @@ export function createUiExtras(opts: UiExtrasOptions): UiExtras {
           needsData: name !== 'synthetic',
           downloadable,
           present: folder ? existsSync(join(opts.dataDir, folder)) : name === 'synthetic' ? true : null,
+          downloadDir: downloadable ? opts.dataDir : null,
         };
       });
     },

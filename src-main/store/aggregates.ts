@@ -1,88 +1,145 @@
 import type Database from 'better-sqlite3';
-import { groupConfig } from './group-key';
 import { runWhere } from './run-rows';
 import { RUN_STATUSES } from './types';
-import type { AggregateFilter, GroupAggregate, GroupCurve, MeanSd, RunSpec, RunStatus } from './types';
+import type { AggregateFilter, GroupAggregate, GroupCurve, MeanSd, RunStatus } from './types';
 
-interface AggregateRow {
+type GroupRunTuple = [
+  id: number, groupKey: string, status: RunStatus, seed: number,
+  finalTestAcc: number | null, bestTestAcc: number | null, finalTestLoss: number | null,
+];
+
+/** What compare tables show for a config group; immutable once the group exists. */
+export interface GroupInfo {
+  model: string;
+  dataset: string;
+  lr: number;
+  batchSize: number;
+  epochs: number;
+  config: Readonly<Record<string, unknown>>;
+}
+
+interface GroupRow {
   group_key: string;
-  rep_id: number;
   model: string;
   dataset: string;
   lr: number;
   batch_size: number;
   epochs: number;
-  spec_json: string;
-  seeds: string | null;
-  status_counts: string;
-  na: number | null; ma: number | null; sa: number | null;
-  nb: number | null; mb: number | null; sb: number | null;
-  nl: number | null; ml: number | null; sl: number | null;
+  config_json: string;
 }
 
-function meanSd(n: number | null, mean: number | null, sumSquares: number | null): MeanSd {
-  const count = n ?? 0;
-  if (count === 0) return { n: 0, mean: null, sd: null };
-  // sample SD (n − 1), as the paper reports spread over seeds
-  const sd = count >= 2 && sumSquares !== null ? Math.sqrt(sumSquares / (count - 1)) : null;
-  return { n: count, mean, sd };
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Reads config_groups rows for `keys` (in chunks that stay under SQLite's parameter limit). The configs are
+ * frozen: callers may cache and share them.
+ */
+export function readGroupInfo(db: Database.Database, keys: readonly string[]): Map<string, GroupInfo> {
+  const out = new Map<string, GroupInfo>();
+  const CHUNK = 500;
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const chunk = keys.slice(i, i + CHUNK);
+    const rows = db
+      .prepare(`SELECT * FROM config_groups WHERE group_key IN (${chunk.map(() => '?').join(', ')})`)
+      .all(...chunk) as GroupRow[];
+    for (const row of rows) {
+      out.set(row.group_key, {
+        model: row.model,
+        dataset: row.dataset,
+        lr: row.lr,
+        batchSize: row.batch_size,
+        epochs: row.epochs,
+        config: deepFreeze(JSON.parse(row.config_json) as Record<string, unknown>),
+      });
+    }
+  }
+  return out;
+}
+
+/** Mean and sample SD (n − 1) of the non-null values; two-pass, which keeps digits when the spread is small. */
+export function meanSd(values: readonly (number | null)[]): MeanSd {
+  const xs = values.filter((x): x is number => x !== null);
+  const n = xs.length;
+  if (n === 0) return { n: 0, mean: null, sd: null };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { n, mean, sd: null };
+  const squares = xs.reduce((a, x) => a + (x - mean) * (x - mean), 0);
+  return { n, mean, sd: Math.sqrt(squares / (n - 1)) };
+}
+
+interface GroupAccumulator {
+  firstId: number;
+  runCounts: Partial<Record<RunStatus, number>>;
+  seeds: number[];
+  finalTestAcc: (number | null)[];
+  bestTestAcc: (number | null)[];
+  finalTestLoss: (number | null)[];
 }
 
 /**
  * Mean ± sample SD of final test accuracy, best test accuracy and final test loss per config group, over the
- * group's finished runs. Two-pass (mean first, then squared deviations) in SQL: the one-pass sum-of-squares
- * formula loses digits when the spread is small next to the mean, which is exactly the case for accuracies.
+ * group's finished runs. One range scan of a covering index (runs_sweep_group or runs_group) gives every run's
+ * status and final values in group order; the arithmetic is done here, where a two-pass SD is straightforward.
+ * Groups come in the order their first run was added.
  */
-export function queryAggregates(db: Database.Database, filter: AggregateFilter): GroupAggregate[] {
-  const where = runWhere(filter, 'runs');
-  const sql = `
-    WITH sel AS MATERIALIZED (
-      SELECT id, group_key, status, seed, final_test_acc AS a, best_test_acc AS b, final_test_loss AS l
-      FROM runs ${where.sql}
-    ),
-    fin AS (SELECT * FROM sel WHERE status = 'finished'),
-    m AS (
-      SELECT group_key, COUNT(a) AS na, AVG(a) AS ma, COUNT(b) AS nb, AVG(b) AS mb, COUNT(l) AS nl, AVG(l) AS ml,
-             group_concat(seed) AS seeds
-      FROM fin GROUP BY group_key
-    ),
-    v AS (
-      SELECT fin.group_key, SUM((a - ma) * (a - ma)) AS sa, SUM((b - mb) * (b - mb)) AS sb, SUM((l - ml) * (l - ml)) AS sl
-      FROM fin JOIN m USING (group_key) GROUP BY fin.group_key
-    ),
-    c AS (
-      SELECT group_key, MIN(id) AS rep_id, json_group_object(status, k) AS status_counts
-      FROM (SELECT group_key, status, COUNT(*) AS k, MIN(id) AS id FROM sel GROUP BY group_key, status)
-      GROUP BY group_key
-    )
-    SELECT c.group_key, c.rep_id, c.status_counts, r.model, r.dataset, r.lr, r.batch_size, r.epochs, r.spec_json,
-           m.seeds, m.na, m.ma, v.sa, m.nb, m.mb, v.sb, m.nl, m.ml, v.sl
-    FROM c JOIN runs r ON r.id = c.rep_id
-    LEFT JOIN m ON m.group_key = c.group_key
-    LEFT JOIN v ON v.group_key = c.group_key
-    ORDER BY c.rep_id`;
-  const rows = db.prepare(sql).all(where.params) as AggregateRow[];
-  return rows.map((row) => {
-    const counts = JSON.parse(row.status_counts) as Partial<Record<RunStatus, number>>;
-    const runCounts: Partial<Record<RunStatus, number>> = {};
-    for (const status of RUN_STATUSES) if (counts[status]) runCounts[status] = counts[status];
-    const seeds = row.seeds ? row.seeds.split(',').map(Number).sort((x, y) => x - y) : [];
-    return {
-      groupKey: row.group_key,
-      model: row.model,
-      dataset: row.dataset,
-      lr: row.lr,
-      batchSize: row.batch_size,
-      epochs: row.epochs,
-      config: groupConfig(JSON.parse(row.spec_json) as RunSpec),
-      n: runCounts.finished ?? 0,
-      seeds,
-      runCounts,
-      finalTestAcc: meanSd(row.na, row.ma, row.sa),
-      bestTestAcc: meanSd(row.nb, row.mb, row.sb),
-      finalTestLoss: meanSd(row.nl, row.ml, row.sl),
-    };
-  });
+export function queryAggregates(
+  db: Database.Database,
+  filter: AggregateFilter,
+  lookupGroups: (keys: string[]) => Map<string, GroupInfo>,
+): GroupAggregate[] {
+  const where = runWhere(filter, 'r');
+  const tuples = db
+    .prepare(`
+      SELECT r.id, r.group_key, r.status, r.seed, r.final_test_acc, r.best_test_acc, r.final_test_loss
+      FROM runs r ${where.sql} ORDER BY r.group_key`)
+    .raw(true)
+    .all(where.params) as GroupRunTuple[];
+  const groups = new Map<string, GroupAccumulator>();
+  for (const [id, groupKey, status, seed, finalAcc, bestAcc, finalLoss] of tuples) {
+    let g = groups.get(groupKey);
+    if (!g) {
+      g = { firstId: id, runCounts: {}, seeds: [], finalTestAcc: [], bestTestAcc: [], finalTestLoss: [] };
+      groups.set(groupKey, g);
+    }
+    g.firstId = Math.min(g.firstId, id);
+    g.runCounts[status] = (g.runCounts[status] ?? 0) + 1;
+    if (status !== 'finished') continue;
+    g.seeds.push(seed);
+    g.finalTestAcc.push(finalAcc);
+    g.bestTestAcc.push(bestAcc);
+    g.finalTestLoss.push(finalLoss);
+  }
+  if (groups.size === 0) return [];
+  const info = lookupGroups([...groups.keys()]);
+  return [...groups.entries()]
+    .sort(([, a], [, b]) => a.firstId - b.firstId)
+    .map(([groupKey, g]) => {
+      const group = info.get(groupKey);
+      if (!group) throw new Error(`config group ${groupKey} has runs but no config_groups row`);
+      const runCounts: Partial<Record<RunStatus, number>> = {};
+      for (const status of RUN_STATUSES) if (g.runCounts[status]) runCounts[status] = g.runCounts[status];
+      return {
+        groupKey,
+        model: group.model,
+        dataset: group.dataset,
+        lr: group.lr,
+        batchSize: group.batchSize,
+        epochs: group.epochs,
+        config: group.config as Record<string, unknown>,
+        n: runCounts.finished ?? 0,
+        seeds: g.seeds.sort((x, y) => x - y),
+        runCounts,
+        finalTestAcc: meanSd(g.finalTestAcc),
+        bestTestAcc: meanSd(g.bestTestAcc),
+        finalTestLoss: meanSd(g.finalTestLoss),
+      };
+    });
 }
 
 interface CurveRow {

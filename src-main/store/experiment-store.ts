@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
 import { parseRunSpec } from '../../src-worker/run-spec';
 import type { WorkerEvent } from '../../src-worker/protocol';
-import { queryAggregates, queryCurves } from './aggregates';
+import { queryAggregates, queryCurves, readGroupInfo, type GroupInfo } from './aggregates';
 import { openDatabase } from './connection';
 import { IngestError, InvalidTransitionError, RunNotFoundError, StoreError } from './errors';
-import { canonicalJson, configGroupKey, runKey } from './group-key';
+import { canonicalJson, configGroupKey, groupConfig, runKey } from './group-key';
 import { IngestBuffer, type MetricRow, type PendingRows } from './ingest-buffer';
 import { toRunRecord, runWhere, type RunRow } from './run-rows';
 import { RUN_STATUSES } from './types';
@@ -49,6 +49,8 @@ export class ExperimentStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly metricKeyIds = new Map<string, number>();
   private readonly knownRunIds = new Set<number>();
+  /** config_groups rows never change once written, so they can be kept for the life of the store. */
+  private readonly groupInfo = new Map<string, GroupInfo>();
   private readonly now: () => number;
   private readonly busyTimeoutMs: number;
   private closed = false;
@@ -158,15 +160,19 @@ export class ExperimentStore {
       RETURNING id`);
     const find = this.stmt(`SELECT id, status FROM runs WHERE sweep_id = ? AND run_key = ?`);
     const insertParam = this.stmt(`INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)`);
+    const insertGroup = this.stmt(`
+      INSERT INTO config_groups (group_key, model, dataset, lr, batch_size, epochs, config_json)
+      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_key) DO NOTHING`);
     const now = this.now();
     return this.db.transaction((): AddRunsResult => {
       const result: AddRunsResult = { runs: [], created: 0, existing: 0 };
       for (const given of specs) {
         const { runId: _ignored, ...spec } = parseRunSpec(given);
         const key = runKey(spec);
+        const groupKey = configGroupKey(spec);
         const inserted = insert.get({
           sweepId,
-          groupKey: configGroupKey(spec),
+          groupKey,
           runKey: key,
           model: spec.model,
           dataset: spec.dataset,
@@ -179,6 +185,7 @@ export class ExperimentStore {
           now,
         }) as { id: number } | undefined;
         if (inserted) {
+          insertGroup.run(groupKey, spec.model, spec.dataset, spec.lr, spec.batchSize, spec.epochs, canonicalJson(groupConfig(spec)));
           for (const [name, value] of Object.entries(spec)) {
             if (value !== undefined) insertParam.run(inserted.id, name, paramText(value));
           }
@@ -480,7 +487,7 @@ export class ExperimentStore {
   /** Mean ± sample SD per config group over finished runs (see queryAggregates). */
   aggregates(filter: AggregateFilter = {}): GroupAggregate[] {
     this.flush();
-    return queryAggregates(this.db, filter);
+    return queryAggregates(this.db, filter, (keys) => this.lookupGroupInfo(keys));
   }
 
   /** Per-epoch mean ± SD of `metric` for each group, over runs in `statuses` (default: finished). */
@@ -580,9 +587,10 @@ export class ExperimentStore {
       }
     }
     const fromList = from.map((s) => `'${s}'`).join(', ');
-    const row = this.db
-      .prepare(`UPDATE runs SET ${assignments.join(', ')} WHERE id = @runId AND status IN (${fromList}) RETURNING *`)
-      .get(params) as RunRow | undefined;
+    // a handful of distinct statements (one per transition kind), so the prepared-statement cache holds them
+    const row = this.stmt(`UPDATE runs SET ${assignments.join(', ')} WHERE id = @runId AND status IN (${fromList}) RETURNING *`).get(
+      params,
+    ) as RunRow | undefined;
     if (row) return toRunRecord(row);
     const current = this.requireRun(runId);
     throw new InvalidTransitionError(runId, current.status, to, from);
@@ -617,6 +625,12 @@ export class ExperimentStore {
         this.failRun(runId, this.getRun(runId)?.errorReason ?? 'the worker reported failure');
         return;
     }
+  }
+
+  private lookupGroupInfo(keys: readonly string[]): Map<string, GroupInfo> {
+    const missing = keys.filter((k) => !this.groupInfo.has(k));
+    if (missing.length > 0) for (const [k, info] of readGroupInfo(this.db, missing)) this.groupInfo.set(k, info);
+    return this.groupInfo;
   }
 
   private lookupMetricKey(key: string): number | undefined {

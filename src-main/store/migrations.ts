@@ -45,8 +45,21 @@ export const MIGRATIONS: readonly string[] = [
   );
   -- the scheduler's queue: next queued run by priority, then FIFO
   CREATE INDEX runs_queue ON runs (status, priority DESC, id);
-  -- mean ± SD over seeds: one range scan per group, final values read from the index alone
-  CREATE INDEX runs_group ON runs (group_key, status, final_test_acc, best_test_acc, final_test_loss);
+  -- mean ± SD over seeds: one range scan per group (or per sweep, in group order), every value the
+  -- aggregate needs read from the index alone, never from the wide rows with their spec JSON
+  CREATE INDEX runs_group ON runs (group_key, status, seed, final_test_acc, best_test_acc, final_test_loss);
+  CREATE INDEX runs_sweep_group ON runs (sweep_id, group_key, status, seed, final_test_acc, best_test_acc, final_test_loss);
+
+  -- one row per config group: what compare tables and CSVs show for it, stored once instead of per seed
+  CREATE TABLE config_groups (
+    group_key    TEXT PRIMARY KEY,
+    model        TEXT NOT NULL,
+    dataset      TEXT NOT NULL,
+    lr           REAL NOT NULL,
+    batch_size   INTEGER NOT NULL,
+    epochs       INTEGER NOT NULL,
+    config_json  TEXT NOT NULL
+  ) WITHOUT ROWID;
 
   -- the run's configuration as key/value text, as MLflow keeps params
   CREATE TABLE params (

@@ -1,4 +1,5 @@
 import type { RunSpecInput } from '../run-spec';
+import { dpPaperRecipe } from './dp/plan';
 
 /** A named recipe: the fields it fixes, merged under whatever the user sets explicitly. */
 export interface Preset {
@@ -43,6 +44,8 @@ const PRESETS: Preset[] = [
       lowResolution: false,
     },
   },
+  // The DP-SGD recipe lives with the DP code (dp/plan.ts); it carries its lr / clipping search grid along.
+  dpPaperRecipe,
 ];
 
 /** Slot for recipes defined elsewhere (the DP-SGD recipe lives with the DP code). */

@@ -14,8 +14,9 @@ function readExtent(axis: AxisGeometry): { used: number; padAfter: number } {
  * dW[i, j, c, o] = Σ_{n, p, q} xPadded[n, p·s + i, q·s + j, c] · dy[n, p, q, o]. That is a forward
  * convolution in which the input channels play the batch ([C, H, W, N]), the batch plays the channels,
  * and dy ([H', W', N, O]) is the filter, dilated by the forward stride. Its output [C, kh, kw, O] needs
- * one transpose to become [kh, kw, C, O]. Running it through XNNPACK's conv keeps dW as fast as the
- * forward pass, where the naive loops tfjs ships for other backends are an order of magnitude slower.
+ * one transpose to become [kh, kw, C, O]. XNNPACK runs it at 1.4–2× the forward conv's time (its GEMM
+ * sees a long reduction in runs of only N floats); folding columns into channels or splitting the
+ * reduction into row blocks measured no faster.
  */
 function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };

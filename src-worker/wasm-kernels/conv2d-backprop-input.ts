@@ -12,8 +12,8 @@ const KERNEL = 'Conv2DBackpropInput';
 interface AxisPhase {
   /** Taps of the sub-filter; 0 when the kernel is narrower than the stride and skips this phase. */
   taps: number;
-  /** Where the sub-filter starts in the spatially flipped filter (its taps are `stride` apart). */
-  filterStart: number;
+  /** The first filter tap the phase uses; the others follow `stride` apart. */
+  tapOffset: number;
   /** dy positions the sub-convolution reads, and the zeros it needs around them. */
   dyStart: number;
   dyCount: number;
@@ -38,7 +38,7 @@ function axisPhase(axis: AxisGeometry, phase: number): AxisPhase {
   const dyEnd = Math.min(outSize, endRead);
   return {
     taps,
-    filterStart: kernel - 1 - tapOffset - stride * (taps - 1),
+    tapOffset,
     dyStart,
     dyCount: Math.max(0, dyEnd - dyStart),
     padBefore: dyStart - firstRead,
@@ -47,18 +47,18 @@ function axisPhase(axis: AxisGeometry, phase: number): AxisPhase {
 }
 
 /**
- * The sub-filter of one phase: taps (r.filterStart + sh·i, c.filterStart + sw·j) of the spatially flipped
- * filter, in/out swapped, as [r.taps, c.taps, O, C]. Built in JS from whole [O, C] blocks: filters are
- * small, and wasm's Reverse and StridedSlice are generic per-element loops.
+ * The sub-filter of one phase, [r.taps, c.taps, O, C]: the phase's taps of the in/out-swapped filter in
+ * reverse order (a correlation with dy needs the filter flipped). Built in JS from whole [O, C] blocks:
+ * filters are small, and wasm's Reverse and StridedSlice are generic per-element loops.
  */
 function phaseFilter(run: WasmKernelRunner, swappedValues: Float32Array, filterShape: number[], r: AxisPhase, c: AxisPhase, sh: number, sw: number): tf.TensorInfo {
-  const [kh, kw, inChannels, outChannels] = filterShape as [number, number, number, number];
+  const [, kw, inChannels, outChannels] = filterShape as [number, number, number, number];
   const block = inChannels * outChannels;
   const values = new Float32Array(r.taps * c.taps * block);
   for (let i = 0; i < r.taps; i++) {
-    const row = kh - 1 - (r.filterStart + sh * i); // flipped index back to the filter's own
+    const row = r.tapOffset + sh * (r.taps - 1 - i);
     for (let j = 0; j < c.taps; j++) {
-      const col = kw - 1 - (c.filterStart + sw * j);
+      const col = c.tapOffset + sw * (c.taps - 1 - j);
       const from = (row * kw + col) * block;
       values.set(swappedValues.subarray(from, from + block), (i * c.taps + j) * block);
     }

@@ -37,7 +37,7 @@ interface TrainOptions {
   momentum?: number; weightDecay?: number; nesterov?: boolean; schedule?: string; decay?: number; milestones?: number[];
   gamma?: number; power?: number; syntheticTrainSize?: number; syntheticTestSize?: number; imageSize?: number;
   checkpointEvery?: number; statsEvery?: number; progressEvery?: number; knDropout?: number; groups?: number;
-  activation?: string; augment?: boolean; lowResolution?: boolean;
+  activation?: string; augment?: boolean; lowResolution?: boolean; normalizeInputs?: boolean;
 }
 
 function scheduleFrom(o: TrainOptions): LrSchedule | undefined {
@@ -67,6 +67,7 @@ export function specInputFromOptions(o: TrainOptions): Partial<RunSpecInput> {
     syntheticTestSize: o.syntheticTestSize, imageSize: o.imageSize, checkpointEvery: o.checkpointEvery,
     statsEvery: o.statsEvery, progressEvery: o.progressEvery, knDropout: o.knDropout, groups: o.groups,
     activation: o.activation as RunSpecInput['activation'], augment: o.augment, lowResolution: o.lowResolution,
+    normalizeInputs: o.normalizeInputs,
   };
 }
 
@@ -201,6 +202,8 @@ export function register(program: Command): void {
     .addOption(new Option('--activation <name>', 'activation').choices(['relu', 'mish']))
     .option('--low-resolution', '3x3 stem (default for images of 64 px or less)')
     .option('--no-augment', 'no training-set augmentation')
+    .option('--normalize-inputs', 'standardise inputs per channel (default: on, except KernelNorm models on CIFAR, as the reference)')
+    .option('--no-normalize-inputs', 'feed raw [0, 1] images')
     .option('--stats-every <n>', 'normalisation statistics every N steps (0: never)', nonNegativeInt)
     .option('--progress-every <n>', 'progress event every N batches', positiveInt)
     .option('--json', 'one JSON event per line on stdout; the last line is {"event":"done",…}')

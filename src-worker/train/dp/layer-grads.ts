@@ -103,11 +103,10 @@ class ConvGrads implements LayerSampleGrads {
     this.g = tf.reshape(g4, [n, h2 * w2, o]);
   }
 
-  /** The per-sample design matrices, built on first use. */
+  /** The per-sample design matrices, built on first use: only ghost norms need them, where P is small. */
   private windows(): tf.Tensor3D {
     if (this.cols) return this.cols;
     const raw = im2col(this.x, geometryOf(this.info), `per-sample gradients of ${this.info.path}`);
-    checkSpatial(this.info, raw, this.g4);
     if (!this.stats) return (this.cols = raw);
     const [n, p] = raw.shape;
     const { mean, invStd } = this.stats;
@@ -200,11 +199,6 @@ class ConvGrads implements LayerSampleGrads {
     return withBias(weight, w, this.info.bias, b);
   }
 
-  /** Gram matrices for ghost norms need the windows themselves (only when P is small). */
-  windowsForTest(): tf.Tensor3D {
-    return this.windows();
-  }
-
   dispose(): void {
     tf.dispose([this.g, this.x, this.g4]);
     this.cols?.dispose();
@@ -251,11 +245,11 @@ function geometryOf(info: LayerInfo) {
 
 /**
  * The window statistics of a KNConv forward with KN dropout, replayed with the same mask. Needs the dropout
- * seed of that forward in the tap's LayerInfo (`dropoutSeed`, a proposed additive field of the models'
- * contract); without it the masks cannot be reproduced and DP training must use knDropout 0.
+ * seed of that forward, which the models report in the tap's LayerInfo (`seed`); without it the masks cannot
+ * be reproduced.
  */
 const replayKnMoments: KnMomentsProvider = (info, x) => {
-  const seed = (info as LayerInfo & { dropoutSeed?: number }).dropoutSeed;
+  const seed = info.seed;
   if (seed === undefined) {
     throw new Error(
       `DP-SGD: KNConv layer ${info.path} uses KernelNorm dropout ${info.dropout}, whose masks must be reproduced for ` +
@@ -268,7 +262,7 @@ const replayKnMoments: KnMomentsProvider = (info, x) => {
 
 /**
  * The window statistics a KNConv's forward used. With KN dropout they are replayed with the forward's mask
- * (`knMoments`, or the tap's dropoutSeed); without, they are the windows' own, from the same op.
+ * (`knMoments`, or the tap's seed); without, they are the windows' own, from the same op.
  */
 function knStats(info: LayerInfo, x: tf.Tensor4D, knMoments?: KnMomentsProvider): KnStats {
   const eps = info.eps ?? 1e-5;
@@ -292,11 +286,14 @@ function groupNormalized(info: LayerInfo, x: tf.Tensor4D): tf.Tensor4D {
   });
 }
 
-function checkSpatial(info: LayerInfo, cols: tf.Tensor3D, g: tf.Tensor4D): void {
-  const positions = g.shape[1]! * g.shape[2]!;
-  if (cols.shape[1] !== positions) {
+/** The layer's reported geometry must reproduce its output's spatial size, or its gradients would be wrong. */
+function checkSpatial(info: LayerInfo, x: tf.Tensor4D, g: tf.Tensor4D): void {
+  const { kernelSize: [kh, kw], stride: [sh, sw], padding: [t, b, l, r] } = geometryOf(info);
+  const outH = Math.floor((x.shape[1] + t + b - kh) / sh) + 1;
+  const outW = Math.floor((x.shape[2] + l + r - kw) / sw) + 1;
+  if (outH !== g.shape[1] || outW !== g.shape[2]) {
     throw new Error(
-      `DP-SGD: layer ${info.path} reports a geometry giving ${cols.shape[1]} output positions, but its output has ${positions}`,
+      `DP-SGD: layer ${info.path} reports a geometry giving ${outH}x${outW} outputs from input [${x.shape}], but its output is [${g.shape}]`,
     );
   }
 }
@@ -315,6 +312,7 @@ export function layerSampleGrads(info: LayerInfo, input: tf.Tensor, outputGrad: 
     case 'knconv1x1':
     case 'knconv': {
       const x = input as tf.Tensor4D;
+      checkSpatial(info, x, outputGrad as tf.Tensor4D);
       const stats = info.kind === 'knconv' ? knStats(info, x, knMoments) : null;
       return new ConvGrads(info, tf.clone(x), tf.clone(outputGrad) as tf.Tensor4D, stats);
     }

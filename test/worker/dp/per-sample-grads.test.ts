@@ -144,6 +144,18 @@ describe('DP compatibility', () => {
     model.dispose();
   });
 
+  it('refuses a layer whose reported geometry does not match its output', () => {
+    const model = gnModel(2);
+    const { x, y } = batch(2, 7, 6, 2, 1);
+    const tapped = tappedBackward(model, x, y);
+    const conv = tapped.layers[0]!;
+    const wrong = { ...conv.info, stride: [2, 2] as [number, number] };
+    expect(() => layerSampleGrads(wrong, conv.input, conv.outputGrad)).toThrow(/conv1 reports a geometry giving 4x3 outputs/);
+    tapped.dispose();
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
   it('refuses KN dropout when the model does not report the mask seed', () => {
     const model = knModel(2);
     const { x, y } = batch(2, 5, 5, 2, 1);

@@ -41,7 +41,7 @@ function knconv(path: string, inC: number, outC: number, k: number, stride: numb
   const dropoutSeed = (ctx: ForwardContext) => (ctx.step ?? 0) * 1000 + seed;
   return {
     info,
-    tapInfo: (ctx) => (dropout > 0 ? ({ ...info, dropoutSeed: dropoutSeed(ctx) } as LayerInfo) : info),
+    tapInfo: (ctx) => (dropout > 0 ? ({ ...info, seed: dropoutSeed(ctx) }) : info),
     apply: (x, ctx) =>
       knConv2d(x as tf.Tensor4D, weight as tf.Tensor4D, bias as tf.Tensor1D, {
         stride, padding, dropout, training: ctx.training, seed: dropoutSeed(ctx),
@@ -113,7 +113,7 @@ export function knModel(classes: number): DpModel & { dispose(): void } {
   ], linear('fc', 8, classes, 37), mish);
 }
 
-/** KNConv layers with KN dropout whose mask seed reaches the tap (`dropoutSeed`). */
+/** KNConv layers with KN dropout whose mask seed reaches the tap (`seed`). */
 export function knDropoutModel(classes: number, dropout: number): DpModel & { dispose(): void } {
   return model('tiny_kn_dropout', 'kn', [
     knconv('kn1', 3, 5, 3, 1, [1, 1, 1, 1], 51, dropout),

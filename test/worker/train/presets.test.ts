@@ -7,6 +7,12 @@ describe('presets', () => {
     const names = listPresets().map((p) => p.name);
     expect(names).toContain('cifar100-paper');
     expect(names).toContain('imagenet-paper');
+    expect(names).toContain('dp-paper');
+  });
+
+  it('dp-paper carries the DP options and no momentum or weight decay', () => {
+    const spec = parseRunSpec(resolvePreset({ preset: 'dp-paper', dataDir: '/c10' }));
+    expect(spec).toMatchObject({ dataset: 'cifar10', momentum: 0, weightDecay: 0, dp: { targetEpsilon: 8, logicalBatch: 8192 } });
   });
 
   it('cifar100-paper fills the recipe and explicit fields win', () => {

@@ -1,0 +1,75 @@
+import { computed, onUnmounted, ref, shallowRef, triggerRef, watch, type Ref } from 'vue';
+import type { RunDetail } from '../../src-main/api/service';
+import type { CheckpointRecord, LogRecord, MetricPoint } from '../../src-main/store/types';
+import { useApi } from '../api/client';
+import { useLiveStore } from '../stores/live';
+import { errorMessage } from './useAsync';
+
+/**
+ * One run, kept current: its record, per-epoch metrics, logs and checkpoints are loaded once, then grown from
+ * live events (an epoch appends a point, a log line or checkpoint triggers a small incremental read), so an
+ * open run page costs nothing per progress tick.
+ */
+export function useLiveRun(id: Ref<number>) {
+  const api = useApi();
+  const live = useLiveStore();
+  const detail = shallowRef<RunDetail | null>(null);
+  const metrics = shallowRef<Record<string, MetricPoint[]>>({});
+  const logs = shallowRef<LogRecord[]>([]);
+  const checkpoints = shallowRef<CheckpointRecord[]>([]);
+  const loading = ref(true);
+  const error = ref<string | null>(null);
+
+  async function load(): Promise<void> {
+    loading.value = true;
+    error.value = null;
+    try {
+      const runId = id.value;
+      const [d, m, l, c] = await Promise.all([api.getRun(runId), api.getRunMetrics(runId), api.getRunLogs(runId, { limit: 500 }), api.getRunCheckpoints(runId)]);
+      detail.value = d;
+      metrics.value = m;
+      logs.value = l;
+      checkpoints.value = c;
+    } catch (err) {
+      error.value = errorMessage(err);
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  async function loadNewLogs(): Promise<void> {
+    const afterId = logs.value.at(-1)?.id ?? 0;
+    const more = await api.getRunLogs(id.value, { afterId });
+    if (more.length) logs.value = [...logs.value, ...more];
+  }
+
+  const stop = live.listen((events) => {
+    let reload = false;
+    let newLogs = false;
+    let newCheckpoint = false;
+    for (const e of events) {
+      if (!('runId' in e) || e.runId !== id.value) continue;
+      if (e.type === 'worker' && e.event.event === 'epoch') {
+        const time = Date.now();
+        for (const [key, value] of Object.entries(e.event.metrics)) {
+          if (typeof value !== 'number') continue;
+          const series = (metrics.value[key] ??= []);
+          if (!series.some((p) => p.step === e.event.epoch)) series.push({ step: e.event.epoch, value, time });
+        }
+        triggerRef(metrics);
+      } else if (e.type === 'worker' && (e.event.event === 'log' || e.event.event === 'error')) newLogs = true;
+      else if (e.type === 'worker' && e.event.event === 'checkpoint') newCheckpoint = true;
+      else if (e.type === 'run_started' || e.type === 'run_ended') reload = true;
+    }
+    if (reload) void load();
+    else {
+      if (newLogs) void loadNewLogs().catch(() => {});
+      if (newCheckpoint) void api.getRunCheckpoints(id.value).then((c) => (checkpoints.value = c)).catch(() => {});
+    }
+  });
+  onUnmounted(stop);
+  watch(id, () => void load(), { immediate: true });
+
+  const progress = computed(() => live.progress.get(id.value));
+  return { detail, metrics, logs, checkpoints, progress, loading, error, reload: load };
+}
