@@ -29,7 +29,7 @@ export async function openAppBackend(opts: AppBackendOptions): Promise<AppBacken
   scheduler.on('runStarted', (runId, device) => live.emit({ type: 'run_started', runId, device }));
   scheduler.on('runEnded', (runId) => live.emit({ type: 'run_ended', runId, status: store.getRun(runId)?.status }));
   const dataDir = opts.dataDir ?? join(dirname(opts.dbFile), 'data');
-  const extras = createUiExtras({ store, service, live, dataDir, isPaused: () => scheduler.isPaused() });
+  const extras = createUiExtras({ store, service, live, dataDir, isPaused: opts.startScheduler === false ? () => null : () => scheduler.isPaused() });
 
   // one object with every method bound, so transports can call api[name](...) without knowing the class
   const api = {} as Record<string, (...args: unknown[]) => Promise<unknown>>;

@@ -51,10 +51,11 @@ export function useLiveRun(id: Ref<number>) {
       if (!('runId' in e) || e.runId !== id.value) continue;
       if (e.type === 'worker' && e.event.event === 'epoch') {
         const time = Date.now();
+        const epoch = e.event.epoch;
         for (const [key, value] of Object.entries(e.event.metrics)) {
           if (typeof value !== 'number') continue;
           const series = (metrics.value[key] ??= []);
-          if (!series.some((p) => p.step === e.event.epoch)) series.push({ step: e.event.epoch, value, time });
+          if (!series.some((p) => p.step === epoch)) series.push({ step: epoch, value, time });
         }
         triggerRef(metrics);
       } else if (e.type === 'worker' && (e.event.event === 'log' || e.event.event === 'error')) newLogs = true;

@@ -117,7 +117,7 @@ export function paperTable(rows: readonly CompareRow[], metric: 'final' | 'best'
         const candidates = subset.filter((r) => r.model === model && r.batchSize === b);
         let pick: CompareRow | undefined;
         for (const c of candidates) if (c[metric].mean !== null && (!pick || c[metric].mean! > pick[metric].mean!)) pick = c;
-        if (candidates.length > 1 && pick) lrNote.push(`${modelLabel(first)}, B=${b}: lr ${pick.lr}`);
+        if (candidates.filter((c) => c[metric].mean !== null).length > 1 && pick) lrNote.push(`${modelLabel(first)}, B=${b}: lr ${pick.lr}`);
         return pick ? pick[metric] : { mean: null, sd: null, n: 0 };
       }),
     };

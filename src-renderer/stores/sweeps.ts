@@ -20,6 +20,10 @@ export const useSweepsStore = defineStore('sweeps', () => {
   const submitError = ref<string | null>(null);
   const submitProblems = ref<string[]>([]);
   const submitted = shallowRef<SubmitSweepResult | null>(null);
+  /** Errors show once the user has changed something or tried to submit, not on a fresh form. */
+  const attempted = ref(false);
+  const dirty = computed(() => JSON.stringify(form.value) !== JSON.stringify(defaultSweepForm()));
+  const visibleErrors = computed(() => (attempted.value || dirty.value ? local.value.errors : {}));
   const previewDelayMs = 250;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let generation = 0;
@@ -60,6 +64,7 @@ export const useSweepsStore = defineStore('sweeps', () => {
   );
 
   async function submit(): Promise<SubmitSweepResult | null> {
+    attempted.value = true;
     const spec = local.value.spec;
     if (!spec) return null;
     submitting.value = true;
@@ -81,10 +86,11 @@ export const useSweepsStore = defineStore('sweeps', () => {
     form.value = defaultSweepForm();
     submitted.value = null;
     preview.value = null;
+    attempted.value = false;
   }
 
   return {
-    form, local, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
+    form, local, visibleErrors, attempted, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
     refreshPreview, schedulePreview, submit, reset,
   };
 });

@@ -1,5 +1,6 @@
 import { readCifarSplit, CIFAR_LAYOUTS, type CifarName } from './cifar-binary';
 import { FolderDataset } from './folder';
+import { ImageNet32Dataset } from './imagenet32';
 import { channelMoments } from './image-set';
 import { InMemoryDataset } from './in-memory-dataset';
 import { CIFAR100_STATS, CIFAR10_STATS, type ChannelStats } from './normalization';
@@ -44,9 +45,6 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<Dataset> {
     case 'folder':
       return FolderDataset.open(requireDataDir(opts), opts);
     case 'imagenet32':
-      throw new DataError(
-        'data set imagenet32 is not yet supported: its published layout is pickled numpy batches, which NormLab ' +
-          'cannot read; convert it to train/<class>/*.png and val/<class>/*.png and use dataset "folder" with imageSize 32',
-      );
+      return ImageNet32Dataset.open(requireDataDir(opts), { normalize: opts.normalize });
   }
 }

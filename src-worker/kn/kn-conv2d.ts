@@ -60,12 +60,9 @@ export function knConv2d(
     const b = bias ? (rest[0] as tf.Tensor as tf.Tensor1D) : null;
     const savedMask = mask ? rest[rest.length - 1] : null;
     const dyRows = dy.reshape([rows, outChannels]);
-    // Per window: dy·sum(W) and dy·b in one matmul, dy·y in one product-and-sum.
-    const sumW = tf.sum(w, [0, 1, 2]);
-    const coefficients = b ? tf.stack([sumW, b], 1) : sumW.reshape([outChannels, 1]);
-    const dyDots = tf.matMul(dyRows, coefficients);
-    const dyDotSumW = tf.slice(dyDots, [0, 0], [rows, 1]);
-    const dyDotBias = b ? tf.slice(dyDots, [0, 1], [rows, 1]) : tf.zeros([rows, 1]);
+    // Per window: dy·sum(W), dy·b (as matmuls; slicing a [rows, 2] result was slower on wasm than two), dy·y.
+    const dyDotSumW = tf.matMul(dyRows, tf.sum(w, [0, 1, 2]).reshape([outChannels, 1]));
+    const dyDotBias = b ? tf.matMul(dyRows, b.reshape([outChannels, 1])) : tf.zeros([rows, 1]);
     const dyDotY = rowDots(dy, y, rows, outChannels);
     const s = scale.reshape([rows, 1]);
     // y = s (conv - mean sumW) + b: ∂y/∂s = (y - b)/s and ∂y/∂mean = -s sumW.

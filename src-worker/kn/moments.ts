@@ -38,17 +38,21 @@ function explicitPadding(g: WindowGeometry): [[number, number], [number, number]
 export function windowMomentsForward(dropped: tf.Tensor4D, g: WindowGeometry): WindowMoments {
   const m1 = channelMean(dropped);
   const shift = tf.mean(m1, [1, 2], true) as tf.Tensor4D;
-  const pixelMean = tf.sub(m1, shift);
+  const pixelMean = tf.sub(m1, shift) as tf.Tensor4D;
   const pixelSquare = channelMean(tf.squaredDifference(dropped, shift) as tf.Tensor4D);
-  let pixel = tf.concat([pixelMean, pixelSquare], 3) as tf.Tensor4D;
-  if (hasPadding(g)) {
-    // Padded pixels are zeros, i.e. -K after the shift: fill them with (-K, K^2).
-    const inside = tf.pad(tf.ones([1, g.inHeight, g.inWidth, 1]), explicitPadding(g));
-    const padFill = tf.concat([tf.neg(shift), tf.square(shift)], 3);
-    pixel = tf.add(tf.pad(pixel, explicitPadding(g)), tf.mul(tf.sub(1, inside), padFill));
-  }
-  const pooled = isPointwise(g) ? pixel : tf.avgPool(pixel, g.kernel, g.stride, 'valid');
-  const [shiftedMean, meanSquare] = tf.split(pooled, 2, 3) as [tf.Tensor4D, tf.Tensor4D];
+  // Two [N,H,W,1] maps pooled apart: on wasm, concatenating and splitting them along the channel axis cost
+  // more than the pooling itself.
+  const pool = (pixel: tf.Tensor4D, padValue: tf.Tensor4D): tf.Tensor4D => {
+    let padded = pixel;
+    if (hasPadding(g)) {
+      // Padded pixels are zeros, i.e. -K after the shift: fill them with -K (means) or K^2 (squares).
+      const outside = tf.sub(1, tf.pad(tf.ones([1, g.inHeight, g.inWidth, 1]), explicitPadding(g)));
+      padded = tf.add(tf.pad(pixel, explicitPadding(g)), tf.mul(outside, padValue)) as tf.Tensor4D;
+    }
+    return isPointwise(g) ? padded : tf.avgPool(padded, g.kernel, g.stride, 'valid');
+  };
+  const shiftedMean = pool(pixelMean, tf.neg(shift) as tf.Tensor4D);
+  const meanSquare = pool(pixelSquare, tf.square(shift));
   const variance = tf.relu(tf.sub(meanSquare, tf.square(shiftedMean))) as tf.Tensor4D;
   return { mean: tf.add(shiftedMean, shift), variance, shiftedMean, shift };
 }
@@ -63,18 +67,16 @@ export function windowMomentsBackward(
   g: WindowGeometry,
 ): tf.Tensor4D {
   const [n, , , c] = saved.dropped.shape;
-  // var = E[(x-K)^2] - (mean-K)^2, so the shifted-mean path carries dMean - 2 (mean-K) dVar.
-  const dPooled = tf.concat([tf.sub(dMean, tf.mul(tf.mul(saved.shiftedMean, dVar), 2)), dVar], 3) as tf.Tensor4D;
-  let dPixel = dPooled;
-  if (!isPointwise(g)) {
-    const paddedShape: [number, number, number, number] = [
-      n, g.inHeight + g.padding[0] + g.padding[1], g.inWidth + g.padding[2] + g.padding[3], 2];
-    const paddedLike = tf.zeros(paddedShape);
-    dPixel = tf.engine().runKernel('AvgPoolGrad', { dy: dPooled, input: paddedLike },
+  const unpool = (dPooled: tf.Tensor4D): tf.Tensor4D => {
+    if (isPointwise(g)) return dPooled;
+    const paddedLike = tf.zeros([n, g.inHeight + g.padding[0] + g.padding[1], g.inWidth + g.padding[2] + g.padding[3], 1]);
+    const dPadded = tf.engine().runKernel('AvgPoolGrad', { dy: dPooled, input: paddedLike },
       { filterSize: g.kernel, strides: g.stride, pad: 'valid' }) as tf.Tensor4D;
-    if (hasPadding(g)) dPixel = tf.slice(dPixel, [0, g.padding[0], g.padding[2], 0], [n, g.inHeight, g.inWidth, 2]);
-  }
-  const [dPixelMean, dPixelSquare] = tf.split(dPixel, 2, 3);
+    return hasPadding(g) ? tf.slice(dPadded, [0, g.padding[0], g.padding[2], 0], [n, g.inHeight, g.inWidth, 1]) : dPadded;
+  };
+  // var = E[(x-K)^2] - (mean-K)^2, so the shifted-mean path carries dMean - 2 (mean-K) dVar.
+  const dPixelMean = unpool(tf.sub(dMean, tf.mul(tf.mul(saved.shiftedMean, dVar), 2)));
+  const dPixelSquare = unpool(dVar);
   // d/dx of mean_c(x) is 1/C; of mean_c((x-K)^2) is 2(x-K)/C. Folded so the full-size work is x*a + b.
   const slope = tf.mul(dPixelSquare, 2 / c);
   const offset = tf.mul(tf.sub(dPixelMean, tf.mul(tf.mul(saved.shift, dPixelSquare), 2)), 1 / c);

@@ -23,15 +23,16 @@ function windowMoments(x: tf.Tensor4D, mask: tf.Tensor4D | null, g: WindowGeomet
     const m = windowMomentsForward(dropped, g);
     (save as tf.GradSaveFunc)(mask ? [dropped, m.shiftedMean, m.shift, mask] : [dropped, m.shiftedMean, m.shift]);
     return {
-      value: tf.concat([m.mean, m.variance], 3),
+      // Stacked on a new leading axis: contiguous halves, which wasm copies far faster than channel slices.
+      value: tf.stack([m.mean, m.variance]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [dMean, dVar] = tf.split(dy, 2, 3) as [tf.Tensor4D, tf.Tensor4D];
+        const [dMean, dVar] = tf.unstack(dy) as [tf.Tensor4D, tf.Tensor4D];
         const [dropped, shiftedMean, shift, savedMask] = saved as tf.Tensor4D[];
         return windowMomentsBackward(dMean, dVar, { dropped, shiftedMean, shift, mask: savedMask ?? null }, g);
       },
     };
   });
-  const [mean, variance] = tf.split(fused(x), 2, 3) as [tf.Tensor4D, tf.Tensor4D];
+  const [mean, variance] = tf.unstack(fused(x)) as [tf.Tensor4D, tf.Tensor4D];
   return { mean, variance };
 }
 

@@ -13,7 +13,7 @@ export const DEMO_DEFAULTS = {
   models: ['knresnet18', 'resnet18_bn', 'resnet18_gn', 'resnet18_ln'],
   seeds: 2,
   epochs: 3,
-  width: 0.125,
+  width: 0.0625,
   batchSize: 32,
   lr: 0.05,
   syntheticTrainSize: 1024,

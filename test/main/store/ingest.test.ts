@@ -142,6 +142,18 @@ describe('ingest', () => {
     store.close();
   });
 
+  it('marks a queued run running when its worker reports start without a scheduler claim', () => {
+    const { store, onDisk } = setup();
+    const sweepId = store.listSweeps()[0]!.id;
+    const oneOff = store.addRuns(sweepId, [spec({ seed: 42 })]).runs[0]!.id;
+    store.apply(oneOff, { event: 'started', backend: 'cpu', device: 'cpu', skippedBackends: [], resumedFromEpoch: 0, numParams: 10 });
+    const run = store.getRun(oneOff)!;
+    expect([run.status, run.device, run.attempts]).toEqual(['running', 'cpu', 1]);
+    expect(store.getLogs(oneOff).map((l) => l.message)).toEqual(['started on cpu with backend cpu; 10 parameters']);
+    onDisk.close();
+    store.close();
+  });
+
   it('writes what is pending when closed', () => {
     const { store, runId, onDisk, rowsOnDisk } = setup();
     store.apply(runId, { event: 'epoch', epoch: 1, metrics: epochMetrics() });

@@ -141,9 +141,9 @@ describe('CIFAR-100 binary reader', () => {
 });
 
 describe('openDataset', () => {
-  it('says imagenet32 is not yet supported', async () => {
+  it('names the folder when imagenet32 data is missing', async () => {
     await expect(openDataset({ dataset: 'imagenet32', dataDir: '/nowhere', normalize: false })).rejects.toThrow(
-      'data set imagenet32 is not yet supported',
+      'ImageNet32 training data not found in /nowhere',
     );
   });
 });

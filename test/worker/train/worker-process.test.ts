@@ -1,5 +1,5 @@
 import { fork, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,6 +70,15 @@ describe('worker process: invalid requests', () => {
     expect(noDir.events[0]).toMatchObject({ event: 'error', reason: expect.stringMatching(/--data-dir.*normlab download cifar10/) });
     const missing = await runStandalone(['--spec-json', JSON.stringify({ ...longRun, dataset: 'cifar10', dataDir: join(scratch, 'nope') })]);
     expect(missing.events[0]).toMatchObject({ event: 'error', reason: expect.stringContaining('does not exist') });
+  });
+
+  it('a corrupt checkpoint to resume from is a clear error, exit code 2', async () => {
+    const dir = join(scratch, 'corrupt');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'ckpt-e0001-b000000.nlck'), 'NLCKPT01 garbage');
+    const r = await runStandalone(['--spec-json', JSON.stringify({ ...longRun, checkpointDir: dir, resume: true })]);
+    expect(r.code).toBe(2);
+    expect(r.events.find((e) => e.event === 'error')).toMatchObject({ reason: expect.stringMatching(/ckpt-e0001-b000000\.nlck is unreadable/) });
   });
 
   it('no spec or unparsable JSON is exit code 2 with a usage message', async () => {

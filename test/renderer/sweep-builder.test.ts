@@ -1,0 +1,91 @@
+// @vitest-environment happy-dom
+import { flushPromises, mount } from '@vue/test-utils';
+import { createPinia, setActivePinia } from 'pinia';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryHistory, createRouter } from 'vue-router';
+import { listModels } from '../../src-worker/models';
+import { setClient } from '../../src-renderer/api/client';
+import { routes } from '../../src-renderer/router';
+import SweepBuilderView from '../../src-renderer/views/SweepBuilderView.vue';
+import { useSweepsStore } from '../../src-renderer/stores/sweeps';
+import { openInProcessClient } from './in-process-client';
+
+let env: Awaited<ReturnType<typeof openInProcessClient>>;
+beforeAll(async () => {
+  env = await openInProcessClient();
+  setClient(env.client);
+});
+afterAll(async () => {
+  setClient(null);
+  await env.close();
+});
+
+async function settle(ms = 320): Promise<void> {
+  // the preview is debounced (250 ms) and then awaits the API
+  await new Promise((r) => setTimeout(r, ms));
+  await flushPromises();
+}
+
+async function mountBuilder() {
+  setActivePinia(createPinia());
+  const router = createRouter({ history: createMemoryHistory(), routes });
+  await router.push('/sweeps/new');
+  const wrapper = mount(SweepBuilderView, { global: { plugins: [router] }, attachTo: document.body });
+  await settle(50);
+  return { wrapper, router };
+}
+
+describe('SweepBuilderView', () => {
+  it('lists every model of the registry, read through the API', async () => {
+    const { wrapper } = await mountBuilder();
+    const boxes = wrapper.findAll('fieldset.models input[type="checkbox"]');
+    expect(boxes.map((b) => b.attributes('value')).sort()).toEqual(listModels().map((m) => m.name).sort());
+    wrapper.unmount();
+  });
+
+  it('counts runs as you type, validates fields, and queues the sweep', async () => {
+    const { wrapper, router } = await mountBuilder();
+    const store = useSweepsStore();
+    // a fresh form shows no errors yet
+    expect(wrapper.findAll('[role="alert"]')).toHaveLength(0);
+
+    await wrapper.find('input[placeholder="kn-vs-bn-cifar10"]').setValue('ui-kn-vs-norms');
+    await wrapper.findAll('button').find((b) => b.text() === 'KN vs BN/GN/LN, depth 18')!.trigger('click');
+    await wrapper.find('input[placeholder="32, 256"]').setValue('32, x');
+    await settle();
+    expect(wrapper.text()).toContain('"x" is not a number');
+    expect(store.local.spec).toBeNull();
+
+    await wrapper.find('input[placeholder="32, 256"]').setValue('32, 128');
+    await settle();
+    // 4 models (KN, BN, GN, LN at depth 18) × 2 batch sizes × 1 lr × 3 repeats
+    expect(wrapper.find('[data-testid="run-count"]').text()).toMatch(/^24 runs/);
+    expect(store.preview).toMatchObject({ ok: true, runs: 24, groups: 8 });
+    expect(wrapper.text()).not.toContain('is not a number');
+
+    await wrapper.find('form').trigger('submit');
+    await settle(100);
+    expect(store.submitted).toMatchObject({ name: 'ui-kn-vs-norms', runs: { total: 24, created: 24 } });
+    expect(router.currentRoute.value.path).toBe('/runs');
+    const runs = await env.client.listRuns({ sweepId: store.submitted!.sweepId });
+    expect(new Set(runs.map((r) => r.model))).toEqual(new Set(['knresnet18', 'resnet18_bn', 'resnet18_gn', 'resnet18_ln']));
+    expect(runs.every((r) => r.status === 'queued')).toBe(true);
+    wrapper.unmount();
+  });
+
+  it('shows the spec problems the server finds (the real schema), not only local ones', async () => {
+    const { wrapper } = await mountBuilder();
+    const store = useSweepsStore();
+    store.form.name = 'lr-search-seeds';
+    store.form.models = ['kn_cnn'];
+    store.form.lrMode = 'search';
+    store.form.seedMode = 'seeds';
+    store.form.seeds = '1';
+    await settle();
+    // lrSearch.repeats is 3 but only one seed is listed: only the real schema knows that rule
+    expect(store.local.spec).not.toBeNull();
+    expect(store.preview).toMatchObject({ ok: false });
+    expect(wrapper.text()).toContain('lists 1 seeds but lrSearch.repeats is 3');
+    wrapper.unmount();
+  });
+});

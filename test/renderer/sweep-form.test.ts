@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { buildSweepSpec, defaultSweepForm, parseNumberList, type SweepForm } from '../../src-renderer/lib/sweep-form';
+import { expandSweep, parseSweepSpec } from '../../src-main/sweeps';
+
+function form(patch: Partial<SweepForm>): SweepForm {
+  return { ...defaultSweepForm(), name: 'kn-vs-bn', models: ['knresnet18', 'resnet18_bn'], ...patch };
+}
+
+describe('parseNumberList', () => {
+  it('accepts commas, spaces and exponents', () => {
+    expect(parseNumberList('0.1, 0.05 1e-2')).toEqual({ values: [0.1, 0.05, 0.01], error: null });
+  });
+  it('names the offending item', () => {
+    expect(parseNumberList('32, x').error).toBe('"x" is not a number');
+    expect(parseNumberList('32, 12.5', { integer: true }).error).toBe('"12.5" must be a whole number');
+    expect(parseNumberList('0', { positive: true }).error).toBe('"0" must be greater than 0');
+    expect(parseNumberList('32 32').error).toBe('32 is listed twice');
+    expect(parseNumberList('  ').error).toBe('enter at least one value');
+  });
+});
+
+describe('sweep builder form → sweep spec', () => {
+  it('counts models × batch sizes × lrs × epochs × widths × repeats, as the real expander does', () => {
+    const result = buildSweepSpec(form({ batchSizes: '32, 128', lrValues: '0.1 0.05', repeats: '3' }));
+    expect(result.errors).toEqual({});
+    expect(result.runCount).toBe(2 * 2 * 2 * 3);
+    // the spec is valid for the real schema and expands to exactly that many runs
+    expect(expandSweep(parseSweepSpec(result.spec)).runs).toHaveLength(result.runCount);
+    // single values are fixed fields, lists are grid axes
+    expect(result.spec).toMatchObject({ base: { dataset: 'synthetic', epochs: 2, width: 1 }, grid: { model: ['knresnet18', 'resnet18_bn'], batchSize: [32, 128], lr: [0.1, 0.05] }, repeats: 3 });
+  });
+
+  it('counts an lr search as one run per family now and up to maxSteps + repeats − 1 later', () => {
+    const result = buildSweepSpec(form({ lrMode: 'search', lrSearch: { start: '0.2', factor: '0.5', maxSteps: '4', repeats: '3' } }));
+    expect(result.errors).toEqual({});
+    expect(result.runCount).toBe(2);
+    expect(result.maxRunCount).toBe(2 * (4 + 3 - 1));
+    expect(result.spec).toMatchObject({ lrSearch: { start: 0.2, factor: 0.5, maxSteps: 4, repeats: 3 } });
+    expect(result.spec).not.toHaveProperty('repeats');
+    expect(expandSweep(parseSweepSpec(result.spec)).runs).toHaveLength(2);
+  });
+
+  it('reports every invalid field and produces no spec', () => {
+    const result = buildSweepSpec(form({ name: ' ', models: [], batchSizes: '32, x', epochs: '0', widths: '8', repeats: '1.5', dataset: 'cifar10', dataDir: '' }));
+    expect(result.spec).toBeNull();
+    expect(Object.keys(result.errors).sort()).toEqual(['batchSizes', 'dataDir', 'epochs', 'models', 'name', 'repeats', 'widths']);
+    expect(result.errors.batchSizes).toBe('"x" is not a number');
+    expect(result.errors.widths).toBe('width multipliers go up to 4');
+  });
+
+  it('rejects an lr search factor of 1 or more', () => {
+    const result = buildSweepSpec(form({ lrMode: 'search', lrSearch: { start: '0.2', factor: '1.5', maxSteps: '4', repeats: '3' } }));
+    expect(result.errors['lrSearch.factor']).toMatch(/below 1/);
+  });
+
+  it('uses explicit seeds and a data folder for real data sets', () => {
+    const result = buildSweepSpec(form({ dataset: 'cifar10', dataDir: '/data/cifar', seedMode: 'seeds', seeds: '7 8' }));
+    expect(result.runCount).toBe(2 * 2);
+    expect(result.spec).toMatchObject({ base: { dataset: 'cifar10', dataDir: '/data/cifar' }, seeds: [7, 8] });
+    expect(result.spec!.base).not.toHaveProperty('syntheticTrainSize');
+  });
+});
