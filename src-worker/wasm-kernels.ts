@@ -36,7 +36,7 @@ export function registerWasmTrainingKernels(): void {
 
 /** The wasm backend's built-in kernel that `registerWasmTrainingKernels` replaced, if it replaced one. */
 export function builtinWasmKernel(kernelName: string): tf.KernelConfig | undefined {
-  return builtinKernels.get(kernelName) ?? undefined;
+  return builtinKernels.get(kernelName);
 }
 
 export const wasmTrainingKernelNames: readonly string[] = TRAINING_KERNELS.map((k) => k.kernelName);

@@ -14,6 +14,8 @@ export interface DeviceInfo {
   /** Total and free memory in MiB when known (nvidia-smi). */
   memoryTotalMiB?: number;
   memoryFreeMiB?: number;
+  /** GPU utilization in percent when known (nvidia-smi). */
+  utilizationPct?: number;
 }
 
 export interface RunController {

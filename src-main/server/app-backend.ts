@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { openRuntime, type NormLabRuntime, type NormLabRuntimeOptions } from '../runtime';
+import { bindAppApi } from './app-api';
 import { LiveHub, toLiveEvent } from './live-events';
 import { createUiExtras, type AppApi } from './ui-extras';
 
@@ -19,8 +20,6 @@ export interface AppBackend {
   close(opts?: { cancelRunning?: boolean }): Promise<void>;
 }
 
-const QUEUE_CHANGING = new Set(['submitSweep', 'advanceLrSearch', 'cancel', 'retry', 'pause', 'resume']);
-
 export async function openAppBackend(opts: AppBackendOptions): Promise<AppBackend> {
   const runtime = await openRuntime({ ...opts, startScheduler: opts.startScheduler ?? true });
   const live = new LiveHub();
@@ -31,22 +30,9 @@ export async function openAppBackend(opts: AppBackendOptions): Promise<AppBacken
   const dataDir = opts.dataDir ?? join(dirname(opts.dbFile), 'data');
   const extras = createUiExtras({ store, service, live, dataDir, isPaused: opts.startScheduler === false ? () => null : () => scheduler.isPaused() });
 
-  // one object with every method bound, so transports can call api[name](...) without knowing the class
-  const api = {} as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const source of [service, extras] as object[]) {
-    const proto = Object.getPrototypeOf(source) === Object.prototype ? source : Object.getPrototypeOf(source);
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const fn = (source as Record<string, unknown>)[name];
-      if (name === 'constructor' || typeof fn !== 'function') continue;
-      api[name] = async (...args: unknown[]) => {
-        const result = await (fn as (...a: unknown[]) => Promise<unknown>).apply(source, args);
-        if (QUEUE_CHANGING.has(name)) live.emit({ type: 'queue_changed' });
-        return result;
-      };
-    }
-  }
+  const api = bindAppApi(service, extras, live);
   return {
-    api: api as unknown as AppApi,
+    api,
     live,
     runtime,
     dataDir,

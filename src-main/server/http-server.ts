@@ -105,14 +105,14 @@ export async function startNormLabServer(opts: NormLabServerOptions): Promise<Ru
       res.end(result.csv ?? '');
       return;
     }
+    let allowed: string | null = null;
     for (const method of ORDERED_ROUTES) {
       const def = apiRoutes[method];
       const params = matchPath(def.path, url.pathname);
       if (!params) continue;
       if (req.method !== def.verb) {
-        res.setHeader('Allow', def.verb);
-        sendJson(res, 405, { error: { code: 'invalid_input', message: `${url.pathname} takes ${def.verb}`, problems: [] } });
-        return;
+        allowed = def.verb;
+        continue;
       }
       const input =
         def.verb === 'GET'
@@ -120,6 +120,11 @@ export async function startNormLabServer(opts: NormLabServerOptions): Promise<Ru
           : { ...(await readJsonBodyAsObject(req)), ...params };
       const result = await dispatch(opts.api, method, stripUndefined(input));
       sendJson(res, 200, result === undefined ? { ok: true } : result);
+      return;
+    }
+    if (allowed) {
+      res.setHeader('Allow', allowed);
+      sendJson(res, 405, { error: { code: 'invalid_input', message: `${url.pathname} takes ${allowed}`, problems: [] } });
       return;
     }
     sendError(res, { code: 'not_found', message: `no API route ${req.method} ${url.pathname}`, problems: [] });

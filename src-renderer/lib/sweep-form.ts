@@ -22,6 +22,8 @@ export interface SweepForm {
   repeats: string;
   seeds: string;
   priority: string;
+  /** Sample normalization statistics every N training steps (0: never), for the kernel-statistics view. */
+  statsEvery: string;
 }
 
 export function defaultSweepForm(): SweepForm {
@@ -43,6 +45,7 @@ export function defaultSweepForm(): SweepForm {
     repeats: '3',
     seeds: '1, 2, 3',
     priority: '0',
+    statsEvery: '50',
   };
 }
 
@@ -143,6 +146,8 @@ export function buildSweepSpec(form: SweepForm): FormResult {
 
   const priority = parseOne(form.priority, { integer: true });
   if (priority.error) errors.priority = priority.error;
+  const statsEvery = parseOne(form.statsEvery, { integer: true, min: 0 });
+  if (statsEvery.error) errors.statsEvery = statsEvery.error;
 
   const synthetic = form.dataset === 'synthetic';
   const trainSize = synthetic ? parseOne(form.syntheticTrainSize, { integer: true, min: 5 }) : null;
@@ -157,7 +162,7 @@ export function buildSweepSpec(form: SweepForm): FormResult {
 
   if (Object.keys(errors).length > 0) return { errors, spec: null, runCount, maxRunCount };
 
-  const base: Record<string, unknown> = { dataset: form.dataset };
+  const base: Record<string, unknown> = { dataset: form.dataset, statsEvery: statsEvery.value };
   const grid: Record<string, unknown[]> = {};
   if (form.preset) base.preset = form.preset;
   if (!synthetic) base.dataDir = form.dataDir.trim();

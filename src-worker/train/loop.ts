@@ -121,7 +121,7 @@ async function runEpochs(
       position: state.position,
       rng: { seed: spec.seed, globalStep: state.position.globalStep },
       schedule: { kind: spec.schedule.kind, epoch: state.position.epoch, globalStep: state.position.globalStep, lastLr },
-      optimizer: { initialized: sgd.getState().initialized },
+      optimizer: { initialized: sgd.isInitialized },
       partialEpoch: state.partial,
       history: state.history,
       bestTestAcc: state.bestTestAcc,

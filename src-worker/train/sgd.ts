@@ -80,6 +80,11 @@ export class Sgd {
     this.initialized = true;
   }
 
+  /** Whether a step has run (momentum buffers hold gradients, not zeros). */
+  get isInitialized(): boolean {
+    return this.initialized;
+  }
+
   getState(): SgdState {
     return {
       initialized: this.initialized,

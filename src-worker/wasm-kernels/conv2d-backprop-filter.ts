@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertDyShape, convGeometry, explicitPad, type AxisGeometry, type ConvBackpropAttrs } from './conv-geometry';
-import { withKernelRunner, type DisposingBackend } from './kernel-runner';
+import { assertDyShape, convGeometry, explicitPad, type AxisGeometry, type ConvBackpropAttrs, type ConvGeometry } from './conv-geometry';
+import { withKernelRunner, type DisposingBackend, type WasmKernelRunner } from './kernel-runner';
 
 const KERNEL = 'Conv2DBackpropFilter';
 
@@ -8,6 +8,27 @@ const KERNEL = 'Conv2DBackpropFilter';
 function readExtent(axis: AxisGeometry): { used: number; padAfter: number } {
   const lastRead = (axis.outSize - 1) * axis.stride + axis.kernel - axis.padBefore; // exclusive, may pass inSize
   return { used: Math.min(axis.inSize, lastRead), padAfter: Math.max(0, lastRead - axis.inSize) };
+}
+
+/** A 1×1, stride-1, unpadded conv: every input pixel meets every output pixel once. */
+function isPlainMatMul(g: ConvGeometry): boolean {
+  const plain = (a: AxisGeometry) => a.kernel === 1 && a.stride === 1 && a.padBefore === 0 && a.outSize === a.inSize;
+  return plain(g.rows) && plain(g.cols);
+}
+
+/**
+ * dW = xᵀ·dy over all pixels, for 1×1 stride-1 convs. XNNPACK's GEMM does this 1.5–4× faster than
+ * the conv form below. Its left operand must be transposed first (a 2-D transpose: wasm's 4-D one is
+ * slower); the measured faster order transposes whichever of x and dy has fewer channels.
+ */
+function plainMatMulGradient(run: WasmKernelRunner, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  const pixels = g.batch * g.rows.inSize * g.cols.inSize;
+  const x2d = run.reshape(x, [pixels, g.inChannels]);
+  const dy2d = run.reshape(dy, [pixels, g.outChannels]);
+  const matMul = (a: tf.TensorInfo, b: tf.TensorInfo) =>
+    run.run('BatchMatMul', { a: run.transpose(a, [1, 0]), b }, { transposeA: false, transposeB: false });
+  const dw = g.inChannels <= g.outChannels ? matMul(x2d, dy2d) : run.transpose(matMul(dy2d, x2d), [1, 0]);
+  return run.reshape(dw, [1, 1, g.inChannels, g.outChannels]);
 }
 
 /**
@@ -31,6 +52,7 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     const cols = readExtent(g.cols);
     const emptyGradient = rows.used <= 0 || cols.used <= 0 || g.batch === 0 || g.rows.outSize === 0 || g.cols.outSize === 0;
     if (emptyGradient) return run.zeros([kh, kw, inC, outC]); // every window lies in padding
+    if (isPlainMatMul(g)) return plainMatMulGradient(run, x, dy, g);
     // XNNPACK takes no negative pads: trailing input never read by a window is cut instead.
     const xUsed = run.sliceIfNeeded(x, [0, 0, 0, 0], [g.batch, rows.used, cols.used, inC]);
     const xByChannel = run.transpose(xUsed, [3, 1, 2, 0]);

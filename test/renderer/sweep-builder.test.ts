@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMemoryHistory, createRouter } from 'vue-router';
 import { listModels } from '../../src-worker/models';
 import { setClient } from '../../src-renderer/api/client';
@@ -66,7 +66,8 @@ describe('SweepBuilderView', () => {
     await wrapper.find('form').trigger('submit');
     await settle(100);
     expect(store.submitted).toMatchObject({ name: 'ui-kn-vs-norms', runs: { total: 24, created: 24 } });
-    expect(router.currentRoute.value.path).toBe('/runs');
+    // the runs page is a lazily loaded route
+    await vi.waitFor(() => expect(router.currentRoute.value.fullPath).toBe(`/runs?sweep=${store.submitted!.sweepId}`), { timeout: 10_000 });
     const runs = await env.client.listRuns({ sweepId: store.submitted!.sweepId });
     expect(new Set(runs.map((r) => r.model))).toEqual(new Set(['knresnet18', 'resnet18_bn', 'resnet18_gn', 'resnet18_ln']));
     expect(runs.every((r) => r.status === 'queued')).toBe(true);

@@ -27,7 +27,7 @@ describe('sweep builder form → sweep spec', () => {
     // the spec is valid for the real schema and expands to exactly that many runs
     expect(expandSweep(parseSweepSpec(result.spec)).runs).toHaveLength(result.runCount);
     // single values are fixed fields, lists are grid axes
-    expect(result.spec).toMatchObject({ base: { dataset: 'synthetic', epochs: 2, width: 1 }, grid: { model: ['knresnet18', 'resnet18_bn'], batchSize: [32, 128], lr: [0.1, 0.05] }, repeats: 3 });
+    expect(result.spec).toMatchObject({ base: { dataset: 'synthetic', epochs: 2, width: 1, statsEvery: 50 }, grid: { model: ['knresnet18', 'resnet18_bn'], batchSize: [32, 128], lr: [0.1, 0.05] }, repeats: 3 });
   });
 
   it('counts an lr search as one run per family now and up to maxSteps + repeats − 1 later', () => {

@@ -68,7 +68,9 @@ const NAMED_CASES: ConvCase[] = [
   { x: [2, 8, 8, 4], filter: [3, 3, 4, 5], strides: 1, pad: 'same' },
   { x: [3, 9, 7, 5], filter: [3, 3, 5, 6], strides: 2, pad: 'same' },
   { x: [1, 9, 9, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'valid' },
-  { x: [4, 6, 6, 16], filter: [1, 1, 16, 8], strides: 1, pad: 'valid' },
+  { x: [4, 6, 6, 16], filter: [1, 1, 16, 8], strides: 1, pad: 'valid' }, // 1x1 dW as a matmul, x has more channels
+  { x: [2, 5, 3, 4], filter: [1, 1, 4, 12], strides: 1, pad: 'same' }, // ... and dy has more
+  { x: [2, 5, 5, 4], filter: [1, 1, 4, 6], strides: 1, pad: explicit(1, 0, 0, 1) }, // 1x1 with padding: conv form
   { x: [2, 7, 7, 16], filter: [1, 1, 16, 16], strides: 2, pad: 'valid' },
   { x: [2, 13, 13, 3], filter: [7, 7, 3, 8], strides: 2, pad: explicit(3, 3, 3, 3) },
   { x: [3, 7, 9, 4], filter: [2, 2, 4, 3], strides: 1, pad: explicit(1, 0, 1, 0) },

@@ -1,0 +1,97 @@
+// @vitest-environment happy-dom
+import { flushPromises, mount } from '@vue/test-utils';
+import { createPinia, setActivePinia } from 'pinia';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createMemoryHistory, createRouter } from 'vue-router';
+import { setClient } from '../../src-renderer/api/client';
+import { routes } from '../../src-renderer/router';
+import { useLiveStore } from '../../src-renderer/stores/live';
+import { useRunsStore } from '../../src-renderer/stores/runs';
+import RunsView from '../../src-renderer/views/RunsView.vue';
+import { populateFixtureStore } from '../e2e/fixture-store';
+import { openInProcessClient } from './in-process-client';
+
+let env: Awaited<ReturnType<typeof openInProcessClient>>;
+let ids: ReturnType<typeof populateFixtureStore>;
+beforeAll(async () => {
+  env = await openInProcessClient((file) => {
+    ids = populateFixtureStore(file);
+  });
+  setClient(env.client);
+});
+afterAll(async () => {
+  setClient(null);
+  await env.close();
+});
+
+function progress(runId: number, batch: number) {
+  return { type: 'worker' as const, runId, event: { event: 'progress' as const, epoch: 2, batch, batchesPerEpoch: 16, imagesPerSec: 180 + batch, etaSec: 42, loss: 1.5 } };
+}
+
+describe('live store', () => {
+  it('applies a batch in one update and keeps only the newest progress per run', () => {
+    setActivePinia(createPinia());
+    const live = useLiveStore();
+    live.apply([progress(7, 1), progress(7, 5), progress(8, 2), { type: 'run_started', runId: 9, device: 'gpu:0' }]);
+    expect(live.progress.get(7)).toMatchObject({ batch: 5, imagesPerSec: 185 });
+    expect(live.progress.get(8)).toMatchObject({ batch: 2 });
+    expect(live.devices.get(9)).toBe('gpu:0');
+    live.apply([{ type: 'run_ended', runId: 7 }]);
+    expect(live.progress.has(7)).toBe(false);
+  });
+});
+
+describe('RunsView on a real store', () => {
+  async function mountRuns() {
+    setActivePinia(createPinia());
+    const router = createRouter({ history: createMemoryHistory(), routes });
+    await router.push('/runs');
+    const wrapper = mount(RunsView, { global: { plugins: [router] } });
+    await vi.waitFor(() => expect(wrapper.findAll('tbody tr').length).toBeGreaterThan(0));
+    return wrapper;
+  }
+
+  it('lists runs with status and result, filters by status, and pages', async () => {
+    const wrapper = await mountRuns();
+    const runs = useRunsStore();
+    expect(runs.total).toBe(ids.runIds.length + 2);
+    expect(wrapper.text()).toContain('test top-1 80.50 %');
+    expect(wrapper.text()).toContain('worker process exited with code 1');
+    await wrapper.findAll('button.chip').find((b) => b.text() === 'failed')!.trigger('click');
+    await flushPromises();
+    await vi.waitFor(() => expect(wrapper.findAll('table[aria-label="Runs"] tbody tr')).toHaveLength(1));
+    expect(runs.total).toBe(1);
+    expect(wrapper.find('button[aria-pressed="true"]').text()).toBe('failed');
+    wrapper.unmount();
+  });
+
+  it('shows live progress of a running run and re-reads the page when runs start or end', async () => {
+    const wrapper = await mountRuns();
+    const runs = useRunsStore();
+    const live = useLiveStore();
+    env.store.markRunning(ids.queuedRunId, 'cpu:1');
+    env.live.emit({ type: 'run_started', runId: ids.queuedRunId, device: 'cpu:1' });
+    // a start marks the page stale; it is re-read after at most a second
+    await vi.waitFor(() => expect(runs.runs.find((r) => r.id === ids.queuedRunId)?.status).toBe('running'), { timeout: 3000 });
+    env.live.emit(progress(ids.queuedRunId, 4));
+    env.live.emit(progress(ids.queuedRunId, 8));
+    await flushPromises();
+    expect(live.progress.get(ids.queuedRunId)?.batch).toBe(8);
+    const row = wrapper.findAll('tbody tr').find((tr) => tr.find('td a').text() === String(ids.queuedRunId))!;
+    expect(row.text()).toContain('epoch 2/3 · batch 8/16 · 188 img/s · ETA 42 s');
+    expect(row.find('[role="progressbar"]').attributes('aria-valuenow')).toBe(String(Math.round(((1 + 8 / 16) / 3) * 100)));
+    wrapper.unmount();
+  });
+
+  it('retries a failed run and cancels a queued one through the API', async () => {
+    const wrapper = await mountRuns();
+    const runs = useRunsStore();
+    await wrapper.find(`button[aria-label="Retry run ${ids.failedRunId}"]`).trigger('click');
+    await vi.waitFor(() => expect(runs.runs.find((r) => r.id === ids.failedRunId)?.status).toBe('queued'));
+    await wrapper.find(`button[aria-label="Cancel run ${ids.failedRunId}"]`).trigger('click');
+    await vi.waitFor(() => expect(runs.runs.find((r) => r.id === ids.failedRunId)?.status).toBe('cancelled'));
+    expect(env.store.getRun(ids.failedRunId)?.status).toBe('cancelled');
+    expect(runs.actionError).toBeNull();
+    wrapper.unmount();
+  });
+});
