@@ -11,14 +11,19 @@ export interface CommandModule {
   register(program: Command): void;
 }
 
-export async function buildProgram(): Promise<Command> {
+/**
+ * Loads only the named command's module when there is one (some pull in tfjs, which takes a second or two to
+ * load); help and unknown commands load them all.
+ */
+export async function buildProgram(commandName?: string): Promise<Command> {
   const program = new Command();
   program
     .name('normlab')
     .description('NormLab: experiments on normalization layers (KernelNorm, BatchNorm, GroupNorm, LayerNorm)')
     .showHelpAfterError();
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
+  const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
+  const files = commandName && all.includes(`${commandName}.ts`) ? [`${commandName}.ts`] : all;
   for (const file of files) {
     const mod = (await import(pathToFileURL(join(dir, file)).href)) as CommandModule;
     mod.register(program);
@@ -27,7 +32,7 @@ export async function buildProgram(): Promise<Command> {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = await buildProgram();
+  const program = await buildProgram(argv[2]);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -15,7 +15,7 @@ export interface HistogramGrid {
 
 /**
  * Puts per-step histograms, each over its own [lo, hi], onto one common value axis so they can be drawn as a
- * heatmap: every source bin's count goes to the common bin holding its centre, and each column is scaled to
+ * heatmap: every source bin's count is spread over the common bins it overlaps, and each column is scaled to
  * shares (a batch with more windows must not look "hotter").
  */
 export function histogramGrid(records: { step: number; epoch: number; summary: DistributionSummary }[], bins = 40): HistogramGrid {
@@ -39,9 +39,19 @@ export function histogramGrid(records: { step: number; epoch: number; summary: D
     const sourceWidth = (rhi - rlo) / Math.max(1, counts.length);
     counts.forEach((count, i) => {
       if (count === 0) return;
-      const centre = rlo + (i + 0.5) * sourceWidth;
-      const row = Math.min(bins - 1, Math.max(0, Math.floor((centre - lo) / width)));
-      column[row]! += count;
+      // spread the bin's count over the common bins it overlaps, in proportion to the overlap
+      const a = rlo + i * sourceWidth;
+      const b = a + sourceWidth;
+      if (sourceWidth <= 0) {
+        column[Math.min(bins - 1, Math.max(0, Math.floor((a - lo) / width)))]! += count;
+        return;
+      }
+      const first = Math.max(0, Math.floor((a - lo) / width));
+      const last = Math.min(bins - 1, Math.floor((b - lo) / width));
+      for (let row = first; row <= last; row++) {
+        const overlap = Math.min(b, lo + (row + 1) * width) - Math.max(a, lo + row * width);
+        if (overlap > 0) column[row]! += (count * overlap) / sourceWidth;
+      }
     });
     column.forEach((count, row) => {
       if (count === 0) return;

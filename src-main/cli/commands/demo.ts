@@ -28,6 +28,15 @@ export interface DemoRow {
   seconds: number;
 }
 
+/**
+ * GroupNorm groups for a width multiplier: the paper's 32 groups scaled with the width, so a group keeps the
+ * paper's channel count (2 channels at the 64-channel stage). Unscaled, a 1/16-width ResNet's 4-channel
+ * layers get one channel per group, which stays at chance on this budget.
+ */
+export function groupsForWidth(width: number): number {
+  return Math.max(1, Math.round(32 * width));
+}
+
 /** Mean and sample standard deviation (n - 1), as papers report over seeds; SD is 0 for a single value. */
 export function meanSd(values: number[]): { mean: number; sd: number } {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
@@ -83,14 +92,15 @@ async function runDemo(o: DemoOptions): Promise<number> {
   const signals = cancelOnSignals(() => say('\ncancelling after the current batch…'));
   const rows: DemoRow[] = [];
   let exitCode: number = EXIT.finished;
-  say(`NormLab demo: ${models.join(', ')} at width ${o.width}, ${o.seeds} seed(s), ${o.epochs} epoch(s) on the synthetic set`);
+  say(`NormLab demo: ${models.join(', ')} at width ${o.width} (GroupNorm: ${groupsForWidth(o.width)} groups), ` +
+    `${o.seeds} seed(s), ${o.epochs} epoch(s) on the synthetic set (${o.syntheticTrainSize} train / ${o.syntheticTestSize} test images)`);
   try {
     outer: for (const model of models) {
       const row: DemoRow = { model, accuracies: [], mean: 0, sd: 0, seconds: 0 };
       rows.push(row);
       for (let seed = 0; seed < o.seeds; seed++) {
         const spec: Partial<RunSpecInput> = {
-          model, dataset: 'synthetic', epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed, width: o.width,
+          model, dataset: 'synthetic', epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed, width: o.width, groups: groupsForWidth(o.width),
           backend: o.backend as RunSpecInput['backend'], syntheticTrainSize: o.syntheticTrainSize,
           syntheticTestSize: o.syntheticTestSize, schedule: { kind: 'cosine', decay: 0.01 }, statsEvery: 0, checkpointEvery: 0,
         };
