@@ -1,9 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tsNodeExecArgv } from '../node-runtime';
 import type { ParentMessage, RunSpec, WorkerEvent } from '../../src-worker/protocol';
 
-export const WORKER_ENTRY = fileURLToPath(new URL('../../src-worker/main.ts', import.meta.url));
+// join() rather than new URL(…, import.meta.url): Vite rewrites the latter into an asset import when bundling
+export const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src-worker', 'main.ts');
 
 export interface WorkerExit {
   code: number | null;

@@ -3,14 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, RESULTS_DIR, startServe, type ServeProcess } from './serve-harness';
+import { buildRendererInto, launchChromium, RESULTS_DIR, startServe, type ServeProcess } from './serve-harness';
 
 /**
  * The whole loop through the browser against `normlab serve` with its scheduler: build a sweep in the UI,
  * watch real worker processes train it to the end (live progress), compare, inspect kernel statistics and
  * export the per-epoch metrics. Tiny models and a tiny synthetic data set keep it to seconds.
- * (serve.test.ts builds the renderer; vitest runs files in parallel, so this one builds nothing and relies on
- * `normlab serve` building it on demand when out/renderer is missing.)
  */
 let dir: string;
 let serve: ServeProcess;
@@ -20,7 +18,8 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'normlab-flow-'));
-  serve = await startServe(['--db', join(dir, 'normlab.db'), '--workers', '2']);
+  const ui = await buildRendererInto(join(dir, 'renderer'));
+  serve = await startServe(['--db', join(dir, 'normlab.db'), '--workers', '2', '--static-dir', ui]);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
   page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -67,7 +66,7 @@ describe('build a sweep, run it with real workers, compare, export', () => {
     await page.locator('.status-running').first().waitFor({ timeout: 60_000 });
     expect(await rows.filter({ has: page.locator('.status-running') }).first().locator('td.mono').last().textContent()).toMatch(/^cpu:/);
     await shot('running');
-    await expect.poll(() => page.locator('.status-finished').count(), { timeout: 120_000, intervals: [500] }).toBe(4);
+    await expect.poll(() => page.locator('.status-finished').count(), { timeout: 150_000, interval: 500 }).toBe(4);
     expect(await page.getByText(/test top-1 \d+\.\d\d %/).count()).toBe(4);
     await shot('finished');
   });

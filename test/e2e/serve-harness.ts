@@ -12,6 +12,18 @@ export async function buildApp(): Promise<void> {
   await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'electron-vite'), ['build'], { cwd: ROOT, timeout: 120_000 });
 }
 
+/**
+ * The renderer alone, into a folder of the test's own: `electron-vite build` (serve.test.ts) empties out/ while
+ * it runs, which must not pull the assets from under a page another test file has open.
+ */
+export async function buildRendererInto(outDir: string): Promise<string> {
+  const { build } = await import('vite');
+  const { rendererConfig } = await import('../../src-renderer/vite.renderer.config');
+  const config = rendererConfig(ROOT);
+  await build({ ...config, configFile: false, logLevel: 'warn', build: { ...config.build, outDir } });
+  return outDir;
+}
+
 export interface ServeProcess {
   url: string;
   origin: string;

@@ -4,7 +4,8 @@ import { createPinia, setActivePinia } from 'pinia';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setClient } from '../../src-renderer/api/client';
 import CompareTable from '../../src-renderer/components/CompareTable.vue';
-import { paperTable, sortRows, type CompareRow } from '../../src-renderer/lib/compare';
+import { nextSort, paperTable, sortRows, type CompareRow, type SortKey, type SortState } from '../../src-renderer/lib/compare';
+import { computed, defineComponent, ref } from 'vue';
 import { meanSd } from '../../src-renderer/lib/format';
 import { toMarkdown } from '../../src-renderer/lib/paper-table';
 import { useCompareStore } from '../../src-renderer/stores/compare';
@@ -74,17 +75,16 @@ describe('CompareTable', () => {
 
   it('sorts by a column and flips on a second click, with empty results last', async () => {
     setActivePinia(createPinia());
-    const wrapper = mount({
+    const Host = defineComponent({
       components: { CompareTable },
-      data: () => ({ sort: { key: 'final', dir: 'desc' } as { key: 'final'; dir: 'asc' | 'desc' } }),
-      computed: { sorted(): CompareRow[] { return sortRows(rows, this.sort); } },
-      methods: {
-        onSort(key: 'final') {
-          this.sort = this.sort.key === key ? { key, dir: this.sort.dir === 'asc' ? 'desc' : 'asc' } : { key, dir: 'asc' };
-        },
+      setup() {
+        const sort = ref<SortState>({ key: 'final', dir: 'desc' });
+        const sorted = computed(() => sortRows(rows, sort.value));
+        return { sort, sorted, onSort: (key: SortKey) => (sort.value = nextSort(sort.value, key)) };
       },
       template: '<CompareTable :rows="sorted" :sort="sort" :selected="[]" @sort="onSort" @toggle="() => {}" />',
     });
+    const wrapper = mount(Host);
     const models = () => wrapper.findAll('tbody tr td.mono').map((td) => td.text());
     expect(models()).toEqual(['b_kn', 'a_bn', 'd_ln', 'c_gn']);
     expect(wrapper.find('th[aria-sort="descending"]').text()).toContain('Final test top-1');
