@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       const f = await measure(model, width, steps);
       figures.push(f);
       console.log(`${model.padEnd(12)} width ${String(width).padEnd(5)} ${f.imagesPerSec.toFixed(1).padStart(7)} img/s  ` +
-        `data wait ${(100 * f.dataWait).toFixed(1)}% of step time  (${f.numParams.toLocaleString('en')} params)`);
+        `data wait ${(100 * f.dataWait).toFixed(2)}% of step time  (${f.numParams.toLocaleString('en')} params)`);
     }
     const kn = figures.find((f) => f.width === width && f.model.startsWith('kn'));
     const bn = figures.find((f) => f.width === width && f.model.endsWith('_bn'));
