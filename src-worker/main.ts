@@ -59,10 +59,13 @@ function specFromArgv(argv: string[]): unknown {
   }
 }
 
+let started = false;
 function waitForStart(): Promise<unknown> {
   return new Promise((resolve) => {
     process.on('message', (msg: ParentMessage) => {
-      if (msg?.type === 'start') resolve(msg.spec);
+      if (msg?.type !== 'start' || started) return;
+      started = true;
+      resolve(msg.spec);
     });
   });
 }
@@ -75,7 +78,11 @@ async function main(): Promise<void> {
       if (msg?.type === 'cancel') cancelled = true;
     });
     // A parent that dies takes the run with it: treat a lost channel as cancel, so the checkpoint is written.
-    process.on('disconnect', () => (cancelled = true));
+    // A worker that was started ahead of time and never given a run just leaves.
+    process.on('disconnect', () => {
+      cancelled = true;
+      if (!started) process.exit(0);
+    });
   }
   let spec: unknown;
   try {

@@ -16,6 +16,7 @@ export type ParentMessage =
 /** Per-epoch metric keys, written to the store as (run, key, epoch, value). Accuracies are fractions. */
 export interface EpochMetrics {
   train_loss: number;
+  /** NaN in DP-SGD runs: the per-sample-gradient pass does not expose its predictions (train/dp-steps.ts). */
   train_acc: number;
   test_loss: number;
   test_acc: number;
@@ -24,7 +25,9 @@ export interface EpochMetrics {
   epoch_time_s: number;
   images_per_s: number;
   num_tensors: number;
-  /** Only in DP runs: privacy spent up to the end of this epoch. */
+  /** Share of the epoch's training time spent waiting for data (absent in runs recorded before it existed). */
+  data_wait_frac?: number;
+  /** Only in DP runs: privacy spent up to the end of this epoch, at the spec's δ. */
   epsilon?: number;
 }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { RunSpec, WorkerEvent } from '../../src-worker/protocol';
 import type { Device } from './devices';
-import { spawnWorker, type WorkerExit, type WorkerHandle } from './worker-process';
+import { forkWorker, type IdleWorker, type WorkerExit, type WorkerHandle } from './worker-process';
 
 /** A run the store has handed to a slot (already marked running on that device). */
 export interface ClaimedRun {
@@ -34,6 +34,11 @@ export interface SchedulerOptions {
   pollMs?: number;
   /** After a cancel, how long a worker may take to checkpoint before it is killed. */
   cancelGraceMs?: number;
+  /**
+   * Start the next worker of a slot while its current run trains, when more runs are queued, so a hand-over
+   * does not wait for process start-up and module loading. On by default.
+   */
+  warmSpares?: boolean;
 }
 
 interface Slot {
@@ -42,6 +47,7 @@ interface Slot {
   /** What the store records as the run's device: `gpu:1`, or `gpu:1#2` / `cpu:0` when a device has several slots. */
   label: string;
   running: { runId: number; handle: WorkerHandle; cancelRequested: boolean; lastError: string | null } | null;
+  spare: IdleWorker | null;
 }
 
 export interface SlotView {
@@ -49,6 +55,8 @@ export interface SlotView {
   device: Device;
   runId: number | null;
   pid: number | null;
+  /** The worker started ahead for this slot's next run, if any. */
+  sparePid: number | null;
 }
 
 function slotLabel(device: Device, index: number): string {
@@ -81,7 +89,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   ) {
     super();
     this.slots = opts.devices.flatMap((device) =>
-      Array.from({ length: device.slots }, (_, index) => ({ device, index, label: slotLabel(device, index), running: null })),
+      Array.from({ length: device.slots }, (_, index) => ({ device, index, label: slotLabel(device, index), running: null, spare: null })),
     );
     if (this.slots.length === 0) throw new Error('Scheduler: no device slots (devices list is empty)');
   }
@@ -122,6 +130,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       device: s.device,
       runId: s.running?.runId ?? null,
       pid: s.running?.handle.pid ?? null,
+      sparePid: s.spare?.pid ?? null,
     }));
   }
 
@@ -162,6 +171,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   async stop(opts: { cancelRunning?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    for (const slot of this.slots) this.dropSpare(slot);
     const running = this.slots.flatMap((s) => (s.running ? [s.running] : []));
     if (opts.cancelRunning) for (const r of running) this.cancel(r.runId);
     await Promise.all(running.map((r) => r.handle.exited));
@@ -179,6 +189,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           this.launch(slot, run);
         }
       }
+      // a spare waiting for runs that will not come only holds memory
+      if (!this.store.hasQueued()) for (const slot of this.slots) if (!slot.running) this.dropSpare(slot);
     } finally {
       this.filling = false;
     }
@@ -194,23 +206,34 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       // an earlier attempt wrote but could not report before it was killed
       resume: true,
     };
-    const handle = spawnWorker({
-      spec,
+    const worker = slot.spare?.alive ? slot.spare : this.forkFor(slot);
+    if (slot.spare !== worker) this.dropSpare(slot);
+    slot.spare = null;
+    const handle = worker.start(spec, (event) => {
+      if (event.event === 'error' && slot.running?.runId === run.id) slot.running.lastError = event.reason;
+      this.store.ingestEvent(run.id, event);
+      // listeners acknowledge events (print them, push them to the UI): what they see must be on disk
+      // already. Progress events are live-only and need no flush.
+      if (event.event !== 'progress') this.store.flush();
+      this.emit('event', run.id, event);
+    });
+    slot.running = { runId: run.id, handle, cancelRequested: false, lastError: null };
+    if (this.opts.warmSpares !== false && this.store.hasQueued()) slot.spare = this.forkFor(slot);
+    this.emit('runStarted', run.id, slot.label);
+    void handle.exited.then((exit) => this.onExit(slot, run.id, exit));
+  }
+
+  private forkFor(slot: Slot): IdleWorker {
+    return forkWorker({
       entry: this.opts.workerEntry,
       // CPU slots hide every GPU so a stray tfjs-node-gpu does not grab one
       cudaVisibleDevices: slot.device.kind === 'gpu' ? String(slot.device.index) : '',
-      onEvent: (event) => {
-        if (event.event === 'error' && slot.running?.runId === run.id) slot.running.lastError = event.reason;
-        this.store.ingestEvent(run.id, event);
-        // listeners acknowledge events (print them, push them to the UI): what they see must be on disk
-        // already. Progress events are live-only and need no flush.
-        if (event.event !== 'progress') this.store.flush();
-        this.emit('event', run.id, event);
-      },
     });
-    slot.running = { runId: run.id, handle, cancelRequested: false, lastError: null };
-    this.emit('runStarted', run.id, slot.label);
-    void handle.exited.then((exit) => this.onExit(slot, run.id, exit));
+  }
+
+  private dropSpare(slot: Slot): void {
+    slot.spare?.dispose();
+    slot.spare = null;
   }
 
   private onExit(slot: Slot, runId: number, exit: WorkerExit): void {

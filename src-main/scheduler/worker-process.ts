@@ -23,13 +23,22 @@ export interface WorkerHandle {
   readonly exited: Promise<WorkerExit>;
 }
 
-export interface SpawnWorkerOptions {
-  spec: RunSpec;
+export interface ForkWorkerOptions {
   /** CUDA_VISIBLE_DEVICES for this worker; `''` hides every GPU (CPU slots). */
   cudaVisibleDevices?: string;
-  onEvent: (event: WorkerEvent) => void;
   entry?: string;
   stderrTailBytes?: number;
+}
+
+/**
+ * A worker process that has been started but given no run yet. It loads its modules (tfjs, models, data)
+ * while it waits, so a run handed to it starts without that second or so of start-up.
+ */
+export interface IdleWorker {
+  readonly pid: number | undefined;
+  readonly alive: boolean;
+  start(spec: RunSpec, onEvent: (event: WorkerEvent) => void): WorkerHandle;
+  dispose(): void;
 }
 
 /** Keeps the last `limit` bytes of a stream, cut at a line start where possible. */
@@ -49,9 +58,9 @@ class TailBuffer {
 
 /**
  * Starts one training worker as a plain Node process (ELECTRON_RUN_AS_NODE makes this work from inside
- * Electron's main process too) and relays its typed events.
+ * Electron's main process too), ready to be given a run.
  */
-export function spawnWorker(opts: SpawnWorkerOptions): WorkerHandle {
+export function forkWorker(opts: ForkWorkerOptions = {}): IdleWorker {
   const env: NodeJS.ProcessEnv = { ...process.env, ELECTRON_RUN_AS_NODE: '1' };
   if (opts.cudaVisibleDevices !== undefined) env.CUDA_VISIBLE_DEVICES = opts.cudaVisibleDevices;
   const child: ChildProcess = fork(opts.entry ?? WORKER_ENTRY, [], {
@@ -63,14 +72,17 @@ export function spawnWorker(opts: SpawnWorkerOptions): WorkerHandle {
   const tail = new TailBuffer(opts.stderrTailBytes ?? 4000);
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => tail.push(chunk));
+  let exitedEarly = false;
   let sawDone = false;
+  let listener: ((event: WorkerEvent) => void) | null = null;
   child.on('message', (message) => {
     const event = message as WorkerEvent;
     if (event.event === 'done') sawDone = true;
-    opts.onEvent(event);
+    listener?.(event);
   });
   const exited = new Promise<WorkerExit>((resolve) => {
     child.once('exit', (code, signal) => {
+      exitedEarly = listener === null;
       // stderr may still hold buffered bytes after 'exit'; 'close' fires once it is drained
       const finish = () => resolve({ code, signal, stderrTail: tail.toString(), sawDone });
       if (child.stderr && !child.stderr.readableEnded) child.stderr.once('close', finish);
@@ -80,11 +92,28 @@ export function spawnWorker(opts: SpawnWorkerOptions): WorkerHandle {
   const send = (message: ParentMessage) => {
     if (child.connected) child.send(message);
   };
-  send({ type: 'start', spec: opts.spec });
   return {
     pid: child.pid,
-    cancel: () => send({ type: 'cancel' }),
-    kill: () => child.kill('SIGKILL'),
-    exited,
+    get alive() {
+      return !exitedEarly && child.exitCode === null && child.signalCode === null;
+    },
+    start(spec, onEvent) {
+      if (listener) throw new Error('worker process already has a run');
+      listener = onEvent;
+      send({ type: 'start', spec });
+      return {
+        pid: child.pid,
+        cancel: () => send({ type: 'cancel' }),
+        kill: () => child.kill('SIGKILL'),
+        exited,
+      };
+    },
+    dispose() {
+      if (!listener) child.kill('SIGTERM');
+    },
   };
+}
+
+export function spawnWorker(opts: ForkWorkerOptions & { spec: RunSpec; onEvent: (event: WorkerEvent) => void }): WorkerHandle {
+  return forkWorker(opts).start(opts.spec, opts.onEvent);
 }

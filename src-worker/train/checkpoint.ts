@@ -64,6 +64,11 @@ export interface CheckpointHeader {
   partialEpoch: PartialEpoch;
   history: EpochMetrics[];
   bestTestAcc: number;
+  /**
+   * DP-SGD runs only: logical steps taken and the plan they were taken under, so a resumed run charges the
+   * accountant for exactly these steps and refuses a plan that would make the old charge wrong.
+   */
+  dp?: { steps: number; noiseMultiplier: number; sampleRate: number; delta: number; epsilon: number };
   tensors: { name: string; dtype: TensorDtype; shape: number[]; offset: number; byteLength: number }[];
   blobSha256: string;
 }

@@ -3,11 +3,12 @@ import type { EpochMetrics, FinalMetrics, WorkerEvent } from '../protocol';
 import type { RunSpec } from '../run-spec';
 import { loadLatestCheckpoint, pruneCheckpoints, writeCheckpoint, type CheckpointHeader, type PartialEpoch, type TrainingPosition } from './checkpoint';
 import { evaluate } from './evaluate';
-import { countTopK, crossEntropyFromLogits } from './loss';
 import { learningRateAt } from './schedules';
+import { dpEngine } from './dp-steps';
 import { Sgd, type NamedParameter } from './sgd';
+import { sgdEngine, type StepEngine } from './steps';
 import { captureTensors, checkResumeCompatible, restoreTensors } from './train-state';
-import type { TrainableModel, TrainBatch, TrainingDataset } from './types';
+import type { TrainableModel, TrainingDataset } from './types';
 
 /** How many checkpoint files a run keeps: a full-width ResNet-50 checkpoint is ~200 MB. */
 export const CHECKPOINTS_KEPT = 2;
@@ -33,6 +34,8 @@ export interface TrainOutcome {
 
 interface LoopState {
   position: TrainingPosition;
+  /** The resumed checkpoint's DP state, checked against the plan. */
+  resumedDp?: CheckpointHeader['dp'];
   partial: PartialEpoch;
   history: EpochMetrics[];
   bestTestAcc: number;
@@ -49,22 +52,6 @@ function finalMetrics(state: LoopState): FinalMetrics {
     best_test_acc: state.bestTestAcc,
     epochs_completed: state.history.length,
   };
-}
-
-/** One SGD step; returns the batch's mean loss and its number of top-1 hits. */
-function trainStep(model: TrainableModel, params: NamedParameter[], sgd: Sgd, batch: TrainBatch, lr: number, step: number, collectStats: boolean) {
-  return tf.tidy(() => {
-    const x = tf.tensor4d(batch.x, [batch.size, ...batch.shape]);
-    const y = tf.tensor1d(batch.y, 'int32');
-    let correct: tf.Scalar | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = model.forwardWith(x, { training: true, collectStats, step });
-      correct = tf.keep(countTopK(logits, y, 1));
-      return crossEntropyFromLogits(logits, y);
-    }, params.map((p) => p.variable));
-    sgd.step(grads, lr);
-    return { loss: value, correct: correct! };
-  });
 }
 
 export async function trainModel(spec: RunSpec, model: TrainableModel, dataset: TrainingDataset, hooks: TrainHooks): Promise<TrainOutcome> {
@@ -96,14 +83,23 @@ async function runEpochs(
       restoreTensors(ckpt, model, sgd);
       state.position = { ...ckpt.header.position };
       state.partial = { ...ckpt.header.partialEpoch };
-      state.history = ckpt.header.history;
+      // JSON has no NaN: a DP run's unmeasured train_acc comes back as null
+      state.history = ckpt.header.history.map((m) => ({ ...m, train_acc: m.train_acc ?? NaN }));
+      state.resumedDp = ckpt.header.dp;
       state.bestTestAcc = ckpt.header.bestTestAcc;
       emit({ event: 'log', level: 'info', message: `resumed from ${ckpt.path} (epoch ${state.position.epoch}, batch ${state.position.batchInEpoch})` });
     }
   }
   emit({ event: 'started', ...hooks.environment, resumedFromEpoch: state.position.epoch, numParams: model.countParams() });
 
-  const stepsPerEpoch = Math.ceil(dataset.trainSize / spec.batchSize);
+  const engine: StepEngine = spec.dp
+    ? dpEngine(spec, model, dataset, sgd, {
+      startStep: state.position.globalStep,
+      resumed: state.resumedDp,
+      log: (level, message) => emit({ event: 'log', level, message }),
+    })
+    : sgdEngine(spec, model, dataset, params, sgd);
+  const stepsPerEpoch = engine.stepsPerEpoch;
   const totalSteps = stepsPerEpoch * spec.epochs;
   const sessionStartStep = state.position.globalStep;
   let lastCheckpoint: string | undefined;
@@ -125,6 +121,7 @@ async function runEpochs(
       partialEpoch: state.partial,
       history: state.history,
       bestTestAcc: state.bestTestAcc,
+      ...(engine.checkpointState ? { dp: engine.checkpointState() } : {}),
     }, captureTensors(model, sgd));
     pruneCheckpoints(spec.checkpointDir, CHECKPOINTS_KEPT);
     lastCheckpoint = path;
@@ -145,11 +142,7 @@ async function runEpochs(
     let imagesThisSession = 0;
     let windowStart = performance.now();
     let windowImages = 0;
-    const iterator = dataset
-      .batches('train', {
-        batchSize: spec.batchSize, epoch, seed: spec.seed, shuffle: true,
-        augment: spec.augment ?? true, dropLast: false, startBatch: state.position.batchInEpoch,
-      })[Symbol.asyncIterator]();
+    const steps = engine.openEpoch(epoch, state.position.batchInEpoch);
     try {
       for (;;) {
         // Let pending I/O (a cancel message, a signal) run: prefetched batches and wasm reads resolve as
@@ -159,29 +152,24 @@ async function runEpochs(
           checkpoint('cancel');
           return outcome('cancelled');
         }
-        const waitStart = performance.now();
-        const next = await iterator.next();
-        const waited = performance.now() - waitStart;
-        epochWaitMs += waited;
-        if (next.done) break;
-        const batch = next.value;
         const step = state.position.globalStep;
         lastLr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
         const collectStats = spec.statsEvery > 0 && step % spec.statsEvery === 0;
-        const { loss, correct } = trainStep(model, params, sgd, batch, lastLr, step, collectStats);
-        const [lossValue, correctValue] = await Promise.all([loss.data(), correct.data()]).then(([l, c]) => [l[0]!, c[0]!]);
-        tf.dispose([loss, correct]);
-        if (!Number.isFinite(lossValue)) {
-          emit({ event: 'log', level: 'warn', message: `training loss became ${lossValue} at epoch ${epoch + 1}, batch ${state.position.batchInEpoch + 1} (lr ${lastLr}); stopping as diverged` });
+        const result = await steps.next(lastLr, step, collectStats);
+        if (!result) break;
+        epochWaitMs += result.waitMs;
+        // a DP step that drew no example has no loss (NaN) and is not a divergence
+        if (result.examples > 0 && !Number.isFinite(result.loss)) {
+          emit({ event: 'log', level: 'warn', message: `training loss became ${result.loss} at epoch ${epoch + 1}, batch ${state.position.batchInEpoch + 1} (lr ${lastLr}); stopping as diverged` });
           return outcome('diverged');
         }
-        state.partial.lossSum += lossValue * batch.size;
-        state.partial.correct += correctValue;
-        state.partial.seen += batch.size;
+        if (result.examples > 0) state.partial.lossSum += result.loss * result.examples;
+        state.partial.correct += result.correct ?? 0;
+        state.partial.seen += result.examples;
         state.position.batchInEpoch += 1;
         state.position.globalStep += 1;
-        imagesThisSession += batch.size;
-        windowImages += batch.size;
+        imagesThisSession += result.examples;
+        windowImages += result.examples;
         if (collectStats) emit({ event: 'norm_stats', epoch: epoch + 1, step, layers: model.lastNormStats() });
         if (state.position.batchInEpoch % spec.progressEvery === 0) {
           const now = performance.now();
@@ -191,14 +179,14 @@ async function runEpochs(
           const remainingEvals = spec.epochs - epoch;
           emit({
             event: 'progress', epoch: epoch + 1, batch: state.position.batchInEpoch, batchesPerEpoch: stepsPerEpoch,
-            imagesPerSec, etaSec: (totalSteps - state.position.globalStep) * secPerStep + remainingEvals * lastEvalSec, loss: lossValue,
+            imagesPerSec, etaSec: (totalSteps - state.position.globalStep) * secPerStep + remainingEvals * lastEvalSec, loss: result.loss,
           });
           windowStart = now;
           windowImages = 0;
         }
       }
     } finally {
-      await iterator.return?.();
+      await steps.close();
     }
     const trainMs = performance.now() - epochStart;
     sessionTrainMs += trainMs;
@@ -211,7 +199,7 @@ async function runEpochs(
     const seen = Math.max(state.partial.seen, 1);
     const metrics: EpochMetrics = {
       train_loss: state.partial.lossSum / seen,
-      train_acc: state.partial.correct / seen,
+      train_acc: engine.measuresTrainAccuracy ? state.partial.correct / seen : NaN,
       test_loss: test.loss,
       test_acc: test.acc,
       test_acc5: test.acc5,
@@ -219,6 +207,8 @@ async function runEpochs(
       epoch_time_s: (performance.now() - epochStart) / 1000,
       images_per_s: imagesThisSession / Math.max(trainMs / 1000, 1e-9),
       num_tensors: tf.memory().numTensors,
+      data_wait_frac: trainMs > 0 ? epochWaitMs / trainMs : 0,
+      ...(engine.epsilon ? { epsilon: engine.epsilon() } : {}),
     };
     if (!Number.isFinite(test.loss)) {
       emit({ event: 'log', level: 'warn', message: `test loss became ${test.loss} after epoch ${epoch + 1}; stopping as diverged` });
@@ -229,7 +219,6 @@ async function runEpochs(
     state.position = { epoch: epoch + 1, batchInEpoch: 0, globalStep: state.position.globalStep };
     state.partial = { lossSum: 0, correct: 0, seen: 0 };
     emit({ event: 'epoch', epoch: epoch + 1, metrics });
-    emit({ event: 'log', level: 'info', message: `epoch ${epoch + 1}: ${((100 * epochWaitMs) / Math.max(trainMs, 1e-9)).toFixed(1)}% of training time spent waiting for data` });
     const last = epoch + 1 === spec.epochs;
     if (!last && spec.checkpointEvery > 0 && (epoch + 1) % spec.checkpointEvery === 0) checkpoint('periodic');
   }

@@ -5,6 +5,8 @@ import { createModel, listModels, type NormLabModel } from '../models';
 import type { FinalMetrics, WorkerEvent } from '../protocol';
 import { parseRunSpec, RunSpecError, type RunSpec } from '../run-spec';
 import { CheckpointError } from './checkpoint';
+import { assertDpCompatible, DpIncompatibleModelError } from './dp';
+import { DpSetupError } from './dp-steps';
 import { trainModel, type TrainOutcome } from './loop';
 import { PresetError, resolvePreset } from './presets';
 
@@ -65,7 +67,23 @@ export function validateSpec(spec: RunSpec): void {
     if (!existsSync(spec.dataDir)) throw new InvalidRunError(`data directory ${spec.dataDir} does not exist`);
   }
   if (spec.resume && !spec.checkpointDir) throw new InvalidRunError('resume needs checkpointDir (where the checkpoints are)');
-  if (spec.dp) throw new InvalidRunError('DP-SGD runs (spec.dp) are not handled by this trainer yet');
+  if (spec.dp) validateDp(spec);
+}
+
+/** Refuses what a DP spec can be refused for before any data is read or model built. */
+function validateDp(spec: RunSpec): void {
+  const dp = spec.dp!;
+  if (dp.targetEpsilon === undefined && dp.noiseMultiplier === undefined) {
+    throw new InvalidRunError('dp: give targetEpsilon (the noise is calibrated to it) or noiseMultiplier');
+  }
+  const info = listModels().find((m) => m.name === spec.model)!;
+  try {
+    // the registry's metadata is enough to refuse BatchNorm; the full check runs on the built model in the loop
+    assertDpCompatible({ info, layers: () => [], trainableVariables: () => [], forwardWith: () => { throw new Error('not built'); } });
+  } catch (err) {
+    if (err instanceof DpIncompatibleModelError) throw new InvalidRunError(err.message);
+    throw err;
+  }
 }
 
 /**
@@ -118,7 +136,7 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
     emit({ event: 'done', status: outcome.status, metrics: outcome.metrics });
     return { exitCode: 0, status: outcome.status, outcome };
   } catch (err) {
-    const invalid = err instanceof InvalidRunError || err instanceof CheckpointError;
+    const invalid = err instanceof InvalidRunError || err instanceof CheckpointError || err instanceof DpSetupError || err instanceof DpIncompatibleModelError;
     const message = err instanceof Error ? err.message : String(err);
     emit({ event: 'error', reason: message, ...(invalid || !(err instanceof Error) ? {} : { detail: err.stack }) });
     emit({ event: 'done', status: 'failed', metrics: NO_METRICS });

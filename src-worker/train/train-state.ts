@@ -43,6 +43,8 @@ export function restoreTensors(ckpt: Checkpoint & { path?: string }, model: Trai
 const MUST_MATCH: (keyof RunSpec)[] = [
   'model', 'dataset', 'batchSize', 'seed', 'width', 'knDropout', 'groups', 'activation', 'lowResolution',
   'syntheticTrainSize', 'syntheticTestSize', 'imageSize', 'momentum',
+  // a DP run's privacy charge so far was computed under these options; absent on both sides for other runs
+  'dp',
 ];
 // These may change on resume (e.g. extending a run), but the result is then not the uninterrupted run's.
 const MAY_DIFFER: (keyof RunSpec)[] = ['epochs', 'lr', 'weightDecay', 'schedule'];

@@ -88,6 +88,20 @@ describe('scheduler with real worker processes', () => {
     expect(new Set(epochs)).toEqual(new Set([1, 2, 3]));
   });
 
+  it('hands the next run to a worker started ahead while the slot was busy, and drops spares when the queue is empty', async () => {
+    const runtime = await open(tempDir(), { cpuSlots: 1, nvidiaSmi: '/nonexistent' });
+    const pids = new Map<number, number>();
+    runtime.scheduler.on('runStarted', (id) => pids.set(id, runtime.scheduler.slotsView()[0]!.pid!));
+    const done = runSweepToEnd(runtime, tinySweep('spares', { seeds: [1, 2] }), quiet);
+    const spare = await waitFor(() => runtime.scheduler.slotsView()[0]?.sparePid, 20_000, 'a spare worker');
+    const outcome = await done;
+    expect(outcome.allFinished).toBe(true);
+    const [first, second] = [...outcome.runs].sort((a, b) => a.startedAt! - b.startedAt!);
+    expect(pids.get(second!.id)).toBe(spare);
+    expect(pids.get(first!.id)).not.toBe(spare);
+    expect(runtime.scheduler.slotsView()[0]!.sparePid).toBeNull();
+  });
+
   it('cancels a running run with a checkpoint, and a cancelled queued run never starts', async () => {
     const runtime = await open(tempDir(), { cpuSlots: 1, nvidiaSmi: '/nonexistent' });
     const done = runSweepToEnd(runtime, tinySweep('cancel', { epochs: 5, seeds: [1, 2] }), quiet);
