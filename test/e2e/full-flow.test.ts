@@ -41,11 +41,11 @@ describe('build a sweep, run it with real workers, compare, export', () => {
     await shot('empty');
   });
 
-  it('queues a KN vs no-norm sweep built in the UI', async () => {
+  it('queues a KN vs BN vs GN vs LN sweep built in the UI', async () => {
     await page.getByRole('link', { name: 'Build a sweep' }).click();
     await page.locator('input[placeholder="kn-vs-bn-cifar10"]').fill('ui-flow');
-    await page.locator('input[value="kn_cnn"]').check();
-    await page.locator('input[value="cnn"]').check();
+    await page.getByRole('button', { name: 'KN vs BN/GN/LN, depth 18' }).click();
+    await page.getByLabel('Width multipliers').fill('0.0625');
     await page.getByLabel('Training images').fill('64');
     await page.getByLabel('Test images').fill('32');
     await page.getByLabel('Learning rates').fill('0.05');
@@ -53,7 +53,7 @@ describe('build a sweep, run it with real workers, compare, export', () => {
     await page.getByLabel('Epochs').fill('2');
     await page.getByLabel('Repeats per configuration').fill('2');
     await page.getByLabel(/Kernel statistics every/).fill('2');
-    await expect.poll(() => page.getByTestId('run-count').textContent()).toMatch(/^4 runs/);
+    await expect.poll(() => page.getByTestId('run-count').textContent()).toMatch(/^8 runs/);
     await shot('builder');
     await page.getByRole('button', { name: 'Queue the sweep' }).click();
     await page.waitForURL(/#\/runs\?sweep=1/);
@@ -61,24 +61,24 @@ describe('build a sweep, run it with real workers, compare, export', () => {
 
   it('shows the runs training live and finishing', async () => {
     const rows = page.locator('table[aria-label="Runs"] tbody tr');
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(4);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(8);
     // catch at least one run while it trains, with its device
     await page.locator('.status-running').first().waitFor({ timeout: 60_000 });
     expect(await rows.filter({ has: page.locator('.status-running') }).first().locator('td.mono').last().textContent()).toMatch(/^cpu:/);
     await shot('running');
-    await expect.poll(() => page.locator('.status-finished').count(), { timeout: 150_000, interval: 500 }).toBe(4);
-    expect(await page.getByText(/test top-1 \d+\.\d\d %/).count()).toBe(4);
+    await expect.poll(() => page.locator('.status-finished').count(), { timeout: 240_000, interval: 500 }).toBe(8);
+    expect(await page.getByText(/test top-1 \d+\.\d\d %/).count()).toBe(8);
     await shot('finished');
   });
 
-  it('compares KN with no normalization over both seeds', async () => {
+  it('compares KernelNorm with BatchNorm, GroupNorm and LayerNorm over both seeds', async () => {
     await page.getByRole('link', { name: 'Compare' }).click();
     const table = page.getByRole('table', { name: 'Comparison of configurations' });
     await table.waitFor();
     const models = await table.locator('tbody tr td.mono').allTextContents();
-    expect(models.sort()).toEqual(['cnn', 'kn_cnn']);
+    expect(models.sort()).toEqual(['knresnet18', 'resnet18_bn', 'resnet18_gn', 'resnet18_ln']);
     for (const n of await table.locator('tbody tr td:nth-child(8)').allTextContents()) expect(n).toBe('2');
-    expect(await table.locator('td[data-col="final"]').first().textContent()).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
+    for (const cell of await table.locator('td[data-col="final"]').allTextContents()) expect(cell).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
     await shot('compare');
   });
 
@@ -97,7 +97,7 @@ describe('build a sweep, run it with real workers, compare, export', () => {
     const lines = readFileSync(file, 'utf8').trim().split(/\r?\n/);
     expect(lines[0]).toBe('run_id,sweep_id,group_key,model,seed,epoch,key,value,time');
     const testAcc = lines.filter((l) => l.includes(',test_acc,'));
-    expect(testAcc).toHaveLength(4 * 2);
+    expect(testAcc).toHaveLength(8 * 2);
   });
 
   it('raised no page errors', () => {

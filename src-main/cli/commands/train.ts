@@ -38,6 +38,43 @@ interface TrainOptions {
   gamma?: number; power?: number; syntheticTrainSize?: number; syntheticTestSize?: number; imageSize?: number;
   checkpointEvery?: number; statsEvery?: number; progressEvery?: number; knDropout?: number; groups?: number;
   activation?: string; augment?: boolean; lowResolution?: boolean; normalizeInputs?: boolean;
+  dp?: boolean; targetEpsilon?: number; noiseMultiplier?: number; delta?: number; maxGradNorm?: number; logicalBatch?: number;
+}
+
+/** A flag combination the run spec cannot express; reported like a bad flag value (exit 2). */
+export class TrainUsageError extends Error {
+  override name = 'TrainUsageError';
+}
+
+const DP_FLAGS = { targetEpsilon: '--target-epsilon', noiseMultiplier: '--noise-multiplier', delta: '--delta', maxGradNorm: '--max-grad-norm', logicalBatch: '--logical-batch' } as const;
+
+function presetFields(name: string | undefined): Partial<RunSpecInput> {
+  if (name === undefined) return {};
+  try {
+    return resolvePreset({ preset: name });
+  } catch {
+    return {}; // an unknown preset is reported by executeRun like any other invalid spec
+  }
+}
+
+/**
+ * The DP options the flags describe, merged over a DP preset's (resolvePreset would replace the preset's dp
+ * object whole, so `--preset dp-paper --max-grad-norm 2` would lose the preset's ε and logical batch).
+ */
+function dpFrom(o: TrainOptions, preset: Partial<RunSpecInput>): RunSpecInput['dp'] {
+  const given = Object.fromEntries(Object.keys(DP_FLAGS).flatMap((k) => (o[k as keyof typeof DP_FLAGS] === undefined ? [] : [[k, o[k as keyof typeof DP_FLAGS]]])));
+  if (!o.dp && !preset.dp) {
+    const flags = Object.keys(given).map((k) => DP_FLAGS[k as keyof typeof DP_FLAGS]);
+    if (flags.length > 0) throw new TrainUsageError(`${flags.join(', ')} only apply to DP-SGD runs: add --dp (or --preset dp-paper)`);
+    return undefined;
+  }
+  const dp = { ...preset.dp, ...given } as Partial<NonNullable<RunSpecInput['dp']>>;
+  if (dp.logicalBatch === undefined) {
+    throw new TrainUsageError('--dp needs --logical-batch N: the expected size of the Poisson-sampled batch (the paper uses 8192 on CIFAR-10)');
+  }
+  // the paper's budget unless the noise is given directly
+  if (dp.targetEpsilon === undefined && dp.noiseMultiplier === undefined) dp.targetEpsilon = 8;
+  return dp as RunSpecInput['dp'];
 }
 
 function scheduleFrom(o: TrainOptions): LrSchedule | undefined {
@@ -59,6 +96,10 @@ function scheduleFrom(o: TrainOptions): LrSchedule | undefined {
 
 /** The run spec the flags describe (before presets are resolved; undefined fields are left to the preset). */
 export function specInputFromOptions(o: TrainOptions): Partial<RunSpecInput> {
+  const preset = presetFields(o.preset);
+  const dp = dpFrom(o, preset);
+  // the paper trains every DP model with Mish; an explicit --activation (or the preset's) still wins
+  const activation = o.activation ?? (dp && preset.activation === undefined ? 'mish' : undefined);
   return {
     model: o.model, dataset: o.dataset as RunSpecInput['dataset'], dataDir: o.dataDir, epochs: o.epochs,
     batchSize: o.batchSize, lr: o.lr, seed: o.seed, width: o.width, preset: o.preset, checkpointDir: o.checkpointDir,
@@ -66,8 +107,8 @@ export function specInputFromOptions(o: TrainOptions): Partial<RunSpecInput> {
     nesterov: o.nesterov, schedule: scheduleFrom(o), syntheticTrainSize: o.syntheticTrainSize,
     syntheticTestSize: o.syntheticTestSize, imageSize: o.imageSize, checkpointEvery: o.checkpointEvery,
     statsEvery: o.statsEvery, progressEvery: o.progressEvery, knDropout: o.knDropout, groups: o.groups,
-    activation: o.activation as RunSpecInput['activation'], augment: o.augment, lowResolution: o.lowResolution,
-    normalizeInputs: o.normalizeInputs,
+    activation: activation as RunSpecInput['activation'], augment: o.augment, lowResolution: o.lowResolution,
+    normalizeInputs: o.normalizeInputs, dp,
   };
 }
 
@@ -80,7 +121,8 @@ export function exitCodeOf(result: RunResult): number {
   return EXIT[result.status];
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+// DP runs report train_acc as NaN (not measured)
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : 'n/a');
 
 export function formatFinal(m: FinalMetrics): string {
   return `test top-1 ${pct(m.test_acc)}, top-5 ${pct(m.test_acc5)}, test loss ${m.test_loss.toFixed(4)}, ` +
@@ -119,7 +161,7 @@ export function humanRenderer(out: NodeJS.WriteStream, err: NodeJS.WriteStream, 
         const m = e.metrics;
         line(`epoch ${e.epoch}/${totalEpochs()}: train loss ${m.train_loss.toFixed(4)} acc ${pct(m.train_acc)} | test loss ` +
           `${m.test_loss.toFixed(4)} top-1 ${pct(m.test_acc)} top-5 ${pct(m.test_acc5)} | lr ${m.lr.toPrecision(4)} | ` +
-          `${m.images_per_s.toFixed(1)} img/s, ${m.epoch_time_s.toFixed(1)} s`);
+          `${m.images_per_s.toFixed(1)} img/s, ${m.epoch_time_s.toFixed(1)} s` + (m.epsilon !== undefined ? ` | ε ${m.epsilon.toFixed(3)}` : ''));
         break;
       }
       case 'checkpoint':
@@ -206,9 +248,23 @@ export function register(program: Command): void {
     .option('--no-normalize-inputs', 'feed raw [0, 1] images')
     .option('--stats-every <n>', 'normalisation statistics every N steps (0: never)', nonNegativeInt)
     .option('--progress-every <n>', 'progress event every N batches', positiveInt)
+    .option('--dp', 'train with DP-SGD (Poisson sampling, per-example clipping, Gaussian noise); --batch-size is the micro-batch; activation defaults to mish')
+    .option('--target-epsilon <x>', 'DP: privacy budget ε the noise is calibrated to (default 8 unless --noise-multiplier)', finiteNumber)
+    .option('--noise-multiplier <x>', 'DP: noise multiplier σ, instead of calibrating to --target-epsilon', finiteNumber)
+    .option('--delta <x>', 'DP: δ (default 8e-7)', finiteNumber)
+    .option('--max-grad-norm <x>', 'DP: per-example clipping bound C (default 1)', finiteNumber)
+    .option('--logical-batch <n>', 'DP: expected Poisson-sampled batch per step (the paper: 8192)', positiveInt)
     .option('--json', 'one JSON event per line on stdout; the last line is {"event":"done",…}')
     .action(async (options: TrainOptions) => {
-      const input = specInputFromOptions(options);
+      let input: Partial<RunSpecInput>;
+      try {
+        input = specInputFromOptions(options);
+      } catch (err) {
+        if (!(err instanceof TrainUsageError)) throw err;
+        process.stderr.write(`normlab train: ${err.message}\n`);
+        process.exitCode = EXIT.invalid;
+        return;
+      }
       process.exitCode = await runInProcess(input, options.json ?? false);
     });
 }
