@@ -6,6 +6,7 @@ import type {
   CheckpointRecord, GroupAggregate, GroupCurve, LatestMetric, LogRecord, MetricPoint, NormStatsRecord, RunRecord,
   RunStatus, SweepSummary,
 } from '../store/types';
+import { refuseDpIncompatibleModels } from '../sweeps/dp-models';
 import { expandSweep, sweepSeeds } from '../sweeps/expand';
 import { proposeLrTrials, type LrSearchDecision, type LrTrial } from '../sweeps/lr-search';
 import { parseSweepSpec } from '../sweeps/spec';
@@ -102,9 +103,10 @@ export class NormLabService implements NormLabApi {
    * runs already present, finished or not, are counted as existing and left alone.
    */
   submitSweep(input: unknown): Promise<SubmitSweepResult> {
-    return this.call(() => {
+    return this.call(async () => {
       const spec = parseSweepSpec(input);
       const expansion = expandSweep(spec);
+      await refuseDpIncompatibleModels(spec, expansion.runs);
       const { sweep, created } = this.store.upsertSweep({ name: spec.name, spec, priority: spec.priority });
       const added = this.store.addRuns(sweep.id, expansion.runs, { priority: spec.priority });
       const existingByStatus: Partial<Record<RunStatus, number>> = {};

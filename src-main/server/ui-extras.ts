@@ -3,7 +3,7 @@ import type { NormLabApi } from '../api';
 import { ServiceError } from '../api/errors';
 import type { ExperimentStore } from '../store/experiment-store';
 import type { RunRecord } from '../store/types';
-import { expandSweep, parseSweepSpec, SweepSpecError } from '../sweeps';
+import { expandSweep, parseSweepSpec, refuseDpIncompatibleModels, SweepSpecError } from '../sweeps';
 import { datasetNameSchema, type RunSpec } from '../../src-worker/run-spec';
 import type { LiveHub } from './live-events';
 
@@ -127,6 +127,7 @@ export function createUiExtras(opts: UiExtrasOptions): UiExtras {
       try {
         spec = parseSweepSpec(input);
         expansion = expandSweep(spec);
+        await refuseDpIncompatibleModels(spec, expansion.runs);
       } catch (error) {
         if (error instanceof SweepSpecError) return { ok: false, problems: error.problems };
         throw error;

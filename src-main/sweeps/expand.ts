@@ -1,7 +1,7 @@
 import { PresetError, resolvePreset } from '../../src-worker/train/presets';
 import { parseRunSpec, runSpecSchema, type RunSpec, type RunSpecInput } from '../../src-worker/run-spec';
 import { configGroupKey } from '../store/group-key';
-import { renderPath, SweepSpecError, type SweepSpec } from './spec';
+import { objectFieldShape, renderPath, splitDotted, SweepSpecError, type SweepSpec } from './spec';
 
 /** Seeds a sweep runs each config with: `seeds`, else 1..repeats, else the run spec's default seed. */
 export function sweepSeeds(spec: SweepSpec): number[] {
@@ -49,11 +49,14 @@ export function expandSweep(spec: SweepSpec): Expansion {
 
 /** base + one grid point (+ lrSearch.start), with a preset resolved; checked against the run spec schema. */
 function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: number): RunSpecInput {
-  const merged = { ...spec.base, ...point } as Partial<RunSpecInput>;
+  const plain = Object.fromEntries(Object.entries(point).filter(([axis]) => !splitDotted(axis)));
+  const merged = { ...spec.base, ...plain } as Partial<RunSpecInput>;
   if (spec.lrSearch) merged.lr = spec.lrSearch.start;
-  let resolved: Partial<RunSpecInput>;
+  let resolved: Record<string, unknown>;
+  let presetFields: Record<string, unknown> = {};
   try {
     resolved = resolvePreset(merged);
+    if (merged.preset !== undefined) presetFields = resolvePreset({ preset: merged.preset });
   } catch (error) {
     if (error instanceof PresetError) {
       const where = 'preset' in point ? `grid.preset[${index}]` : 'base.preset';
@@ -61,9 +64,33 @@ function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: n
     }
     throw error;
   }
-  const problems = describeRunProblems(point, resolved);
+  // options objects (dp) set in base refine the preset's rather than replace them: base.dp {maxGradNorm: 2}
+  // over dp-paper keeps its ε and logical batch
+  for (const field of Object.keys(merged)) {
+    const mine = (merged as Record<string, unknown>)[field];
+    const preset = presetFields[field];
+    if (objectFieldShape(field) && isObject(mine) && isObject(preset)) resolved[field] = { ...preset, ...mine };
+  }
+  for (const [axis, value] of Object.entries(point)) {
+    const dotted = splitDotted(axis);
+    if (!dotted) continue;
+    const [field, key] = dotted;
+    const current = resolved[field];
+    if (current === undefined) {
+      throw new SweepSpecError([
+        `${renderPath(['grid', axis])}: varies ${field}.${key}, but nothing sets ${field}: give base.${field} (the other options) or a preset that has it` +
+          (field === 'dp' ? ' (dp-paper)' : ''),
+      ]);
+    }
+    resolved[field] = { ...(current as object), [key]: value };
+  }
+  const problems = describeRunProblems(point, resolved as Partial<RunSpecInput>);
   if (problems.length) throw new SweepSpecError(problems);
   return resolved as RunSpecInput;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /**

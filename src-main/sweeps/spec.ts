@@ -7,6 +7,8 @@ import { canonicalJson } from '../store/group-key';
  *   { "name": "kn-vs-bn", "base": { ...run fields }, "grid": { "model": [...], "lr": [...] },
  *     "seeds": [1, 2, 3] | "repeats": 3, "lrSearch": { "start": 0.2, "factor": 0.5, "maxSteps": 6, "repeats": 3 },
  *     "priority": 0 }
+ * A grid axis may name a field inside an object-valued run field with a dot: "dp.maxGradNorm": [1, 2] varies the
+ * clipping bound and keeps the rest of base.dp (or of a DP preset's dp).
  * Field-level checks reuse the run spec's own schema, so a grid value is held to exactly the rules a run is.
  */
 
@@ -65,9 +67,61 @@ function checkRunField(
   }
 }
 
+/** The object-valued run fields a dotted grid axis can reach into, with their keys' schemas. */
+export function objectFieldShape(field: string): Record<string, z.ZodType> | null {
+  if (!(field in runSpecSchema.shape)) return null;
+  let schema: z.ZodType = runSpecSchema.shape[field as RunField];
+  if (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+  return schema instanceof z.ZodObject ? (schema.shape as Record<string, z.ZodType>) : null;
+}
+
+/** `"dp.maxGradNorm"` → ['dp', 'maxGradNorm']; null for a plain field name. */
+export function splitDotted(axis: string): [string, string] | null {
+  const dot = axis.indexOf('.');
+  return dot < 0 ? null : [axis.slice(0, dot), axis.slice(dot + 1)];
+}
+
+function checkNestedAxis(axis: string, values: unknown[], spec: { base: Record<string, unknown>; grid: Record<string, unknown[]> }, ctx: z.RefinementCtx): void {
+  const [field, key] = splitDotted(axis)!;
+  const shape = objectFieldShape(field);
+  if (!shape) {
+    const objects = RUN_FIELDS.filter((f) => objectFieldShape(f));
+    ctx.addIssue({ code: 'custom', path: ['grid', axis], message: `"${field}" is not a run field with options to vary (dotted axes reach into: ${objects.join(', ')})` });
+    return;
+  }
+  const schema = shape[key];
+  if (!schema) {
+    ctx.addIssue({ code: 'custom', path: ['grid', axis], message: `unknown field "${key}" of ${field} (known: ${Object.keys(shape).join(', ')})` });
+    return;
+  }
+  const seen = new Map<string, number>();
+  values.forEach((value, i) => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue({ code: 'custom', path: ['grid', axis, i, ...(issue.path as (string | number)[])], message: issue.message });
+      }
+    }
+    const first = seen.get(canonicalJson(value));
+    if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['grid', axis, i], message: `duplicate of grid["${axis}"][${first}]` });
+    else seen.set(canonicalJson(value), i);
+  });
+  if (field in spec.grid) {
+    ctx.addIssue({ code: 'custom', path: ['grid', axis], message: `grid.${field} is an axis too; vary ${field} whole or by its fields, not both` });
+  }
+  const inBase = spec.base[field];
+  if (inBase !== null && typeof inBase === 'object' && key in inBase) {
+    ctx.addIssue({ code: 'custom', path: ['base', field, key], message: 'also a grid axis; set it in one place only' });
+  }
+}
+
 export const sweepSpecSchema = sweepSpecObject.superRefine((spec, ctx) => {
   for (const [field, value] of Object.entries(spec.base)) checkRunField(field, value, ['base', field], ctx);
   for (const [field, values] of Object.entries(spec.grid)) {
+    if (splitDotted(field)) {
+      checkNestedAxis(field, values, spec, ctx);
+      continue;
+    }
     if (!(field in runSpecSchema.shape) || RESERVED[field as RunField]) {
       checkRunField(field, values[0], ['grid', field], ctx);
       continue;
@@ -114,11 +168,12 @@ export const sweepSpecSchema = sweepSpecObject.superRefine((spec, ctx) => {
 export type SweepSpecInput = z.input<typeof sweepSpecSchema>;
 export type SweepSpec = z.output<typeof sweepSpecSchema>;
 
-/** Renders a zod path as the spec is written: `grid.lr[2]`, `base.schedule.decay`. */
+/** Renders a zod path as the spec is written: `grid.lr[2]`, `base.schedule.decay`, `grid["dp.maxGradNorm"][1]`. */
 export function renderPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    else if (String(part).includes('.')) out += `[${JSON.stringify(String(part))}]`;
     else out += out ? `.${String(part)}` : String(part);
   }
   return out || '(root)';

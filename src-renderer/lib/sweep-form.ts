@@ -24,6 +24,8 @@ export interface SweepForm {
   priority: string;
   /** Sample normalization statistics every N training steps (0: never), for the kernel-statistics view. */
   statsEvery: string;
+  /** DP-SGD: the paper's (ε, δ) = (8, 8e-7); several clipping bounds become a grid axis (dp.maxGradNorm). */
+  dp: { enabled: boolean; targetEpsilon: string; delta: string; clipValues: string; logicalBatch: string };
 }
 
 export function defaultSweepForm(): SweepForm {
@@ -46,7 +48,14 @@ export function defaultSweepForm(): SweepForm {
     seeds: '1, 2, 3',
     priority: '0',
     statsEvery: '50',
+    // logical batch 256 fits the default synthetic set; the paper uses 8192 on CIFAR-10
+    dp: { enabled: false, targetEpsilon: '8', delta: '8e-7', clipValues: '1', logicalBatch: '256' },
   };
+}
+
+/** Why DP-SGD cannot train a model of this normalization, or null when it can (the worker's own rule). */
+export function dpRefusal(model: string, norm: string | undefined): string | null {
+  return norm === 'bn' ? `DP-SGD cannot train ${model}: BatchNorm mixes examples in a batch; use a KN, GN or LN model` : null;
 }
 
 export interface NumberListResult {
@@ -78,7 +87,16 @@ function parseOne(text: string, opts: { integer?: boolean; positive?: boolean; m
   return { value: r.values[0]!, error: null };
 }
 
-export type FormErrors = Partial<Record<keyof SweepForm | 'lrSearch.start' | 'lrSearch.factor' | 'lrSearch.maxSteps' | 'lrSearch.repeats', string>>;
+export type FormErrors = Partial<Record<
+  keyof SweepForm | 'lrSearch.start' | 'lrSearch.factor' | 'lrSearch.maxSteps' | 'lrSearch.repeats' |
+  'dp.targetEpsilon' | 'dp.delta' | 'dp.clipValues' | 'dp.logicalBatch',
+  string
+>>;
+
+export interface BuildOptions {
+  /** Model name → its normalization (from the registry), to refuse BatchNorm models under DP-SGD. */
+  modelNorms?: ReadonlyMap<string, string>;
+}
 
 export interface FormResult {
   errors: FormErrors;
@@ -96,10 +114,15 @@ function place(base: Record<string, unknown>, grid: Record<string, unknown[]>, f
   else if (values.length > 1) grid[field] = values;
 }
 
-export function buildSweepSpec(form: SweepForm): FormResult {
+export function buildSweepSpec(form: SweepForm, opts: BuildOptions = {}): FormResult {
   const errors: FormErrors = {};
   if (!form.name.trim()) errors.name = 'give the sweep a name (re-submitting the same name adds only new runs)';
   if (form.models.length === 0) errors.models = 'pick at least one model';
+  const dp = form.dp.enabled ? parseDp(form.dp, errors) : null;
+  if (dp) {
+    const refused = form.models.map((m) => dpRefusal(m, opts.modelNorms?.get(m))).find((r) => r !== null);
+    if (refused) errors.models = refused;
+  }
   if (!form.dataset) errors.dataset = 'pick a data set';
   if (form.dataset !== 'synthetic' && !form.dataDir.trim()) errors.dataDir = `${form.dataset} needs the folder holding its files`;
 
@@ -155,7 +178,8 @@ export function buildSweepSpec(form: SweepForm): FormResult {
   if (trainSize?.error) errors.syntheticTrainSize = trainSize.error;
   if (testSize?.error) errors.syntheticTestSize = testSize.error;
 
-  const configs = form.models.length * batch.values.length * epochs.values.length * widths.values.length * (search ? 1 : lrs.length);
+  const clips = dp ? dp.clips.length : 1;
+  const configs = form.models.length * batch.values.length * epochs.values.length * widths.values.length * (search ? 1 : lrs.length) * clips;
   const seedCount = search ? (seeds ? Math.min(seeds.length, search.repeats!) : search.repeats!) : seeds ? seeds.length : (repeats ?? 0);
   const runCount = search ? configs : configs * seedCount;
   const maxRunCount = search ? configs * (search.maxSteps! + seedCount - 1) : runCount;
@@ -175,10 +199,37 @@ export function buildSweepSpec(form: SweepForm): FormResult {
   place(base, grid, 'epochs', epochs.values);
   place(base, grid, 'width', widths.values);
   if (!search) place(base, grid, 'lr', lrs);
+  if (dp) {
+    base.dp = { targetEpsilon: dp.targetEpsilon, delta: dp.delta, logicalBatch: dp.logicalBatch, ...(dp.clips.length === 1 ? { maxGradNorm: dp.clips[0] } : {}) };
+    if (dp.clips.length > 1) grid['dp.maxGradNorm'] = dp.clips;
+    // the paper trains every DP model with Mish
+    base.activation = 'mish';
+  }
 
   const spec: Record<string, unknown> = { name: form.name.trim(), base, grid, priority: priority.value };
   if (seeds) spec.seeds = seeds;
   else if (repeats !== null) spec.repeats = repeats;
   if (search) spec.lrSearch = search;
   return { errors, spec, runCount, maxRunCount };
+}
+
+interface DpValues {
+  targetEpsilon: number;
+  delta: number;
+  clips: number[];
+  logicalBatch: number;
+}
+
+/** The DP fields, each error recorded; values are only used once the form has no errors. */
+function parseDp(dp: SweepForm['dp'], errors: FormErrors): DpValues {
+  const eps = parseOne(dp.targetEpsilon, { positive: true });
+  const delta = parseOne(dp.delta, { positive: true });
+  const clips = parseNumberList(dp.clipValues, { positive: true });
+  const batch = parseOne(dp.logicalBatch, { integer: true, positive: true });
+  if (eps.error) errors['dp.targetEpsilon'] = eps.error;
+  if (delta.error) errors['dp.delta'] = delta.error;
+  else if (delta.value! >= 1) errors['dp.delta'] = 'δ must be below 1 (the paper: 8e-7, below 1/N)';
+  if (clips.error) errors['dp.clipValues'] = clips.error;
+  if (batch.error) errors['dp.logicalBatch'] = batch.error;
+  return { targetEpsilon: eps.value ?? NaN, delta: delta.value ?? NaN, clips: clips.values, logicalBatch: batch.value ?? NaN };
 }

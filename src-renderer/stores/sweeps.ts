@@ -4,7 +4,8 @@ import type { SubmitSweepResult } from '../../src-main/api/service';
 import type { SweepPreview } from '../../src-main/server/ui-extras';
 import { ApiError, useApi } from '../api/client';
 import { errorMessage } from '../composables/useAsync';
-import { buildSweepSpec, defaultSweepForm, type SweepForm } from '../lib/sweep-form';
+import { buildSweepSpec, defaultSweepForm, dpRefusal, type SweepForm } from '../lib/sweep-form';
+import { useCatalogStore } from './catalog';
 
 /**
  * The sweep being built: its form, the spec it makes, the server's preview of that spec (debounced, the real
@@ -12,7 +13,21 @@ import { buildSweepSpec, defaultSweepForm, type SweepForm } from '../lib/sweep-f
  */
 export const useSweepsStore = defineStore('sweeps', () => {
   const form = ref<SweepForm>(defaultSweepForm());
-  const local = computed(() => buildSweepSpec(form.value));
+  const catalog = useCatalogStore();
+  const modelNorms = computed(() => new Map(catalog.models.map((m) => [m.name, m.norm])));
+  const local = computed(() => buildSweepSpec(form.value, { modelNorms: modelNorms.value }));
+  /** Models DP-SGD cannot train, with the reason, while DP is on (the picker greys them out). */
+  const dpBlockedModels = computed<Record<string, string>>(() => {
+    if (!form.value.dp.enabled) return {};
+    return Object.fromEntries(catalog.models.flatMap((m) => {
+      const reason = dpRefusal(m.name, m.norm);
+      return reason ? [[m.name, reason]] : [];
+    }));
+  });
+  // turning DP on drops the models it cannot train rather than leaving the form in error
+  watch(() => form.value.dp.enabled, (on) => {
+    if (on) form.value.models = form.value.models.filter((m) => !(m in dpBlockedModels.value));
+  });
   const preview = shallowRef<SweepPreview | null>(null);
   const previewing = ref(false);
   const previewError = ref<string | null>(null);
@@ -90,7 +105,7 @@ export const useSweepsStore = defineStore('sweeps', () => {
   }
 
   return {
-    form, local, visibleErrors, attempted, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
+    form, local, dpBlockedModels, visibleErrors, attempted, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
     refreshPreview, schedulePreview, submit, reset,
   };
 });

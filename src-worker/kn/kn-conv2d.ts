@@ -46,22 +46,22 @@ export function knConv2d(
     const dropped = (mask ? tf.mul(xIn, mask) : xIn) as tf.Tensor4D;
     const m = windowMomentsForward(dropped, g);
     const scale = tf.rsqrt(tf.add(m.variance, eps)); // s = 1/sqrt(var + eps), [N,H',W',1]
-    const sumW = tf.sum(w, [0, 1, 2]).reshape([1, outChannels]);
+    const sumW = tf.sum(w, [0, 1, 2]).reshape([1, outChannels]); // saved: wasm reduces leading axes by transposing
     const minusMeanScale = tf.neg(tf.mul(m.mean, scale)).reshape([rows, 1]);
     const correction = tf.fused.matMul({ a: minusMeanScale, b: sumW, bias: b ?? undefined }).reshape(outShape);
     const y = tf.add(tf.mul(conv, scale), correction) as tf.Tensor4D;
     if (opts.statsSink) opts.statsSink('kn', m.mean, tf.sqrt(tf.add(m.variance, eps)));
-    save([xIn, w, y, dropped, m.mean, m.shiftedMean, m.shift, scale, ...(b ? [b] : []), ...(mask ? [mask] : [])]);
+    save([xIn, w, y, dropped, m.mean, m.shiftedMean, m.shift, scale, sumW, ...(b ? [b] : []), ...(mask ? [mask] : [])]);
     return y;
   };
 
   const backward = (dy: tf.Tensor4D, saved: tf.Tensor[]): tf.Tensor[] => {
-    const [xIn, w, y, dropped, mean, shiftedMean, shift, scale, ...rest] = saved as tf.Tensor4D[];
+    const [xIn, w, y, dropped, mean, shiftedMean, shift, scale, sumW, ...rest] = saved as tf.Tensor4D[];
     const b = bias ? (rest[0] as tf.Tensor as tf.Tensor1D) : null;
     const savedMask = mask ? rest[rest.length - 1] : null;
     const dyRows = dy.reshape([rows, outChannels]);
     // Per window: dy·sum(W), dy·b (as matmuls; slicing a [rows, 2] result was slower on wasm than two), dy·y.
-    const dyDotSumW = tf.matMul(dyRows, tf.sum(w, [0, 1, 2]).reshape([outChannels, 1]));
+    const dyDotSumW = tf.matMul(dyRows, sumW.reshape([outChannels, 1]));
     const dyDotBias = b ? tf.matMul(dyRows, b.reshape([outChannels, 1])) : tf.zeros([rows, 1]);
     const dyDotY = rowDots(dy, y, rows, outChannels);
     const s = scale.reshape([rows, 1]);
@@ -76,14 +76,15 @@ export function knConv2d(
     const dx = tf.add(dxConv, dxMoments);
     const dwConv = tf.engine().runKernel('Conv2DBackpropFilter', { x: xIn, dy: dConv },
       { strides: g.stride, pad, dataFormat: 'NHWC', filterShape: w.shape }) as tf.Tensor4D;
-    // d sum(W) and d b together: [-mean s, 1]^T dy.
-    // Built as [2, rows] directly: a transposed [rows, 2] operand cost wasm a full transpose of it.
+    // d sum(W) and d b together: dy^T [-mean s, 1], [C, 2]. dy must be the left operand: as the right one,
+    // XNNPACK repacks all of it as GEMM weights on every call (60-130 ms for a [34848, 256] dy, against
+    // 18 ms for transposing it). The [2, rows] weights, transposed, are the small packed operand.
     const weightsOfRows = tf.concat([tf.neg(tf.mul(mean, scale)).reshape([1, rows]), tf.ones([1, rows])], 0);
-    const dSumWAndBias = tf.matMul(weightsOfRows, dyRows);
-    const dSumW = tf.slice(dSumWAndBias, [0, 0], [1, outChannels]).reshape([1, 1, 1, outChannels]);
+    const dSumWAndBias = tf.matMul(dyRows, weightsOfRows, true, true);
+    const dSumW = tf.slice(dSumWAndBias, [0, 0], [outChannels, 1]).reshape([1, 1, 1, outChannels]);
     const dw = tf.add(dwConv, dSumW);
     if (!b) return [dx, dw];
-    return [dx, dw, tf.slice(dSumWAndBias, [1, 0], [1, outChannels]).reshape([outChannels])];
+    return [dx, dw, tf.slice(dSumWAndBias, [0, 1], [outChannels, 1]).reshape([outChannels])];
   };
 
   const fused = bias

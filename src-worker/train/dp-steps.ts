@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { listModels } from '../models';
 import type { RunSpec } from '../run-spec';
-import { createDpSgdStep, dpPlan, DpIncompatibleModelError, type DpBatchSource, type DpModel, type DpPlan } from './dp';
+import { assertDpCompatible, createDpSgdStep, dpPlan, DpIncompatibleModelError, type DpBatchSource, type DpModel, type DpPlan } from './dp';
 import { CheckpointError, type CheckpointHeader } from './checkpoint';
 import type { Sgd } from './sgd';
 import type { StepEngine } from './steps';
@@ -9,6 +10,22 @@ import type { TrainableModel, TrainingDataset } from './types';
 /** A DP spec that cannot run on this data set or model (logical batch too large, no ε or σ, …). */
 export class DpSetupError extends Error {
   override name = 'DpSetupError';
+}
+
+/**
+ * Refuses a registry model DP-SGD cannot train from its metadata alone, before anything is built (the worker's
+ * validation and sweep submission); createDpSgdStep checks the built model again. Unknown names pass: the
+ * caller reports those with the list of valid models.
+ */
+export function refuseDpModel(name: string): void {
+  const info = listModels().find((m) => m.name === name);
+  if (!info) return;
+  assertDpCompatible({
+    info, layers: () => [], trainableVariables: () => [],
+    forwardWith: () => {
+      throw new Error(`refuseDpModel: ${name} is not built`);
+    },
+  });
 }
 
 function asDpModel(model: TrainableModel): DpModel {

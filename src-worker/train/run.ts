@@ -5,8 +5,8 @@ import { createModel, listModels, type NormLabModel } from '../models';
 import type { FinalMetrics, WorkerEvent } from '../protocol';
 import { parseRunSpec, RunSpecError, type RunSpec } from '../run-spec';
 import { CheckpointError } from './checkpoint';
-import { assertDpCompatible, DpIncompatibleModelError } from './dp';
-import { DpSetupError } from './dp-steps';
+import { DpIncompatibleModelError } from './dp';
+import { DpSetupError, refuseDpModel } from './dp-steps';
 import { trainModel, type TrainOutcome } from './loop';
 import { PresetError, resolvePreset } from './presets';
 
@@ -76,10 +76,8 @@ function validateDp(spec: RunSpec): void {
   if (dp.targetEpsilon === undefined && dp.noiseMultiplier === undefined) {
     throw new InvalidRunError('dp: give targetEpsilon (the noise is calibrated to it) or noiseMultiplier');
   }
-  const info = listModels().find((m) => m.name === spec.model)!;
   try {
-    // the registry's metadata is enough to refuse BatchNorm; the full check runs on the built model in the loop
-    assertDpCompatible({ info, layers: () => [], trainableVariables: () => [], forwardWith: () => { throw new Error('not built'); } });
+    refuseDpModel(spec.model);
   } catch (err) {
     if (err instanceof DpIncompatibleModelError) throw new InvalidRunError(err.message);
     throw err;

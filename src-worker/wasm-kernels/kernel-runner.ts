@@ -7,6 +7,11 @@ export interface DisposingBackend {
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: Float32Array): tf.TensorInfo;
 }
 
+/** With in-place access to tensor values: views into the wasm heap, valid until the next allocation. */
+export interface HeapBackend extends DisposingBackend {
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
 type KernelInputs = tf.NamedTensorInfoMap | tf.TensorInfo[];
 
 /**

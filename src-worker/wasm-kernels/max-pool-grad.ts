@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import type { DisposingBackend } from './kernel-runner';
+import type { HeapBackend } from './kernel-runner';
 
 const KERNEL = 'MaxPoolGrad';
 
 /**
  * dx of a 2-D max pool: each window's dy goes to its first maximal input (row-major), as on the cpu
  * backend. Replaces the wasm backend's own kernel, which drops the gradient of every window whose
- * values are all negative (tfjs 4.22), which is common after a normalisation layer. One pass in JS,
- * channels innermost so every read is contiguous.
+ * values are all negative (tfjs 4.22), which is common after a normalisation layer. One pass in JS over
+ * views of the wasm heap, channels innermost so consecutive reads are adjacent.
  */
 function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
@@ -28,14 +28,16 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   if (expected.some((d, i) => d !== dy.shape[i])) {
     throw new Error(`${KERNEL} (wasm): dy has shape [${dy.shape.join(', ')}] but the pool produces [${expected.join(', ')}]`);
   }
-  const backend = args.backend as DisposingBackend;
-  const x = backend.readSync(input.dataId) as Float32Array;
-  const dyValues = backend.readSync(dy.dataId) as Float32Array;
-  const dx = new Float32Array(x.length);
+  const backend = args.backend as HeapBackend;
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth, strideHeight, strideWidth } = info;
   const { filterHeight, filterWidth } = info;
-  const best = new Float32Array(channels);
-  const bestAt = new Int32Array(channels);
+  const out = backend.makeOutput([...input.shape], 'float32');
+  // Views of the heap, taken after the only allocation (a grown heap detaches older views): copying x and dy
+  // out and dx in cost more than the pass itself.
+  const x = backend.typedArrayFromHeap(input) as Float32Array;
+  const dyValues = backend.typedArrayFromHeap(dy) as Float32Array;
+  const dx = backend.typedArrayFromHeap(out) as Float32Array;
+  dx.fill(0);
   let dyAt = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let oh = 0; oh < outHeight; oh++) {
@@ -46,28 +48,28 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
         const colStart = ow * strideWidth - info.padInfo.left;
         const colFrom = Math.max(0, colStart);
         const colTo = Math.min(inWidth, colStart + filterWidth);
-        best.fill(-Infinity);
-        bestAt.fill(-1);
-        for (let ih = rowFrom; ih < rowTo; ih++) {
-          for (let iw = colFrom; iw < colTo; iw++) {
-            const base = ((b * inHeight + ih) * inWidth + iw) * channels;
-            for (let c = 0; c < channels; c++) {
-              const v = x[base + c]!;
-              if (v > best[c]!) {
-                best[c] = v;
-                bestAt[c] = base + c;
+        const corner = ((b * inHeight + rowFrom) * inWidth + colFrom) * channels;
+        const rowStep = inWidth * channels;
+        // One channel at a time, in scalars: consecutive channels read adjacent floats, and the window
+        // scan needs no per-window arrays to reset.
+        for (let c = 0; c < channels; c++, dyAt++) {
+          let best = -Infinity;
+          let bestAt = -1;
+          for (let ih = rowFrom, rowBase = corner + c; ih < rowTo; ih++, rowBase += rowStep) {
+            for (let iw = colFrom, at = rowBase; iw < colTo; iw++, at += channels) {
+              const v = x[at]!;
+              if (v > best) {
+                best = v;
+                bestAt = at;
               }
             }
           }
-        }
-        for (let c = 0; c < channels; c++, dyAt++) {
-          const at = bestAt[c]!;
-          if (at >= 0) dx[at]! += dyValues[dyAt]!;
+          if (bestAt >= 0) dx[bestAt]! += dyValues[dyAt]!;
         }
       }
     }
   }
-  return backend.makeOutput([...input.shape], 'float32', undefined, dx);
+  return out;
 }
 
 export const maxPoolGradConfig: tf.KernelConfig = {

@@ -39,6 +39,20 @@ describe('normlab train', () => {
     expect(m.test_acc5).toBeGreaterThanOrEqual(m.test_acc!);
   });
 
+  it('--dp --json trains with DP-SGD: every epoch event carries ε, rising, and the run ends with done', async () => {
+    const r = await normlab(['train', '--model', 'kn_cnn', ...small, '--epochs', '2', '--lr', '2', '--momentum', '0', '--weight-decay', '0',
+      '--dp', '--logical-batch', '128', '--max-grad-norm', '1', '--target-epsilon', '8', '--json']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const epochs = lines.filter((l) => l.event === 'epoch').map((l) => l.metrics as Record<string, number | null>);
+    expect(epochs).toHaveLength(2);
+    expect(epochs[0]!.epsilon).toBeGreaterThan(0);
+    expect(epochs[1]!.epsilon).toBeGreaterThan(epochs[0]!.epsilon!);
+    expect(epochs[1]!.epsilon).toBeLessThanOrEqual(8 + 1e-6);
+    expect(epochs[0]!.train_acc).toBeNull(); // NaN (not measured under DP) in JSON
+    expect(lines.at(-1)).toMatchObject({ event: 'done', status: 'finished' });
+  });
+
   it('cifar without --data-dir says to pass it or run normlab download (exit 2)', async () => {
     const r = await normlab(['train', '--model', 'kn_cnn', '--dataset', 'cifar100', '--epochs', '1', '--batch-size', '8', '--lr', '0.1']);
     expect(r.code).toBe(2);

@@ -59,4 +59,23 @@ describe('sweep builder form → sweep spec', () => {
     expect(result.spec).toMatchObject({ base: { dataset: 'cifar10', dataDir: '/data/cifar' }, seeds: [7, 8] });
     expect(result.spec!.base).not.toHaveProperty('syntheticTrainSize');
   });
+
+  it('DP-SGD: clipping bounds are a grid axis the run count includes, Mish is set, BatchNorm refused', () => {
+    const dp = { enabled: true, targetEpsilon: '8', delta: '8e-7', clipValues: '1 2', logicalBatch: '128' };
+    const norms = new Map([['knresnet18', 'kn'], ['resnet18_gn', 'gn'], ['resnet18_bn', 'bn']]);
+    const result = buildSweepSpec(form({ models: ['knresnet18', 'resnet18_gn'], lrValues: '2 3 4', dp }), { modelNorms: norms });
+    expect(result.errors).toEqual({});
+    expect(result.runCount).toBe(2 * 3 * 2 * 3);
+    expect(expandSweep(parseSweepSpec(result.spec)).runs).toHaveLength(result.runCount);
+    expect(result.spec).toMatchObject({ base: { activation: 'mish', dp: { targetEpsilon: 8, delta: 8e-7, logicalBatch: 128 } }, grid: { 'dp.maxGradNorm': [1, 2] } });
+    const one = buildSweepSpec(form({ models: ['knresnet18'], dp: { ...dp, clipValues: '1' } }), { modelNorms: norms });
+    expect(one.spec).toMatchObject({ base: { dp: { maxGradNorm: 1 } } });
+    expect(one.spec!.grid).not.toHaveProperty(['dp.maxGradNorm']);
+    const bn = buildSweepSpec(form({ dp }), { modelNorms: norms });
+    expect(bn.errors.models).toBe('DP-SGD cannot train resnet18_bn: BatchNorm mixes examples in a batch; use a KN, GN or LN model');
+    const bad = buildSweepSpec(form({ dp: { ...dp, delta: '1.5', logicalBatch: '0.5' } }), { modelNorms: norms });
+    expect(bad.errors).toMatchObject({ 'dp.delta': 'δ must be below 1 (the paper: 8e-7, below 1/N)', 'dp.logicalBatch': '"0.5" must be a whole number' });
+    // without DP nothing DP-related is added and BatchNorm is fine
+    expect(buildSweepSpec(form({}), { modelNorms: norms }).spec!.base).not.toHaveProperty('dp');
+  });
 });

@@ -65,7 +65,7 @@ function dpFrom(o: TrainOptions, preset: Partial<RunSpecInput>): RunSpecInput['d
   const given = Object.fromEntries(Object.keys(DP_FLAGS).flatMap((k) => (o[k as keyof typeof DP_FLAGS] === undefined ? [] : [[k, o[k as keyof typeof DP_FLAGS]]])));
   if (!o.dp && !preset.dp) {
     const flags = Object.keys(given).map((k) => DP_FLAGS[k as keyof typeof DP_FLAGS]);
-    if (flags.length > 0) throw new TrainUsageError(`${flags.join(', ')} only apply to DP-SGD runs: add --dp (or --preset dp-paper)`);
+    if (flags.length > 0) throw new TrainUsageError(`${flags.join(', ')}: DP-SGD options; add --dp (or --preset dp-paper)`);
     return undefined;
   }
   const dp = { ...preset.dp, ...given } as Partial<NonNullable<RunSpecInput['dp']>>;

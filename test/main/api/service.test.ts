@@ -73,6 +73,17 @@ describe('NormLabService', () => {
     store.close();
   });
 
+  it('refuses a DP sweep with a BatchNorm model at submission and queues nothing', async () => {
+    const { service } = open();
+    const dp = { targetEpsilon: 8, logicalBatch: 64 };
+    const error = await rejection(service.submitSweep({ name: 'dp-bn', base: { ...base, lr: 2, dp }, grid: { model: ['kn_cnn', 'preact_resnet18_bn'] } }));
+    expect(error.code).toBe('invalid_input');
+    expect(error.problems).toEqual(['grid.model[1]: DP-SGD cannot train preact_resnet18_bn: BatchNorm mixes examples in a batch; use a KN, GN or LN model']);
+    expect(await service.listSweeps()).toEqual([]);
+    const ok = await service.submitSweep({ name: 'dp-kn', base: { ...base, lr: 2, dp }, grid: { model: ['kn_cnn', 'resnet18_gn'], 'dp.maxGradNorm': [1, 2] } });
+    expect(ok.runs).toMatchObject({ total: 4, created: 4 });
+  });
+
   it('returns plain data: run detail, metrics, logs, checkpoints, aggregates and curves survive a JSON round trip', async () => {
     const { store, service } = open();
     const { sweepId } = await service.submitSweep({ name: 's', base: { ...base, model: 'knresnet18', lr: 0.1 }, repeats: 2 });

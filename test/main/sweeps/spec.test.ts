@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configGroupKey } from '../../../src-main/store';
-import { expandSweep, parseSweepSpec, SweepSpecError } from '../../../src-main/sweeps';
+import { expandSweep, parseSweepSpec, refuseDpIncompatibleModels, SweepSpecError } from '../../../src-main/sweeps';
 
 const base = { model: 'knresnet18', dataset: 'synthetic', epochs: 2, batchSize: 16, lr: 0.1 };
 const { lr: _lr, ...baseNoLr } = base;
@@ -110,5 +110,66 @@ describe('sweep expansion', () => {
       parseSweepSpec({ name: 's', base: { dataset: 'synthetic', epochs: 1, batchSize: 8 }, grid: { model: ['a', 'b'] }, lrSearch: {} }),
     );
     expect(runs.map((r) => [r.model, r.lr, r.seed])).toEqual([['a', 0.2, 1], ['b', 0.2, 1]]);
+  });
+});
+
+describe('DP-SGD sweeps', () => {
+  const dpBase = { ...baseNoLr, model: 'kn_cnn', activation: 'mish', dp: { targetEpsilon: 8, logicalBatch: 256 } };
+
+  it('grids over DP options with dotted axes, keeping the rest of base.dp', () => {
+    const spec = parseSweepSpec({ name: 'dp', base: dpBase, grid: { 'dp.maxGradNorm': [1, 2], lr: [2, 3, 4] }, seeds: [1] });
+    const { runs, groups } = expandSweep(spec);
+    expect(runs).toHaveLength(6);
+    expect(groups).toBe(6);
+    expect(runs.map((r) => [r.dp!.maxGradNorm, r.lr])).toEqual([[1, 2], [1, 3], [1, 4], [2, 2], [2, 3], [2, 4]]);
+    // defaults applied inside dp, and the base's options kept in every run
+    for (const r of runs) expect(r.dp).toMatchObject({ targetEpsilon: 8, logicalBatch: 256, delta: 8e-7 });
+    // runs differing only in the clipping bound are different experiments
+    expect(configGroupKey(runs[0]!)).not.toBe(configGroupKey(runs[3]!));
+  });
+
+  it('refines the dp-paper preset instead of replacing its dp options', () => {
+    const spec = parseSweepSpec({
+      name: 'paper', base: { preset: 'dp-paper', dataset: 'synthetic', epochs: 2, dp: { logicalBatch: 128 } },
+      grid: { 'dp.maxGradNorm': [1, 2] }, repeats: 1,
+    });
+    const { runs } = expandSweep(spec);
+    expect(runs.map((r) => r.dp)).toEqual([
+      { targetEpsilon: 8, delta: 8e-7, maxGradNorm: 1, logicalBatch: 128 },
+      { targetEpsilon: 8, delta: 8e-7, maxGradNorm: 2, logicalBatch: 128 },
+    ]);
+    expect(runs[0]).toMatchObject({ model: 'knresnet18', activation: 'mish', momentum: 0, weightDecay: 0, lr: 2 });
+  });
+
+  it('names the dotted grid element that is wrong, and what a DP axis is missing', () => {
+    expect(problems({ name: 'x', base: dpBase, grid: { 'dp.maxGradNorm': [1, -2], lr: [2] } })).toEqual([
+      'grid["dp.maxGradNorm"][1]: Too small: expected number to be >0',
+    ]);
+    expect(problems({ name: 'x', base: dpBase, grid: { 'dp.clip': [1], lr: [2] } })).toEqual([
+      'grid["dp.clip"]: unknown field "clip" of dp (known: targetEpsilon, noiseMultiplier, delta, maxGradNorm, logicalBatch)',
+    ]);
+    expect(problems({ name: 'x', base: dpBase, grid: { 'lr.value': [1] } })[0]).toMatch(/^grid\["lr\.value"\]: "lr" is not a run field with options to vary \(dotted axes reach into: dp\)/);
+    expect(problems({ name: 'x', base: { ...dpBase, lr: 2, dp: { ...dpBase.dp, maxGradNorm: 1 } }, grid: { 'dp.maxGradNorm': [1, 2] } })).toEqual([
+      'base.dp.maxGradNorm: also a grid axis; set it in one place only',
+    ]);
+    expect(problems({ name: 'x', base: { ...base, model: 'kn_cnn' }, grid: { 'dp.maxGradNorm': [1, 2] } })).toEqual([
+      'grid["dp.maxGradNorm"]: varies dp.maxGradNorm, but nothing sets dp: give base.dp (the other options) or a preset that has it (dp-paper)',
+    ]);
+    expect(problems({ name: 'x', base: dpBase, grid: { 'dp.maxGradNorm': [1, 1], lr: [2] } })).toEqual([
+      'grid["dp.maxGradNorm"][1]: duplicate of grid["dp.maxGradNorm"][0]',
+    ]);
+  });
+
+  it('refuses a BatchNorm model with DP at submission, naming the grid element, with the worker\'s message', async () => {
+    const { model: _m, ...noModel } = dpBase;
+    const spec = parseSweepSpec({ name: 'x', base: { ...noModel, lr: 2 }, grid: { model: ['kn_cnn', 'resnet18_bn', 'resnet18_gn'] } });
+    const { runs } = expandSweep(spec);
+    await expect(refuseDpIncompatibleModels(spec, runs)).rejects.toMatchObject({
+      problems: ['grid.model[1]: DP-SGD cannot train resnet18_bn: BatchNorm mixes examples in a batch; use a KN, GN or LN model'],
+    });
+    // the same models without DP are fine
+    const { model: _p, ...plainBase } = base;
+    const plain = parseSweepSpec({ name: 'x', base: plainBase, grid: { model: ['kn_cnn', 'resnet18_bn'] } });
+    await expect(refuseDpIncompatibleModels(plain, expandSweep(plain).runs)).resolves.toBeUndefined();
   });
 });

@@ -49,7 +49,7 @@ async function run(input: Partial<RunSpecInput>, opts: { cancelAtStep?: number; 
 }
 
 // num_tensors counts the whole process's tensors: a diagnostic, not part of a run's result.
-const withoutTimes = (h: EpochMetrics[]) => h.map(({ epoch_time_s: _t, images_per_s: _i, num_tensors: _n, ...rest }) => rest);
+const withoutTimes = (h: EpochMetrics[]) => h.map(({ epoch_time_s: _t, images_per_s: _i, num_tensors: _n, data_wait_frac: _w, ...rest }) => rest);
 
 // norm_stats events carry the global step; with statsEvery 1 they count steps exactly.
 function stepsSoFar(events: WorkerEvent[]): number {
@@ -65,14 +65,15 @@ describe('trainModel', () => {
     expect(r.metrics.test_acc).toBeGreaterThan(0.8); // chance is 0.25
     expect(r.metrics.epochs_completed).toBe(4);
     expect(Object.keys(r.history[0]!).sort()).toEqual(
-      ['epoch_time_s', 'images_per_s', 'lr', 'num_tensors', 'test_acc', 'test_acc5', 'test_loss', 'train_acc', 'train_loss'],
+      ['data_wait_frac', 'epoch_time_s', 'images_per_s', 'lr', 'num_tensors', 'test_acc', 'test_acc5', 'test_loss', 'train_acc', 'train_loss'],
     );
+    expect(r.history[0]!.epsilon).toBeUndefined(); // DP runs only
     expect(r.history[0]!.test_acc5).toBe(1); // 4 classes: top-5 always hits
     expect(r.history[3]!.train_loss).toBeLessThan(r.history[0]!.train_loss);
     // cosine from 0.1 towards 0.001 over 4 epochs: epoch 1 at lr, then decreasing
     expect(r.history.map((m) => m.lr)).toEqual([0.1, 0.001 + 0.099 * (1 + Math.cos(Math.PI / 4)) / 2, 0.0505, 0.001 + 0.099 * (1 + Math.cos((3 * Math.PI) / 4)) / 2]);
     const kinds = new Set(r.events.map((e) => e.event));
-    expect([...kinds]).toEqual(expect.arrayContaining(['started', 'progress', 'epoch', 'norm_stats', 'log']));
+    expect([...kinds]).toEqual(expect.arrayContaining(['started', 'progress', 'epoch', 'norm_stats']));
   });
 
   it('keeps tf.memory().numTensors flat across epochs and frees everything it made', async () => {
@@ -145,5 +146,10 @@ describe('trainModel', () => {
     const slow = await run({ epochs: 1 }, { batchDelayMs: 20 });
     expect(slow.dataWaitFraction).toBeGreaterThan(0.3);
     expect(slow.dataWaitFraction).toBeLessThan(1);
+    // the epoch's metrics carry the same share, so the store keeps it with the run
+    const perEpoch = slow.history[0]!.data_wait_frac!;
+    expect(perEpoch).toBeGreaterThan(0.3);
+    expect(perEpoch).toBeLessThan(1);
+    expect(perEpoch).toBeCloseTo(slow.dataWaitByEpoch[0]!, 10);
   });
 });

@@ -31,8 +31,19 @@ describe('validateSpec', () => {
   it('accepts a complete synthetic spec', () => {
     expect(() => validateSpec(parseRunSpec(ok))).not.toThrow();
   });
-  it('rejects resume without a checkpoint directory and DP specs it cannot run', () => {
+  it('rejects resume without a checkpoint directory', () => {
     expect(() => validateSpec(parseRunSpec({ ...ok, resume: true }))).toThrow(/resume needs checkpointDir/);
-    expect(() => validateSpec(parseRunSpec({ ...ok, dp: { noiseMultiplier: 1, logicalBatch: 64 } }))).toThrow(InvalidRunError);
+  });
+  it('accepts DP specs for KN, GN, LN and unnormalised models; refuses BatchNorm and a DP spec without ε or σ', () => {
+    const dp = { noiseMultiplier: 1, logicalBatch: 64 };
+    for (const model of ['kn_cnn', 'cnn', 'resnet18_gn', 'preact_resnet18_ln']) {
+      expect(() => validateSpec(parseRunSpec({ ...ok, model, dp })), model).not.toThrow();
+    }
+    for (const model of ['resnet18_bn', 'preact_resnet34_bn']) {
+      const attempt = () => validateSpec(parseRunSpec({ ...ok, model, dp }));
+      expect(attempt).toThrow(InvalidRunError);
+      expect(attempt).toThrow(`DP-SGD cannot train ${model}: BatchNorm mixes examples in a batch; use a KN, GN or LN model`);
+    }
+    expect(() => validateSpec(parseRunSpec({ ...ok, dp: { logicalBatch: 64 } }))).toThrow(/dp: give targetEpsilon .* or noiseMultiplier/);
   });
 });
