@@ -32,51 +32,6 @@ function plainMatMulGradient(run: WasmKernelRunner, x: tf.TensorInfo, dy: tf.Ten
 }
 
 /**
- * Packing the conv's filter operand (a layout transpose, then XNNPACK's repacking) costs about as much as
- * the convolution itself when that operand is an activation of millions of floats, and it happens on every
- * call. So the smaller of x and dy should be the filter: above this ratio of dy to x size, `swappedGradient`
- * (x as the filter) measured faster; at 1.1-1.4 the two were even or the usual form won.
- */
-const SWAP_WHEN_DY_EXCEEDS_X = 1.8;
-
-/** Stride 1, every input pixel read, and pads of at most kernel - 1 per side, so no padding turns negative. */
-function canSwap(g: ConvGeometry, rows: { used: number; padAfter: number }, cols: { used: number; padAfter: number }): boolean {
-  const fits = (a: AxisGeometry, e: { used: number; padAfter: number }) =>
-    a.stride === 1 && e.used === a.inSize && a.padBefore <= a.kernel - 1 && e.padAfter <= a.kernel - 1;
-  return fits(g.rows, rows) && fits(g.cols, cols);
-}
-
-/**
- * dW as a forward convolution with dy as the input ([O, H', W', N]: output channels as the batch) and x as
- * the filter ([H, W, N, C]). With dy zero-padded by kernel - 1 - padBefore before and kernel - 1 - padAfter
- * after, output position a is filter tap kernel - 1 - a: out[o, a, b, c] = dW[kh-1-a, kw-1-b, c, o].
- * The flip and the transpose to [kh, kw, C, O] are done in JS on the small result.
- */
-function swappedGradient(run: WasmKernelRunner, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, filterShape: number[], padAfter: [number, number]): tf.TensorInfo {
-  const [kh, kw, inC, outC] = filterShape as [number, number, number, number];
-  const dyByChannel = run.transpose(dy, [3, 1, 2, 0]);
-  const xAsFilter = run.transpose(x, [1, 2, 0, 3]);
-  const flipped = run.run('Conv2D', { x: dyByChannel, filter: xAsFilter }, {
-    strides: [1, 1],
-    pad: explicitPad([kh - 1 - g.rows.padBefore, kh - 1 - padAfter[0]], [kw - 1 - g.cols.padBefore, kw - 1 - padAfter[1]]),
-    dilations: [1, 1],
-    dataFormat: 'NHWC',
-  });
-  const values = run.read(flipped); // [O, kh, kw, C]
-  const dw = new Float32Array(values.length);
-  for (let o = 0; o < outC; o++) {
-    for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
-        const from = ((o * kh + a) * kw + b) * inC;
-        const to = ((kh - 1 - a) * kw + (kw - 1 - b)) * inC * outC + o;
-        for (let c = 0; c < inC; c++) dw[to + c * outC] = values[from + c]!;
-      }
-    }
-  }
-  return run.fromValues(dw, [kh, kw, inC, outC]);
-}
-
-/**
  * dW[i, j, c, o] = Σ_{n, p, q} xPadded[n, p·s + i, q·s + j, c] · dy[n, p, q, o]. That is a forward
  * convolution in which the input channels play the batch ([C, H, W, N]), the batch plays the channels,
  * and dy ([H', W', N, O]) is the filter, dilated by the forward stride. Its output [C, kh, kw, O] needs
@@ -98,10 +53,6 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     const emptyGradient = rows.used <= 0 || cols.used <= 0 || g.batch === 0 || g.rows.outSize === 0 || g.cols.outSize === 0;
     if (emptyGradient) return run.zeros([kh, kw, inC, outC]); // every window lies in padding
     if (isPlainMatMul(g)) return plainMatMulGradient(run, x, dy, g);
-    const dyIsLarger = tf.util.sizeFromShape(dy.shape) > SWAP_WHEN_DY_EXCEEDS_X * tf.util.sizeFromShape(x.shape);
-    if (dyIsLarger && canSwap(g, rows, cols)) {
-      return swappedGradient(run, x, dy, g, attrs.filterShape as number[], [rows.padAfter, cols.padAfter]);
-    }
     // XNNPACK takes no negative pads: trailing input never read by a window is cut instead.
     const xUsed = run.sliceIfNeeded(x, [0, 0, 0, 0], [g.batch, rows.used, cols.used, inC]);
     const xByChannel = run.transpose(xUsed, [3, 1, 2, 0]);

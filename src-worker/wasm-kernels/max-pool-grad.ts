@@ -50,6 +50,25 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
         const colTo = Math.min(inWidth, colStart + filterWidth);
         const corner = ((b * inHeight + rowFrom) * inWidth + colFrom) * channels;
         const rowStep = inWidth * channels;
+        if (rowTo - rowFrom === 2 && colTo - colFrom === 2) {
+          // Whole 2×2 windows (the KNResNets' pools), unrolled: the general scan's two-step inner loops
+          // cost more than the comparisons.
+          for (let c = 0, at = corner; c < channels; c++, at++, dyAt++) {
+            // `v > best` as in the general scan: the first maximum wins, NaN never does.
+            let best = -Infinity;
+            let bestAt = -1;
+            let v = x[at]!;
+            if (v > best) { best = v; bestAt = at; }
+            v = x[at + channels]!;
+            if (v > best) { best = v; bestAt = at + channels; }
+            v = x[at + rowStep]!;
+            if (v > best) { best = v; bestAt = at + rowStep; }
+            v = x[at + rowStep + channels]!;
+            if (v > best) bestAt = at + rowStep + channels;
+            if (bestAt >= 0) dx[bestAt]! += dyValues[dyAt]!;
+          }
+          continue;
+        }
         // One channel at a time, in scalars: consecutive channels read adjacent floats, and the window
         // scan needs no per-window arrays to reset.
         for (let c = 0; c < channels; c++, dyAt++) {
