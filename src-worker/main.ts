@@ -71,8 +71,10 @@ function waitForStart(): Promise<unknown> {
 }
 
 async function main(): Promise<void> {
-  process.on('SIGTERM', () => (cancelled = true));
-  process.on('SIGINT', () => (cancelled = true));
+  // before a run is given there is nothing to checkpoint: a signal just ends the process
+  const stop = () => (started || !forked ? (cancelled = true) : process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   if (forked) {
     process.on('message', (msg: ParentMessage) => {
       if (msg?.type === 'cancel') cancelled = true;

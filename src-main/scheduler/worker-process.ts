@@ -109,7 +109,8 @@ export function forkWorker(opts: ForkWorkerOptions = {}): IdleWorker {
       };
     },
     dispose() {
-      if (!listener) child.kill('SIGTERM');
+      // an idle worker holds no run state, and its open IPC channel would keep this process alive
+      if (!listener) child.kill('SIGKILL');
     },
   };
 }

@@ -62,6 +62,21 @@ describe('normlab sweep', () => {
     }
   });
 
+  it('exits by itself once every run is done, leaving no worker started ahead behind', () => {
+    const dir = tempDir('normlab-sweep-exit-');
+    const specFile = join(dir, 'spec.json');
+    // two runs on two slots: the first slot starts a spare for the second run, which the other slot takes
+    writeFileSync(specFile, JSON.stringify(tinySweep('exits', { seeds: [1, 2], epochs: 2 })));
+    const started = Date.now();
+    const result = spawnSync(process.execPath, [BIN, 'sweep', specFile, '--db', join(dir, 'db.sqlite'), '--workers', '2'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(result.signal, `still running after ${Date.now() - started} ms`).toBeNull();
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain('2 runs: 2 finished');
+  });
+
   it('refuses a malformed spec with the path of the problem and a non-zero exit', () => {
     const dir = tempDir('normlab-sweep-bad-');
     const specFile = join(dir, 'spec.json');

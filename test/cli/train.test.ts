@@ -81,13 +81,3 @@ describe('normlab train', () => {
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'done', status: 'diverged' });
   });
 });
-
-describe('normlab demo', () => {
-  it('prints mean ± SD over seeds per model', async () => {
-    const r = await normlab(['demo', '--models', 'kn_cnn,cnn', '--seeds', '2', '--epochs', '1', '--synthetic-train-size', '256', '--synthetic-test-size', '64', '--backend', 'wasm']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/model\s+test top-1 \(mean ± SD\)\s+seeds/);
-    expect(r.stdout).toMatch(/kn_cnn\s+\d+\.\d\d% ± \d+\.\d\d\s+2/);
-    expect(r.stdout).toMatch(/\ncnn\s+\d+\.\d\d% ± \d+\.\d\d\s+2/);
-  });
-});

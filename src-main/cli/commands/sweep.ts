@@ -55,7 +55,8 @@ function textReporter(): SweepReporter {
       if (event.event === 'started') say(`run ${runId}: started on ${event.device} (${event.backend})${event.resumedFromEpoch > 0 ? `, resuming after epoch ${event.resumedFromEpoch}` : ''}`);
       if (event.event === 'epoch') {
         const m = event.metrics;
-        say(`run ${runId}: epoch ${event.epoch} test top-1 ${formatPercent(m.test_acc)}% loss ${m.train_loss.toFixed(3)} ${m.images_per_s.toFixed(1)} img/s`);
+        const privacy = m.epsilon === undefined ? '' : ` ε ${m.epsilon.toFixed(2)}`;
+        say(`run ${runId}: epoch ${event.epoch} test top-1 ${formatPercent(m.test_acc)}% loss ${m.train_loss.toFixed(3)} ${m.images_per_s.toFixed(1)} img/s${privacy}`);
       }
       if (event.event === 'error') say(`run ${runId}: error: ${event.reason}`);
     },
