@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { finiteNumber, nonNegativeInt, positiveInt } from '../option-parsers';
 import type { FinalMetrics, WorkerEvent } from '../../../src-worker/protocol';
 import { datasetNameSchema, type LrSchedule, type RunSpecInput } from '../../../src-worker/run-spec';
 import { resolvePreset } from '../../../src-worker/train/presets';
@@ -11,22 +12,6 @@ import { executeRun, type RunResult } from '../../../src-worker/train/run';
  */
 export const EXIT = { finished: 0, failed: 1, invalid: 2, diverged: 3, cancelled: 130 } as const;
 
-// Parsers for commander: a bad number is a usage error naming the flag, not NaN passed along.
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
-  return n;
-}
-export function finiteNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
-  return n;
-}
 function intList(value: string): number[] {
   return value.split(',').map((v) => positiveInt(v.trim()));
 }
