@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { Batch, BatchIterationOptions } from '../data/types';
 import type { NormLayerStats } from '../kn/stats';
 import type { ForwardContext, LayerInfo } from '../models/types';
 
@@ -32,22 +33,8 @@ export interface TrainableModel {
   dispose(): void;
 }
 
-export interface TrainBatch {
-  x: Float32Array;
-  y: Int32Array;
-  size: number;
-  shape: [number, number, number];
-}
-
-export interface BatchOptions {
-  batchSize: number;
-  epoch: number;
-  seed: number;
-  shuffle?: boolean;
-  augment?: boolean;
-  dropLast?: boolean;
-  startBatch?: number;
-}
+export type TrainBatch = Batch;
+export type BatchOptions = Omit<BatchIterationOptions, 'prefetch'>;
 
 export interface TrainingDataset {
   name: string;
