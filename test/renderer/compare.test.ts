@@ -1,8 +1,7 @@
 // @vitest-environment happy-dom
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setClient } from '../../src-renderer/api/client';
+import { describe, expect, it } from 'vitest';
 import CompareTable from '../../src-renderer/components/CompareTable.vue';
 import { nextSort, paperTable, sortRows, type CompareRow, type SortKey, type SortState } from '../../src-renderer/lib/compare';
 import { computed, defineComponent, ref } from 'vue';
@@ -10,17 +9,9 @@ import { meanSd } from '../../src-renderer/lib/format';
 import { toMarkdown } from '../../src-renderer/lib/paper-table';
 import { useCompareStore } from '../../src-renderer/stores/compare';
 import { FIXTURE_BATCHES, FIXTURE_MODELS, FIXTURE_SEEDS, fixtureFinalAcc, populateFixtureStore } from '../e2e/fixture-store';
-import { openInProcessClient } from './in-process-client';
+import { useInProcessClient } from './in-process-client';
 
-let env: Awaited<ReturnType<typeof openInProcessClient>>;
-beforeAll(async () => {
-  env = await openInProcessClient((file) => populateFixtureStore(file));
-  setClient(env.client);
-});
-afterAll(async () => {
-  setClient(null);
-  await env.close();
-});
+const env = useInProcessClient((file) => populateFixtureStore(file));
 
 async function loadedStore() {
   setActivePinia(createPinia());

@@ -9,14 +9,47 @@ import { createUiExtras } from '../../src-main/server/ui-extras';
 import { ExperimentStore } from '../../src-main/store';
 import type { LiveEvent } from '../../src-main/server/live-events';
 import type { ElectronBridge } from '../../src-main/electron/preload';
-import { electronClient, type NormLabClient } from '../../src-renderer/api/client';
+import { electronClient, setClient, type NormLabClient } from '../../src-renderer/api/client';
+import { flushPromises } from '@vue/test-utils';
+import { afterAll, beforeAll } from 'vitest';
 
 /**
  * A renderer client wired to a real backend (store + service + UI extras, no scheduler) on a temp SQLite file,
  * through the same dispatch the Electron IPC handler uses: component tests exercise the real API, not a fake.
  * Live events are delivered synchronously as one batch per emit, so tests control timing.
  */
-export async function openInProcessClient(populate?: (dbFile: string) => void): Promise<{ client: NormLabClient; store: ExperimentStore; live: LiveHub; dir: string; close(): Promise<void> }> {
+export interface InProcessEnv {
+  client: NormLabClient;
+  store: ExperimentStore;
+  live: LiveHub;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens an in-process client before the file's tests and installs it as the renderer's API client; closes it
+ * after them. The returned object is filled in by the time the tests run.
+ */
+export function useInProcessClient(populate?: (dbFile: string) => void): InProcessEnv {
+  const env = {} as InProcessEnv;
+  beforeAll(async () => {
+    Object.assign(env, await openInProcessClient(populate));
+    setClient(env.client);
+  });
+  afterAll(async () => {
+    setClient(null);
+    await env.close();
+  });
+  return env;
+}
+
+/** Waits out the sweep preview's 250 ms debounce and the API call behind it. */
+export async function settle(ms = 320): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+  await flushPromises();
+}
+
+export async function openInProcessClient(populate?: (dbFile: string) => void): Promise<InProcessEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'normlab-renderer-'));
   populate?.(join(dir, 'normlab.db'));
   const store = ExperimentStore.open(join(dir, 'normlab.db'));

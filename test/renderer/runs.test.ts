@@ -1,28 +1,19 @@
 // @vitest-environment happy-dom
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMemoryHistory, createRouter } from 'vue-router';
-import { setClient } from '../../src-renderer/api/client';
 import { routes } from '../../src-renderer/router';
 import { useLiveStore } from '../../src-renderer/stores/live';
 import { useRunsStore } from '../../src-renderer/stores/runs';
 import RunsView from '../../src-renderer/views/RunsView.vue';
 import { populateFixtureStore } from '../e2e/fixture-store';
-import { openInProcessClient } from './in-process-client';
+import { useInProcessClient } from './in-process-client';
 
-let env: Awaited<ReturnType<typeof openInProcessClient>>;
 let ids: ReturnType<typeof populateFixtureStore>;
-beforeAll(async () => {
-  env = await openInProcessClient((file) => {
+const env = useInProcessClient((file) => {
     ids = populateFixtureStore(file);
   });
-  setClient(env.client);
-});
-afterAll(async () => {
-  setClient(null);
-  await env.close();
-});
 
 function progress(runId: number, batch: number) {
   return { type: 'worker' as const, runId, event: { event: 'progress' as const, epoch: 2, batch, batchesPerEpoch: 16, imagesPerSec: 180 + batch, etaSec: 42, loss: 1.5 } };

@@ -1,30 +1,15 @@
 // @vitest-environment happy-dom
-import { flushPromises, mount } from '@vue/test-utils';
+import { mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMemoryHistory, createRouter } from 'vue-router';
 import { listModels } from '../../src-worker/models';
-import { setClient } from '../../src-renderer/api/client';
 import { routes } from '../../src-renderer/router';
 import SweepBuilderView from '../../src-renderer/views/SweepBuilderView.vue';
 import { useSweepsStore } from '../../src-renderer/stores/sweeps';
-import { openInProcessClient } from './in-process-client';
+import { useInProcessClient, settle } from './in-process-client';
 
-let env: Awaited<ReturnType<typeof openInProcessClient>>;
-beforeAll(async () => {
-  env = await openInProcessClient();
-  setClient(env.client);
-});
-afterAll(async () => {
-  setClient(null);
-  await env.close();
-});
-
-async function settle(ms = 320): Promise<void> {
-  // the preview is debounced (250 ms) and then awaits the API
-  await new Promise((r) => setTimeout(r, ms));
-  await flushPromises();
-}
+const env = useInProcessClient();
 
 async function mountBuilder() {
   setActivePinia(createPinia());
