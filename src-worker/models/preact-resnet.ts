@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelBuilder, RunContext } from './builder';
 import { applyNorm, type Conv2d, createNorm, globalAvgPool, Linear, maxPool2d, type Norm2d } from './layers';
 import type { Architecture, ArchitectureFactory } from './model';
-import { BOTTLENECK_EXPANSION, RESNET_STAGES, resnetConv, STAGE_PLANES, type ResNetDepth } from './resnet';
+import { BOTTLENECK_EXPANSION, RESNET_STAGES, resnetConv, resnetStemConv, STAGE_PLANES, type ResNetDepth } from './resnet';
 import type { NormKind } from './types';
 
 // Pre-activation ResNets (reference: models/preact_resnet/preact_resnet.py, after kuangliu/pytorch-cifar).
@@ -53,9 +53,7 @@ class PreactResNet implements Architecture {
   constructor(b: ModelBuilder, depth: ResNetDepth, norm: NormKind, private readonly lowResolution: boolean) {
     const { blocks, bottleneck } = RESNET_STAGES[depth];
     let inC = b.width(64);
-    this.stemConv = lowResolution
-      ? resnetConv(b, 'layer0.0', 3, inC, 3, 1, 1)
-      : resnetConv(b, 'layer0.0', 3, inC, 7, 2, 3);
+    this.stemConv = resnetStemConv(b, inC, lowResolution);
     this.stemNorm = lowResolution ? null : createNorm(b, norm, 'layer0.1', inC);
     const expansion = bottleneck ? BOTTLENECK_EXPANSION : 1;
     STAGE_PLANES.forEach((referencePlanes, stage) => {

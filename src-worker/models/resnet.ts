@@ -23,6 +23,11 @@ export function resnetConv(b: ModelBuilder, path: string, inC: number, outC: num
   return new Conv2d(b, path, { inChannels: inC, outChannels: outC, kernel, stride, padding, bias: false, init: 'kaiming_fan_out' });
 }
 
+/** The stem convolution of both ResNet families: 3×3 stride 1 for 32×32 inputs, else ImageNet's 7×7 stride 2. */
+export function resnetStemConv(b: ModelBuilder, outC: number, lowResolution: boolean): Conv2d {
+  return lowResolution ? resnetConv(b, 'layer0.0', 3, outC, 3, 1, 1) : resnetConv(b, 'layer0.0', 3, outC, 7, 2, 3);
+}
+
 interface Block {
   apply(x: tf.Tensor4D, rc: RunContext): tf.Tensor4D;
 }
@@ -103,9 +108,7 @@ class ResNet implements Architecture {
   constructor(b: ModelBuilder, depth: ResNetDepth, norm: NormKind, private readonly lowResolution: boolean) {
     const { blocks, bottleneck } = RESNET_STAGES[depth];
     let inC = b.width(64);
-    this.stemConv = lowResolution
-      ? resnetConv(b, 'layer0.0', 3, inC, 3, 1, 1)
-      : resnetConv(b, 'layer0.0', 3, inC, 7, 2, 3);
+    this.stemConv = resnetStemConv(b, inC, lowResolution);
     this.stemNorm = createNorm(b, norm, 'layer0.1', inC);
     const Block = bottleneck ? Bottleneck : BasicBlock;
     const expansion = bottleneck ? BOTTLENECK_EXPANSION : 1;
