@@ -6,6 +6,10 @@
  * Each configuration trains two epochs of `steps` batches of 32 and reports the second, so one-off costs
  * (XNNPACK operator creation, heap growth) stay out. Single-threaded wasm: only compare figures taken on an
  * otherwise idle core.
+ * Besides the epoch's images/s (total training-phase time, i.e. the mean step), it prints the median of the
+ * second epoch's per-step rates (progress events, one per batch): that is the statistic models.bench.ts
+ * reports (median of STEPS after a warm-up), so the two benches compare like with like. Note models.bench.ts
+ * uses 100 classes and a fixed random input; this bench uses the synthetic set's 10 classes.
  */
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src-worker/backend';
@@ -20,6 +24,8 @@ interface Figure {
   model: string;
   width: number;
   imagesPerSec: number;
+  /** Median of the second epoch's per-step images/s. */
+  medianStepImagesPerSec: number;
   dataWait: number;
   numParams: number;
 }
@@ -27,17 +33,22 @@ interface Figure {
 async function measure(model: string, width: number, steps: number): Promise<Figure> {
   const spec = parseRunSpec({
     model, dataset: 'synthetic', width, epochs: 2, batchSize: BATCH, lr: 0.01, backend: 'wasm',
-    syntheticTrainSize: steps * BATCH, syntheticTestSize: BATCH, statsEvery: 0, checkpointEvery: 0, schedule: { kind: 'constant' },
+    syntheticTrainSize: steps * BATCH, syntheticTestSize: BATCH, statsEvery: 0, checkpointEvery: 0, progressEvery: 1, schedule: { kind: 'constant' },
   });
   const dataset = await openDataset({ dataset: 'synthetic', normalize: model.startsWith('kn') ? false : true, syntheticTrainSize: spec.syntheticTrainSize, syntheticTestSize: spec.syntheticTestSize });
   const net = createModel(model, { numClasses: dataset.numClasses, lowResolution: true, widthMultiplier: width, seed: 0 });
+  const stepRates: number[] = [];
   try {
     const outcome = await trainModel(spec, net, dataset, {
-      emit: () => {},
+      emit: (e) => {
+        if (e.event === 'progress' && e.epoch === 2) stepRates.push(e.imagesPerSec);
+      },
       isCancelled: () => false,
       environment: { backend: 'wasm', device: 'cpu', skippedBackends: [] },
     });
-    return { model, width, imagesPerSec: outcome.history[1]!.images_per_s, dataWait: outcome.dataWaitByEpoch[1]!, numParams: net.countParams() };
+    stepRates.sort((a, b) => a - b);
+    const medianStepImagesPerSec = stepRates[Math.floor(stepRates.length / 2)] ?? NaN;
+    return { model, width, imagesPerSec: outcome.history[1]!.images_per_s, medianStepImagesPerSec, dataWait: outcome.dataWaitByEpoch[1]!, numParams: net.countParams() };
   } finally {
     net.dispose();
     await dataset.close();
@@ -56,7 +67,7 @@ async function main(): Promise<void> {
     for (const model of models) {
       const f = await measure(model, width, steps);
       figures.push(f);
-      console.log(`${model.padEnd(12)} width ${String(width).padEnd(5)} ${f.imagesPerSec.toFixed(1).padStart(7)} img/s  ` +
+      console.log(`${model.padEnd(12)} width ${String(width).padEnd(5)} ${f.imagesPerSec.toFixed(2).padStart(7)} img/s (median step ${f.medianStepImagesPerSec.toFixed(2)})  ` +
         `data wait ${(100 * f.dataWait).toFixed(2)}% of step time  (${f.numParams.toLocaleString('en')} params)`);
     }
     const kn = figures.find((f) => f.width === width && f.model.startsWith('kn'));
