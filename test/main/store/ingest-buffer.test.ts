@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { IngestBuffer, type PendingRows } from '../../../src-main/store/ingest-buffer';
 
 const metric = (step: number) => ({ runId: 1, key: 'loss', step, value: step, time: 0 });
@@ -19,7 +19,7 @@ describe('IngestBuffer', () => {
       { maxRows: 100, maxDelayMs: 10, onError: (e) => errors.push(e) },
     );
     buffer.addMetrics([metric(1), metric(2)]);
-    await new Promise((r) => setTimeout(r, 60));
+    await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 5000, interval: 10 });
     expect(errors.map(String)).toEqual(['Error: disk full']);
     expect(buffer.pendingRows).toBe(2);
     buffer.addLog({ runId: 1, level: 'info', message: 'later', time: 1 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ExperimentStore, IngestError } from '../../../src-main/store';
 import type { DistributionSummary } from '../../../src-worker/kn/stats';
 import { epochMetrics, finalMetrics, spec, tempDir } from './helpers';
@@ -43,8 +43,8 @@ describe('ingest', () => {
     const { store, runId, onDisk, rowsOnDisk } = setup({ flushRows: 10_000, flushMs: 40 });
     store.apply(runId, { event: 'epoch', epoch: 1, metrics: epochMetrics() });
     expect(rowsOnDisk()).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(rowsOnDisk()).toBe(9);
+    // the 40 ms timer, not a full batch (10,000 rows), writes them; poll so a loaded machine cannot flake it
+    await vi.waitFor(() => expect(rowsOnDisk()).toBe(9), { timeout: 5000, interval: 20 });
     onDisk.close();
     store.close();
   });
