@@ -24,8 +24,6 @@ export interface NormLabRuntime {
   scheduler: Scheduler;
   service: NormLabService;
   devices: Device[];
-  /** Runs that were left running by a process that died and were queued again to resume. */
-  recovered: number;
   close(opts?: { cancelRunning?: boolean }): Promise<void>;
 }
 
@@ -46,14 +44,13 @@ export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabR
     scheduler.on('runEnded', (runId) => {
       service.afterRunEnded(runId).catch((err: unknown) => log(`lr search after run ${runId}: ${String(err)}`));
     });
-    const recovered = opts.startScheduler === false ? 0 : scheduler.start();
+    if (opts.startScheduler !== false) scheduler.start();
     let closed = false;
     return {
       store,
       scheduler,
       service,
       devices,
-      recovered,
       async close(closeOpts = {}) {
         if (closed) return;
         closed = true;

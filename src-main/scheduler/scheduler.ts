@@ -68,7 +68,6 @@ export interface SchedulerEvents {
   event: [runId: number, event: WorkerEvent];
   runStarted: [runId: number, deviceId: string];
   runEnded: [runId: number, exit: WorkerExit];
-  idle: [];
 }
 
 /**
@@ -161,12 +160,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.slots.every((s) => !s.running) && (this.paused || !this.store.hasQueued());
   }
 
-  /** Resolves once nothing runs and nothing (placeable) is queued. */
-  whenIdle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.once('idle', () => resolve()));
-  }
-
   /** Stops placing runs; with `cancelRunning`, checkpoints and stops the running ones and waits for them. */
   async stop(opts: { cancelRunning?: boolean } = {}): Promise<void> {
     this.stopped = true;
@@ -194,7 +187,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     } finally {
       this.filling = false;
     }
-    if (this.isIdle()) this.emit('idle');
   }
 
   private launch(slot: Slot, run: ClaimedRun): void {

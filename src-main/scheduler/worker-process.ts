@@ -114,7 +114,3 @@ export function forkWorker(opts: ForkWorkerOptions = {}): IdleWorker {
     },
   };
 }
-
-export function spawnWorker(opts: ForkWorkerOptions & { spec: RunSpec; onEvent: (event: WorkerEvent) => void }): WorkerHandle {
-  return forkWorker(opts).start(opts.spec, opts.onEvent);
-}
