@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ParentMessage, WorkerEvent } from './protocol';
+import type { JournalAck } from './train/journal';
 import { executeRun, type RunExitCode } from './train/run';
 
 /**
@@ -9,11 +10,18 @@ import { executeRun, type RunExitCode } from './train/run';
  *   forked (IPC):  waits for {type:'start', spec}; events go back through process.send
  *   standalone:    node --import tsx src-worker/main.ts --spec FILE | --spec-json JSON; events as JSON lines
  *
- * {type:'cancel'}, SIGTERM and SIGINT stop the run at the next batch with a checkpoint and done/cancelled.
- * Exit code 0 when the run ended in order (finished, diverged, cancelled), 1 on a crash, 2 on a bad request.
+ * {type:'cancel'} stops the run at the next batch with a checkpoint and done/cancelled (a user's decision).
+ * {type:'interrupt'}, SIGTERM, SIGINT and a lost parent stop it the same way but report done/interrupted, so the
+ * next start resumes it: Ctrl-C in a terminal (which signals the whole process group) means "stop for now".
+ * Exit code 0 when the run ended in order (finished, diverged, cancelled, interrupted), 1 on a crash, 2 on a bad
+ * request.
  */
 const forked = typeof process.send === 'function';
-let cancelled = false;
+let stopAs: 'cancelled' | 'interrupted' | null = null;
+// a cancel is the stronger word: an interrupt that arrives after it (the app quitting) does not undo it
+const requestStop = (as: 'cancelled' | 'interrupted') => {
+  if (stopAs !== 'cancelled') stopAs = as;
+};
 
 // Anything that logs with console.log (tfjs included) must not corrupt the JSON-lines stream on stdout.
 console.log = (...args: unknown[]) => console.error(...args);
@@ -60,40 +68,52 @@ function specFromArgv(argv: string[]): unknown {
 }
 
 let started = false;
-function waitForStart(): Promise<unknown> {
+function waitForStart(): Promise<Extract<ParentMessage, { type: 'start' }>> {
   return new Promise((resolve) => {
     process.on('message', (msg: ParentMessage) => {
       if (msg?.type !== 'start' || started) return;
       started = true;
-      resolve(msg.spec);
+      resolve(msg);
     });
   });
 }
 
 async function main(): Promise<void> {
   // before a run is given there is nothing to checkpoint: a signal just ends the process
-  const stop = () => (started || !forked ? (cancelled = true) : process.exit(0));
+  const stop = () => (started || !forked ? requestStop('interrupted') : process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   if (forked) {
     process.on('message', (msg: ParentMessage) => {
-      if (msg?.type === 'cancel') cancelled = true;
+      if (msg?.type === 'cancel') requestStop('cancelled');
+      if (msg?.type === 'interrupt') requestStop('interrupted');
     });
-    // A parent that dies takes the run with it: treat a lost channel as cancel, so the checkpoint is written.
+    // A parent that dies takes the run with it: checkpoint at the next batch (or evaluation batch) and leave, so
+    // the worker that resumes the run does not wait long. What this worker journals meanwhile is replayed then.
     // A worker that was started ahead of time and never given a run just leaves.
     process.on('disconnect', () => {
-      cancelled = true;
+      requestStop('interrupted');
       if (!started) process.exit(0);
     });
   }
   let spec: unknown;
+  let journalAck: JournalAck | undefined;
   try {
-    spec = forked && !process.argv.includes('--spec') && !process.argv.includes('--spec-json') ? await waitForStart() : specFromArgv(process.argv.slice(2));
+    if (forked && !process.argv.includes('--spec') && !process.argv.includes('--spec-json')) {
+      ({ spec, journalAck } = await waitForStart());
+    } else {
+      spec = specFromArgv(process.argv.slice(2));
+    }
   } catch (err) {
     emit({ event: 'error', reason: (err as Error).message });
     return finish(2);
   }
-  const result = await executeRun(spec, { emit, isCancelled: () => cancelled });
+  const result = await executeRun(spec, {
+    emit,
+    isCancelled: () => stopAs !== null,
+    stopStatus: () => stopAs ?? 'cancelled',
+    journalAck,
+  });
   return finish(result.exitCode);
 }
 

@@ -1,5 +1,6 @@
 import type { RunSpec } from './run-spec';
 import type { NormLayerStats } from './kn/stats';
+import type { JournalAck } from './train/journal';
 
 /**
  * Typed messages between a worker process and whoever started it (the scheduler or the CLI).
@@ -8,10 +9,15 @@ import type { NormLayerStats } from './kn/stats';
 
 export type RunStatus = 'queued' | 'running' | 'finished' | 'failed' | 'diverged' | 'cancelled' | 'interrupted';
 
-/** Parent → worker. */
+/**
+ * Parent → worker. `start` carries what the store already holds of the run's journal, so the worker replays
+ * only the rest. `cancel` is a user's decision (the run ends cancelled); `interrupt` is "stop for now" (Ctrl-C,
+ * the app quitting): the run ends interrupted and resumes on the next start.
+ */
 export type ParentMessage =
-  | { type: 'start'; spec: RunSpec }
-  | { type: 'cancel' };
+  | { type: 'start'; spec: RunSpec; journalAck?: JournalAck }
+  | { type: 'cancel' }
+  | { type: 'interrupt' };
 
 /** Per-epoch metric keys, written to the store as (run, key, epoch, value). Accuracies are fractions. */
 export interface EpochMetrics {
@@ -31,7 +37,13 @@ export interface EpochMetrics {
   epsilon?: number;
 }
 
-export type WorkerEvent =
+/** Every journaled event carries its journal id and sequence number (absent when the run has no journal). */
+interface Stamp {
+  journal?: string;
+  seq?: number;
+}
+
+export type WorkerEvent = Stamp & (
   | {
       event: 'started';
       runId?: number;
@@ -49,7 +61,11 @@ export type WorkerEvent =
   | { event: 'checkpoint'; runId?: number; epoch: number; path: string; reason: 'periodic' | 'cancel' | 'final' }
   | { event: 'log'; runId?: number; level: 'info' | 'warn' | 'error'; message: string }
   | { event: 'error'; runId?: number; reason: string; detail?: string }
-  | { event: 'done'; runId?: number; status: Extract<RunStatus, 'finished' | 'diverged' | 'cancelled' | 'failed'>; metrics: FinalMetrics };
+  | { event: 'done'; runId?: number; status: DoneStatus; metrics: FinalMetrics }
+);
+
+/** How a worker's run ended; `interrupted` means it checkpointed to be resumed, not that it is over. */
+export type DoneStatus = Extract<RunStatus, 'finished' | 'diverged' | 'cancelled' | 'failed' | 'interrupted'>;
 
 export interface FinalMetrics {
   test_acc: number;

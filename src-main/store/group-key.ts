@@ -1,46 +1,15 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson, EXECUTION_FIELDS, runConfig } from '../../src-worker/run-config';
 import type { RunSpec } from '../../src-worker/run-spec';
 
-/**
- * Fields that say where or how a run is executed or observed, not what is being measured. Two runs that differ
- * only in these belong to the same experiment, so they are left out of the config-group key. The seed is left out
- * too: runs that differ only by seed are the repeats that mean ± SD is taken over.
- */
-export const NON_EXPERIMENT_FIELDS = [
-  'runId',
-  'checkpointDir',
-  'resume',
-  'backend',
-  'checkpointEvery',
-  'progressEvery',
-  // sampling statistics only reads tensors; it does not change training
-  'statsEvery',
-  // display-only: the preset's values are already resolved into the other fields
-  'preset',
-] as const satisfies readonly (keyof RunSpec)[];
+/** Execution-only fields (see src-worker/run-config.ts): left out of the config-group key. */
+export const NON_EXPERIMENT_FIELDS = EXECUTION_FIELDS;
 
-/** JSON with object keys sorted at every depth and undefined fields dropped, so equal configs give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
-}
+export { canonicalJson };
 
 /** The experiment's configuration: the resolved spec without the seed and without execution-only fields. */
 export function groupConfig(spec: RunSpec, alsoWithout: readonly string[] = []): Record<string, unknown> {
-  const config: Record<string, unknown> = { ...spec };
-  for (const field of NON_EXPERIMENT_FIELDS) delete config[field];
+  const config = runConfig(spec);
   delete config.seed;
   for (const field of alsoWithout) delete config[field];
   return config;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EpochMetrics } from '../protocol';
+import { faultPoint } from './fault-points';
 import type { RunSpec } from '../run-spec';
 
 /**
@@ -56,6 +57,8 @@ export interface CheckpointHeader {
   createdAt: string;
   reason: 'periodic' | 'cancel' | 'final';
   spec: RunSpec;
+  /** runConfigHash(spec): what the run computes. Absent in checkpoints written before it existed. */
+  configHash?: string;
   position: TrainingPosition;
   /** The random state is counter-based: every draw derives from (seed, globalStep), nothing else to store. */
   rng: { seed: number; globalStep: number };
@@ -165,6 +168,7 @@ export function writeCheckpoint(dir: string, content: CheckpointContent, tensors
   } finally {
     closeSync(fd);
   }
+  faultPoint('checkpoint', content.position.epoch);
   renameSync(tmpPath, finalPath);
   try {
     const dirFd = openSync(dir, 'r');

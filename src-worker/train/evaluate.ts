@@ -9,8 +9,17 @@ export interface EvalResult {
   images: number;
 }
 
-/** Mean loss, top-1 and top-5 accuracy over the whole test split, in inference mode and a fixed order. */
-export async function evaluate(model: TrainableModel, dataset: TrainingDataset, batchSize: number, seed: number): Promise<EvalResult> {
+export interface EvaluateOptions {
+  /** Polled between batches; true abandons the evaluation (the result is then null). */
+  shouldStop?: () => boolean;
+  afterBatch?: () => void;
+}
+
+/**
+ * Mean loss, top-1 and top-5 accuracy over the whole test split, in inference mode and a fixed order; null when
+ * `shouldStop` asked to stop part-way.
+ */
+export async function evaluate(model: TrainableModel, dataset: TrainingDataset, batchSize: number, seed: number, opts: EvaluateOptions = {}): Promise<EvalResult | null> {
   let lossSum = 0;
   let top1 = 0;
   let top5 = 0;
@@ -28,6 +37,12 @@ export async function evaluate(model: TrainableModel, dataset: TrainingDataset, 
     top1 += a1[0]!;
     top5 += a5[0]!;
     images += batch.size;
+    opts.afterBatch?.();
+    if (opts.shouldStop) {
+      // let a pending cancel message or signal be seen: resolved reads alone would starve the event loop
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (opts.shouldStop()) return null;
+    }
   }
   if (images === 0) throw new Error('evaluate: the test split produced no batches');
   return { loss: lossSum / images, acc: top1 / images, acc5: top5 / images, images };

@@ -8,6 +8,8 @@ import { dpEngine } from './dp-steps';
 import { Sgd, type NamedParameter } from './sgd';
 import { sgdEngine, type StepEngine } from './steps';
 import { captureTensors, checkResumeCompatible, restoreTensors } from './train-state';
+import { faultPoint } from './fault-points';
+import { runConfigHash } from '../run-config';
 import type { TrainableModel, TrainingDataset } from './types';
 
 /** How many checkpoint files a run keeps: a full-width ResNet-50 checkpoint is ~200 MB. */
@@ -15,14 +17,16 @@ export const CHECKPOINTS_KEPT = 2;
 
 export interface TrainHooks {
   emit(event: WorkerEvent): void;
-  /** Polled before every batch; true stops the run at the next batch boundary with a checkpoint. */
+  /** Polled before every batch (and evaluation batch); true stops the run there with a checkpoint. */
   isCancelled(): boolean;
+  /** How a stop is reported: `cancelled` (a user's decision, the default) or `interrupted` (to be resumed). */
+  stopStatus?(): 'cancelled' | 'interrupted';
   /** What the `started` event reports about where the run executes. */
   environment: { backend: string; device: string; cudaVisibleDevices?: string; skippedBackends: { backend: string; reason: string }[] };
 }
 
 export interface TrainOutcome {
-  status: 'finished' | 'diverged' | 'cancelled';
+  status: 'finished' | 'diverged' | 'cancelled' | 'interrupted';
   metrics: FinalMetrics;
   history: EpochMetrics[];
   /** Share of training-phase wall time spent waiting for the next batch (this session). */
@@ -79,7 +83,7 @@ async function runEpochs(
   if (spec.resume && spec.checkpointDir) {
     const ckpt = loadLatestCheckpoint(spec.checkpointDir);
     if (ckpt) {
-      for (const warning of checkResumeCompatible(ckpt.header.spec, spec, ckpt.path)) emit({ event: 'log', level: 'warn', message: warning });
+      checkResumeCompatible(ckpt.header, spec, ckpt.path);
       restoreTensors(ckpt, model, sgd);
       state.position = { ...ckpt.header.position };
       state.partial = { ...ckpt.header.partialEpoch };
@@ -114,6 +118,7 @@ async function runEpochs(
     const path = writeCheckpoint(spec.checkpointDir, {
       reason,
       spec,
+      configHash: runConfigHash(spec),
       position: state.position,
       rng: { seed: spec.seed, globalStep: state.position.globalStep },
       schedule: { kind: spec.schedule.kind, epoch: state.position.epoch, globalStep: state.position.globalStep, lastLr },
@@ -126,6 +131,10 @@ async function runEpochs(
     pruneCheckpoints(spec.checkpointDir, CHECKPOINTS_KEPT);
     lastCheckpoint = path;
     emit({ event: 'checkpoint', epoch: state.position.epoch, path, reason });
+  };
+  const stop = (): TrainOutcome => {
+    checkpoint('cancel');
+    return outcome(hooks.stopStatus?.() ?? 'cancelled');
   };
   const outcome = (status: TrainOutcome['status']): TrainOutcome => ({
     status,
@@ -148,10 +157,7 @@ async function runEpochs(
         // Let pending I/O (a cancel message, a signal) run: prefetched batches and wasm reads resolve as
         // microtasks, which alone would starve the event loop for a whole epoch.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        if (hooks.isCancelled()) {
-          checkpoint('cancel');
-          return outcome('cancelled');
-        }
+        if (hooks.isCancelled()) return stop();
         const step = state.position.globalStep;
         lastLr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
         const collectStats = spec.statsEvery > 0 && step % spec.statsEvery === 0;
@@ -171,6 +177,7 @@ async function runEpochs(
         imagesThisSession += result.examples;
         windowImages += result.examples;
         if (collectStats) emit({ event: 'norm_stats', epoch: epoch + 1, step, layers: model.lastNormStats() });
+        if (state.position.batchInEpoch === 1) faultPoint('train', epoch + 1);
         if (state.position.batchInEpoch % spec.progressEvery === 0) {
           const now = performance.now();
           const imagesPerSec = windowImages / Math.max((now - windowStart) / 1000, 1e-9);
@@ -194,7 +201,13 @@ async function runEpochs(
     dataWaitByEpoch.push(trainMs > 0 ? epochWaitMs / trainMs : 0);
 
     const evalStart = performance.now();
-    const test = await evaluate(model, dataset, spec.batchSize, spec.seed);
+    // a stop during evaluation keeps the trained epoch: the checkpoint sits after its last batch, and the resumed
+    // run evaluates it again from there
+    const test = await evaluate(model, dataset, spec.batchSize, spec.seed, {
+      shouldStop: hooks.isCancelled,
+      afterBatch: () => faultPoint('eval', epoch + 1),
+    });
+    if (!test) return stop();
     lastEvalSec = (performance.now() - evalStart) / 1000;
     const seen = Math.max(state.partial.seen, 1);
     const metrics: EpochMetrics = {

@@ -7,6 +7,8 @@ import { parseRunSpec, RunSpecError, type RunSpec } from '../run-spec';
 import { CheckpointError } from './checkpoint';
 import { DpIncompatibleModelError } from './dp';
 import { DpSetupError, refuseDpModel } from './dp-steps';
+import { openDurableRun, type DurableRun } from './durable-run';
+import type { JournalAck } from './journal';
 import { trainModel, type TrainOutcome } from './loop';
 import { PresetError, resolvePreset } from './presets';
 
@@ -22,11 +24,18 @@ export type RunExitCode = 0 | 1 | 2;
 export interface RunIO {
   emit(event: WorkerEvent): void;
   isCancelled(): boolean;
+  /** How a stop is reported (see TrainHooks.stopStatus). */
+  stopStatus?(): 'cancelled' | 'interrupted';
+  /**
+   * What the store already holds of this run's journal. Given (by a scheduler), the worker first replays the
+   * journaled events the store lacks; absent (a one-off `normlab train`), nothing is replayed.
+   */
+  journalAck?: JournalAck;
 }
 
 export interface RunResult {
   exitCode: RunExitCode;
-  status: 'finished' | 'diverged' | 'cancelled' | 'failed' | 'invalid';
+  status: 'finished' | 'diverged' | 'cancelled' | 'interrupted' | 'failed' | 'invalid';
   outcome?: TrainOutcome;
 }
 
@@ -113,12 +122,22 @@ const NO_METRICS: FinalMetrics = { test_acc: 0, test_acc5: 0, test_loss: 0, trai
 export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> {
   const runId = (input as { runId?: unknown } | null)?.runId;
   const base = typeof runId === 'number' ? { runId } : {};
-  const emit = (e: WorkerEvent) => io.emit({ ...base, ...e });
+  // once the run folder is known, every event goes through its journal first
+  let send = io.emit;
+  const emit = (e: WorkerEvent) => send({ ...base, ...e });
   let dataset: Dataset | undefined;
   let model: NormLabModel | undefined;
+  let durable: DurableRun | undefined;
   try {
     const spec = readSpec(input);
     validateSpec(spec);
+    if (spec.checkpointDir) {
+      durable = await openDurableRun(spec, spec.checkpointDir, io.emit, io.journalAck);
+      send = durable.emit;
+      if (durable.replayedOutcome) {
+        return { exitCode: durable.replayedOutcome === 'failed' ? 1 : 0, status: durable.replayedOutcome };
+      }
+    }
     const choice = await initBackend(spec.backend);
     dataset = await openData(spec, normalizeInputs(spec));
     model = createModel(spec.model, {
@@ -127,8 +146,9 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
       knDropout: spec.knDropout, groups: spec.groups, widthMultiplier: spec.width, activation: spec.activation, seed: spec.seed,
     });
     const outcome = await trainModel(spec, model, dataset, {
-      emit: io.emit,
+      emit: send,
       isCancelled: io.isCancelled,
+      stopStatus: io.stopStatus,
       environment: { backend: choice.backend, device: deviceLabel(choice), cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES, skippedBackends: choice.skipped },
     });
     emit({ event: 'done', status: outcome.status, metrics: outcome.metrics });
@@ -142,5 +162,6 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
   } finally {
     model?.dispose();
     await dataset?.close();
+    durable?.close();
   }
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RunSpec } from '../run-spec';
-import { CheckpointError, type Checkpoint, type CheckpointTensor, type TensorDtype } from './checkpoint';
+import { canonicalJson, differingConfigFields, runConfigHash } from '../run-config';
+import { CheckpointError, type Checkpoint, type CheckpointHeader, type CheckpointTensor, type TensorDtype } from './checkpoint';
 import type { Sgd } from './sgd';
 import type { TrainableModel } from './types';
 
@@ -39,25 +40,21 @@ export function restoreTensors(ckpt: Checkpoint & { path?: string }, model: Trai
   sgd.setState({ initialized: ckpt.header.optimizer.initialized, buffers });
 }
 
-// Changing any of these would make the checkpoint's weights or data order meaningless for the new spec.
-const MUST_MATCH: (keyof RunSpec)[] = [
-  'model', 'dataset', 'batchSize', 'seed', 'width', 'knDropout', 'groups', 'activation', 'lowResolution',
-  'syntheticTrainSize', 'syntheticTestSize', 'imageSize', 'momentum',
-  // a DP run's privacy charge so far was computed under these options; absent on both sides for other runs
-  'dp',
-];
-// These may change on resume (e.g. extending a run), but the result is then not the uninterrupted run's.
-const MAY_DIFFER: (keyof RunSpec)[] = ['epochs', 'lr', 'weightDecay', 'schedule'];
-
-/** Throws when the checkpoint belongs to a different run; returns warnings for fields that changed harmlessly. */
-export function checkResumeCompatible(saved: RunSpec, spec: RunSpec, where: string): string[] {
-  const same = (k: keyof RunSpec) => JSON.stringify(saved[k]) === JSON.stringify(spec[k]);
-  const clashes = MUST_MATCH.filter((k) => !same(k));
-  if (clashes.length > 0) {
-    const detail = clashes.map((k) => `${k}: checkpoint ${JSON.stringify(saved[k])}, spec ${JSON.stringify(spec[k])}`).join('; ');
-    throw new CheckpointError(`cannot resume from ${where}: it belongs to a different run (${detail})`);
-  }
-  return MAY_DIFFER.filter((k) => !same(k)).map(
-    (k) => `resuming with ${k} ${JSON.stringify(spec[k])} instead of the checkpoint's ${JSON.stringify(saved[k])}`,
+/**
+ * Throws unless the checkpoint was written under exactly this run's configuration (its config hash; execution-only
+ * fields such as the backend may differ). A checkpoint of another run, or of this run with other epochs or lr,
+ * would silently turn the result into something nobody asked for, so it is refused, never merely warned about.
+ */
+export function checkResumeCompatible(header: Pick<CheckpointHeader, 'spec' | 'configHash'>, spec: RunSpec, where: string): void {
+  const saved = header.configHash ?? runConfigHash(header.spec);
+  const wanted = runConfigHash(spec);
+  if (saved === wanted) return;
+  const fields = differingConfigFields(header.spec, spec);
+  const detail = fields.length > 0
+    ? fields.map((k) => `${k}: checkpoint ${canonicalJson(header.spec[k as keyof RunSpec]) ?? 'unset'}, spec ${canonicalJson(spec[k as keyof RunSpec]) ?? 'unset'}`).join('; ')
+    : `config hash ${saved.slice(0, 12)}… vs ${wanted.slice(0, 12)}…`;
+  throw new CheckpointError(
+    `cannot resume from ${where}: it belongs to a different run (${detail}); ` +
+    'point the run at an empty checkpoint folder, or delete this one to start over',
   );
 }

@@ -10,7 +10,7 @@ import { executeRun, type RunResult } from '../../../src-worker/train/run';
  * `normlab train`: one run, in this process (the scheduler forks src-worker/main.ts instead).
  * Exit codes: 0 finished, 1 failed, 2 invalid request, 3 diverged, 130 cancelled (Ctrl-C).
  */
-export const EXIT = { finished: 0, failed: 1, invalid: 2, diverged: 3, cancelled: 130 } as const;
+export const EXIT = { finished: 0, failed: 1, invalid: 2, diverged: 3, cancelled: 130, interrupted: 130 } as const;
 
 function intList(value: string): number[] {
   return value.split(',').map((v) => positiveInt(v.trim()));

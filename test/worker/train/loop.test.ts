@@ -123,7 +123,14 @@ describe('trainModel', () => {
   it('refuses to resume a checkpoint of a different run', async () => {
     const dir = tempDir();
     await run({ epochs: 1, checkpointDir: dir });
-    await expect(run({ epochs: 2, batchSize: 12, checkpointDir: dir, resume: true })).rejects.toThrow(/different run \(batchSize: checkpoint 10, spec 12\)/);
+    await expect(run({ epochs: 2, batchSize: 12, checkpointDir: dir, resume: true })).rejects.toThrow(/different run \(batchSize: checkpoint 10, spec 12; epochs: checkpoint 1, spec 2\)/);
+  });
+
+  it('refuses a checkpoint whose config differs only in lr, but not one written under another backend', async () => {
+    const dir = tempDir();
+    await run({ epochs: 1, checkpointDir: dir });
+    await expect(run({ epochs: 1, lr: 0.2, checkpointDir: dir, resume: true })).rejects.toThrow(/different run \(lr: checkpoint 0\.\d+, spec 0\.2\)/);
+    await expect(run({ epochs: 1, backend: 'cpu', checkpointDir: dir, resume: true })).resolves.toMatchObject({ status: 'finished' });
   });
 
   it('stops with status diverged when the loss is no longer finite', async () => {

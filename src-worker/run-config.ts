@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import type { RunSpec } from './run-spec';
+
+/**
+ * Fields that say where or how a run is executed or observed, not what is being measured. Two specs that differ
+ * only in these describe the same run: the config-group key and a checkpoint's config hash both leave them out.
+ */
+export const EXECUTION_FIELDS = [
+  'runId',
+  'checkpointDir',
+  'resume',
+  'backend',
+  'checkpointEvery',
+  'progressEvery',
+  // sampling statistics only reads tensors; it does not change training
+  'statsEvery',
+  // display-only: the preset's values are already resolved into the other fields
+  'preset',
+] as const satisfies readonly (keyof RunSpec)[];
+
+/** JSON with object keys sorted at every depth and undefined fields dropped, so equal configs give equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** The spec without execution-only fields: everything that decides what the run computes, seed included. */
+export function runConfig(spec: RunSpec): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...spec };
+  for (const field of EXECUTION_FIELDS) delete config[field];
+  return config;
+}
+
+/** SHA-256 of the run's canonical config; a checkpoint carries it, and resuming under another hash is refused. */
+export function runConfigHash(spec: RunSpec): string {
+  return createHash('sha256').update(canonicalJson(runConfig(spec))).digest('hex');
+}
+
+/** The config fields whose values differ between two specs, for an error that says what changed. */
+export function differingConfigFields(a: RunSpec, b: RunSpec): string[] {
+  const ca = runConfig(a);
+  const cb = runConfig(b);
+  const keys = [...new Set([...Object.keys(ca), ...Object.keys(cb)])].sort();
+  return keys.filter((k) => canonicalJson(ca[k]) !== canonicalJson(cb[k]));
+}
