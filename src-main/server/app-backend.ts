@@ -1,5 +1,9 @@
 import { dirname, join } from 'node:path';
+import { NormLabService } from '../api/service';
+import { ServiceError } from '../api/errors';
+import type { RunController } from '../api/run-controller';
 import { openRuntime, type NormLabRuntime, type NormLabRuntimeOptions } from '../runtime';
+import { ExperimentStore } from '../store/experiment-store';
 import { bindAppApi } from './app-api';
 import { LiveHub, toLiveEvent } from './live-events';
 import { createUiExtras, type AppApi } from './ui-extras';
@@ -7,7 +11,11 @@ import { createUiExtras, type AppApi } from './ui-extras';
 export interface AppBackendOptions extends Pick<NormLabRuntimeOptions, 'dbFile' | 'checkpointRoot' | 'devices' | 'workerEntry' | 'log'> {
   /** Where data sets are downloaded; `<db folder>/data` by default. */
   dataDir?: string;
-  /** Place queued runs on this machine's devices (the default); false for a read-only viewer. */
+  /**
+   * Place queued runs on this machine's devices (the default). False opens a read-only viewer: the store is
+   * opened read-only (the file must exist), no scheduler is made, and every method that changes something
+   * refuses with a ReadOnlyError.
+   */
   startScheduler?: boolean;
 }
 
@@ -15,26 +23,59 @@ export interface AppBackendOptions extends Pick<NormLabRuntimeOptions, 'dbFile' 
 export interface AppBackend {
   api: AppApi;
   live: LiveHub;
-  runtime: NormLabRuntime;
+  /** Null for a read-only viewer, which has no scheduler. */
+  runtime: NormLabRuntime | null;
+  readOnly: boolean;
   dataDir: string;
   close(opts?: { cancelRunning?: boolean }): Promise<void>;
 }
 
+const READ_ONLY_REASON = 'opened without a scheduler';
+
+/**
+ * For the read-only viewer's service: the service falls back to changing the store itself when it has no
+ * controller (a queued run can be cancelled without one), so it gets one that says no instead.
+ */
+function readOnlyController(): RunController {
+  const refuse = (action: string) => async () => {
+    throw new ServiceError('unavailable', `cannot ${action}: this store is open read-only (${READ_ONLY_REASON})`);
+  };
+  return { cancel: refuse('cancel'), retry: refuse('retry'), pause: refuse('pause'), resume: refuse('resume'), devices: async () => [] };
+}
+
 export async function openAppBackend(opts: AppBackendOptions): Promise<AppBackend> {
-  const runtime = await openRuntime({ ...opts, startScheduler: opts.startScheduler ?? true });
   const live = new LiveHub();
+  const dataDir = opts.dataDir ?? join(dirname(opts.dbFile), 'data');
+  if (opts.startScheduler === false) {
+    // not openRuntime: it opens the file read-write (migrating it, switching it to WAL) and makes a scheduler
+    const store = ExperimentStore.open(opts.dbFile, { readonly: true });
+    const service = new NormLabService(store, readOnlyController());
+    const extras = createUiExtras({ store, service, live, dataDir, isPaused: () => null });
+    let closed = false;
+    return {
+      api: bindAppApi(service, extras, live, { readOnly: READ_ONLY_REASON }),
+      live,
+      runtime: null,
+      readOnly: true,
+      dataDir,
+      async close() {
+        if (closed) return;
+        closed = true;
+        store.close();
+      },
+    };
+  }
+  const runtime = await openRuntime({ ...opts, startScheduler: true });
   const { scheduler, store, service } = runtime;
   scheduler.on('event', (runId, event) => live.emit(toLiveEvent(runId, event)));
   scheduler.on('runStarted', (runId, device) => live.emit({ type: 'run_started', runId, device }));
   scheduler.on('runEnded', (runId) => live.emit({ type: 'run_ended', runId, status: store.getRun(runId)?.status }));
-  const dataDir = opts.dataDir ?? join(dirname(opts.dbFile), 'data');
-  const extras = createUiExtras({ store, service, live, dataDir, isPaused: opts.startScheduler === false ? () => null : () => scheduler.isPaused() });
-
-  const api = bindAppApi(service, extras, live);
+  const extras = createUiExtras({ store, service, live, dataDir, isPaused: () => scheduler.isPaused() });
   return {
-    api,
+    api: bindAppApi(service, extras, live),
     live,
     runtime,
+    readOnly: false,
     dataDir,
     close: (closeOpts) => runtime.close(closeOpts),
   };

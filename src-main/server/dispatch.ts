@@ -1,11 +1,13 @@
 import type { z } from 'zod';
 import { ServiceError, type ServiceErrorCode } from '../api/errors';
+import { ReadOnlyError } from './app-api';
 import { apiRoutes, type ApiMethod, type RouteDef } from './routes';
 import type { AppApi } from './ui-extras';
 
 /** The error body every transport returns: the service's code and problems, or `internal`. */
 export interface ApiErrorBody {
-  code: ServiceErrorCode | 'unauthorized' | 'not_found' | 'internal' | 'invalid_input';
+  /** `forbidden`: a foreign Host or Origin; `read_only`: a write to a server opened read-only. */
+  code: ServiceErrorCode | 'unauthorized' | 'forbidden' | 'read_only' | 'not_found' | 'internal' | 'invalid_input';
   message: string;
   problems: string[];
 }
@@ -13,7 +15,9 @@ export interface ApiErrorBody {
 export const HTTP_STATUS: Record<ApiErrorBody['code'], number> = {
   invalid_input: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
+  read_only: 405,
   conflict: 409,
   storage: 500,
   internal: 500,
@@ -52,6 +56,7 @@ export function stripUndefined(o: Record<string, unknown>): Record<string, unkno
 
 export function toErrorBody(error: unknown): ApiErrorBody {
   if (error instanceof ServiceError) return { code: error.code, message: error.message, problems: error.problems };
+  if (error instanceof ReadOnlyError) return { code: 'read_only', message: error.message, problems: [] };
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'internal', message, problems: [] };
 }

@@ -1,10 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isAuthorized, tokenCookie } from './auth';
+import type { Duplex } from 'node:stream';
+import { ReadOnlyError } from './app-api';
+import { isAuthorized, tokenCookie, tokensEqual } from './auth';
 import { dispatch, HTTP_STATUS, stripUndefined, toErrorBody, type ApiErrorBody } from './dispatch';
 import { LiveBatcher } from './live-batcher';
 import { liveCoalesceKey, type LiveEvent, type LiveSource } from './live-events';
+import { hostGuard, originProblem } from './request-guard';
 import { apiRoutes, matchPath, type ApiMethod } from './routes';
 import { securityHeaders, serveStatic } from './static-files';
 import type { AppApi } from './ui-extras';
@@ -16,7 +19,11 @@ export interface NormLabServerOptions {
   /** The built renderer (index.html + assets). */
   staticDir: string;
   host?: string;
+  /** More Host names to answer to than the loopback names and `host` (see hostGuard). */
+  allowHosts?: readonly string[];
   port?: number;
+  /** Refuse every route that changes something (405), saying this as the reason, e.g. "started with --no-scheduler". */
+  readOnly?: string;
   /** Request bodies above this are refused (a sweep spec is a few kB). */
   maxBodyBytes?: number;
   liveIntervalMs?: number;
@@ -49,6 +56,19 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 function sendError(res: ServerResponse, body: ApiErrorBody): void {
   sendJson(res, HTTP_STATUS[body.code] ?? 500, { error: body });
 }
+
+const forbidden = (message: string): ApiErrorBody => ({ code: 'forbidden', message, problems: [] });
+
+/** Answers a WebSocket upgrade that is refused: a plain HTTP response, then the socket is closed. */
+function refuseUpgrade(socket: Duplex, status: number, reason: string, body?: ApiErrorBody): void {
+  const text = body ? JSON.stringify({ error: body }) : '';
+  const type = body ? 'Content-Type: application/json; charset=utf-8\r\n' : '';
+  const response = `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${type}Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+  socket.end(response, () => socket.destroy());
+}
+
+/** GET and HEAD read; every other method may change state, so it must pass the Origin check. */
+const isStateChanging = (req: IncomingMessage) => req.method !== 'GET' && req.method !== 'HEAD';
 
 class BodyTooLarge extends Error {}
 
@@ -83,14 +103,22 @@ function csvFileName(what: string, query: Record<string, string>): string {
 /**
  * `normlab serve`: the built renderer and the API over HTTP, live events over a WebSocket. Every /api/ route
  * (the WebSocket too) needs the token, as a Bearer header or as the cookie that opening `/?token=…` sets.
+ * Every request must name a known Host, and every write and the WebSocket must come from our own page or
+ * carry a Bearer token (see request-guard.ts): the cookie alone does not say who is asking.
  */
 export async function startNormLabServer(opts: NormLabServerOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const maxBody = opts.maxBodyBytes ?? 1_000_000;
+  const hostProblem = hostGuard({ listenHost: host, allowHosts: opts.allowHosts });
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (!isAuthorized(req, opts.token)) {
       sendError(res, { code: 'unauthorized', message: 'missing or wrong token: open the URL normlab serve printed, or send Authorization: Bearer <token>', problems: [] });
+      return;
+    }
+    const crossOrigin = isStateChanging(req) ? originProblem(req, opts.token) : null;
+    if (crossOrigin) {
+      sendError(res, forbidden(crossOrigin));
       return;
     }
     // CSV as a file download for the browser's "Export" buttons
@@ -114,6 +142,8 @@ export async function startNormLabServer(opts: NormLabServerOptions): Promise<Ru
         allowed = def.verb;
         continue;
       }
+      // before the body is read or validated: nothing about a write matters to a server that takes none
+      if (opts.readOnly !== undefined && def.changes) throw new ReadOnlyError(method, opts.readOnly);
       const input =
         def.verb === 'GET'
           ? { ...queryObject(url), ...params }
@@ -140,11 +170,17 @@ export async function startNormLabServer(opts: NormLabServerOptions): Promise<Ru
     securityHeaders(res);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const handle = async () => {
+      const unknownHost = hostProblem(req.headers.host);
+      if (unknownHost) return sendError(res, forbidden(unknownHost));
       if (url.pathname.startsWith('/api/')) return handleApi(req, res, url);
+      const crossOrigin = isStateChanging(req) ? originProblem(req, opts.token) : null;
+      if (crossOrigin) return sendError(res, forbidden(crossOrigin));
       // the landing URL: trade the token for a cookie and drop it from the address bar (and from history)
       const token = url.searchParams.get('token');
       if (token !== null) {
-        if (token === opts.token) {
+        // neither the redirect (it sets the cookie) nor the refusal may be kept by a cache or proxy
+        res.setHeader('Cache-Control', 'no-store');
+        if (tokensEqual(token, opts.token)) {
           res.setHeader('Set-Cookie', tokenCookie(opts.token));
           url.searchParams.delete('token');
           res.statusCode = 302;
@@ -175,6 +211,10 @@ export async function startNormLabServer(opts: NormLabServerOptions): Promise<Ru
       }
       if (error instanceof BodyTooLarge) sendJson(res, 413, { error: { code: 'invalid_input', message: error.message, problems: [] } });
       else if (error instanceof SyntaxError) sendError(res, { code: 'invalid_input', message: error.message, problems: [] });
+      else if (error instanceof ReadOnlyError) {
+        res.setHeader('Allow', ''); // no method of a write route is allowed here
+        sendError(res, toErrorBody(error));
+      }
       else sendError(res, toErrorBody(error));
     });
   });
@@ -195,11 +235,12 @@ export async function startNormLabServer(opts: NormLabServerOptions): Promise<Ru
   });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== LIVE_PATH || !isAuthorized(req, opts.token)) {
-      socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      socket.destroy();
-      return;
-    }
+    const unknownHost = hostProblem(req.headers.host);
+    if (unknownHost) return refuseUpgrade(socket, 403, 'Forbidden', forbidden(unknownHost));
+    if (url.pathname !== LIVE_PATH || !isAuthorized(req, opts.token)) return refuseUpgrade(socket, 401, 'Unauthorized');
+    // browsers do not apply CORS to WebSockets: any page may open one to us, cookie attached, unless refused here
+    const crossOrigin = originProblem(req, opts.token);
+    if (crossOrigin) return refuseUpgrade(socket, 403, 'Forbidden', forbidden(crossOrigin));
     wss.handleUpgrade(req, socket, head, (ws) => {
       clients.add(ws);
       ws.on('close', () => clients.delete(ws));

@@ -14,6 +14,12 @@ export type ApiResult<K extends ApiMethod> = Awaited<ReturnType<AppApi[K]>>;
 
 export interface RouteDef<K extends ApiMethod, S extends z.ZodType = z.ZodType> {
   verb: 'GET' | 'POST';
+  /**
+   * What the call changes: the queue (sweeps, runs, the scheduler) or files on the server's disk. Absent for a
+   * read, even one sent as POST because its input is large (compare, curves, previewSweep). A read-only server
+   * refuses the routes that have it, and the queue ones are announced live as `queue_changed`.
+   */
+  changes?: 'queue' | 'disk';
   /** `:name` segments are path parameters. */
   path: string;
   input: S;
@@ -68,7 +74,7 @@ export const apiRoutes = {
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
   }),
   submitSweep: route('submitSweep')({
-    verb: 'POST', path: '/api/sweeps', input: z.strictObject({ spec: z.record(z.string(), z.unknown()) }),
+    verb: 'POST', changes: 'queue', path: '/api/sweeps', input: z.strictObject({ spec: z.record(z.string(), z.unknown()) }),
     toArgs: (i) => [i.spec], fromArgs: (spec) => ({ spec }),
   }),
   previewSweep: route('previewSweep')({
@@ -76,7 +82,7 @@ export const apiRoutes = {
     toArgs: (i) => [i.spec], fromArgs: (spec) => ({ spec }),
   }),
   advanceLrSearch: route('advanceLrSearch')({
-    verb: 'POST', path: '/api/sweeps/:id/advance', input: z.strictObject({ id: pathId }),
+    verb: 'POST', changes: 'queue', path: '/api/sweeps/:id/advance', input: z.strictObject({ id: pathId }),
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
   }),
   listRuns: route('listRuns')({
@@ -112,11 +118,11 @@ export const apiRoutes = {
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
   }),
   cancel: route('cancel')({
-    verb: 'POST', path: '/api/runs/:id/cancel', input: z.strictObject({ id: pathId }),
+    verb: 'POST', changes: 'queue', path: '/api/runs/:id/cancel', input: z.strictObject({ id: pathId }),
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
   }),
   retry: route('retry')({
-    verb: 'POST', path: '/api/runs/:id/retry', input: z.strictObject({ id: pathId }),
+    verb: 'POST', changes: 'queue', path: '/api/runs/:id/retry', input: z.strictObject({ id: pathId }),
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
   }),
   compare: route('compare')({
@@ -129,15 +135,15 @@ export const apiRoutes = {
     input: z.strictObject({ groupKeys: z.array(z.string().min(1)).max(1000), metric: z.string().min(1) }),
     toArgs: (i) => [i.groupKeys, i.metric], fromArgs: (groupKeys, metric) => ({ groupKeys, metric }),
   }),
-  pause: route('pause')({ verb: 'POST', path: '/api/queue/pause', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
-  resume: route('resume')({ verb: 'POST', path: '/api/queue/resume', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  pause: route('pause')({ verb: 'POST', changes: 'queue', path: '/api/queue/pause', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  resume: route('resume')({ verb: 'POST', changes: 'queue', path: '/api/queue/resume', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   queueState: route('queueState')({ verb: 'GET', path: '/api/queue', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   devices: route('devices')({ verb: 'GET', path: '/api/devices', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   listModels: route('listModels')({ verb: 'GET', path: '/api/models', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   listPresets: route('listPresets')({ verb: 'GET', path: '/api/presets', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   listDatasets: route('listDatasets')({ verb: 'GET', path: '/api/datasets', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   downloadDataset: route('downloadDataset')({
-    verb: 'POST', path: '/api/datasets/:name/download', input: z.strictObject({ name: z.string().min(1) }),
+    verb: 'POST', changes: 'disk', path: '/api/datasets/:name/download', input: z.strictObject({ name: z.string().min(1) }),
     toArgs: (i) => [i.name], fromArgs: (name) => ({ name }),
   }),
   // the browser downloads CSV from /api/export/:what.csv (see server.ts); this JSON route returns the text
@@ -177,4 +183,10 @@ export function matchPath(pattern: string, actual: string): Record<string, strin
     } else if (p[i] !== a[i]) return null;
   }
   return params;
+}
+
+/** The methods whose route declares that it changes something (see RouteDef.changes). */
+export function changingMethods(kind?: NonNullable<RouteDef<ApiMethod>['changes']>): Set<ApiMethod> {
+  const defs = apiRoutes as Record<ApiMethod, RouteDef<ApiMethod>>;
+  return new Set((Object.keys(defs) as ApiMethod[]).filter((m) => (kind ? defs[m].changes === kind : defs[m].changes !== undefined)));
 }

@@ -105,14 +105,16 @@ describe('normlab serve: access', () => {
 
   it('validates request bodies at the edge with clear 400s', async () => {
     const post = (path: string, body: string) => api(path, { method: 'POST', headers: { ...bearer(), 'Content-Type': 'application/json' }, body });
-    const notJson = await post('/api/sweeps', '{oops');
+    // this server is read-only, so a POST that reads (the sweep preview) carries the checks; writes answer 405
+    const notJson = await post('/api/sweeps/preview', '{oops');
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { error: { message: string } }).error.message).toBe('request body is not valid JSON');
-    const wrongShape = await post('/api/sweeps', JSON.stringify({ spec: 5 }));
+    const wrongShape = await post('/api/sweeps/preview', JSON.stringify({ spec: 5 }));
     expect(wrongShape.status).toBe(400);
-    const badSpec = await post('/api/sweeps', JSON.stringify({ spec: { name: 'x', base: { dataset: 'synthetic' }, grid: { lr: [-1] } } }));
-    expect(badSpec.status).toBe(400);
-    expect(((await badSpec.json()) as { error: { problems: string[] } }).error.problems.join('\n')).toContain('grid.lr[0]');
+    const badSpec = await post('/api/sweeps/preview', JSON.stringify({ spec: { name: 'x', base: { dataset: 'synthetic' }, grid: { lr: [-1] } } }));
+    expect(badSpec.status).toBe(200);
+    expect(((await badSpec.json()) as { ok: false; problems: string[] }).problems.join('\n')).toContain('grid.lr[0]');
+    expect((await post('/api/sweeps', '{oops')).status).toBe(405);
     expect((await api('/api/runs/abc', { headers: bearer() })).status).toBe(400);
     expect((await api('/api/runs/99999', { headers: bearer() })).status).toBe(404);
     expect((await api('/api/runs', { method: 'POST', headers: bearer() })).status).toBe(405);
