@@ -9,8 +9,13 @@ import { ExperimentStore } from './store/experiment-store';
 
 export interface NormLabRuntimeOptions {
   dbFile: string;
-  /** Checkpoints go to `<checkpointRoot>/run-<id>`; next to the DB file by default. */
+  /**
+   * Checkpoints go to `<checkpointRoot>/<store id>/run-<id>`; `<db folder>/checkpoints` by default. The store id
+   * keeps two stores in one folder (or a store deleted and started over) from resuming each other's runs.
+   */
   checkpointRoot?: string;
+  /** Automatic retries of a run whose worker was killed by a signal (default 2). */
+  maxAutoRetries?: number;
   devices?: DeviceDetectionOptions;
   /** Start placing queued runs (and recover interrupted ones) right away. */
   startScheduler?: boolean;
@@ -24,7 +29,8 @@ export interface NormLabRuntime {
   scheduler: Scheduler;
   service: NormLabService;
   devices: Device[];
-  close(opts?: { cancelRunning?: boolean }): Promise<void>;
+  /** Waits for running workers; with `interruptRunning` they checkpoint and stop first, to resume next time. */
+  close(opts?: { interruptRunning?: boolean }): Promise<void>;
 }
 
 export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabRuntime> {
@@ -35,8 +41,9 @@ export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabR
     const devices = await detectDevices(opts.devices);
     const scheduler = new Scheduler(schedulerStoreFor(store, log), {
       devices,
-      checkpointRoot: opts.checkpointRoot ?? join(dirname(opts.dbFile), 'checkpoints'),
+      checkpointRoot: join(opts.checkpointRoot ?? join(dirname(opts.dbFile), 'checkpoints'), store.storeId),
       workerEntry: opts.workerEntry,
+      maxAutoRetries: opts.maxAutoRetries,
     });
     const controller = new SchedulerController(scheduler, () => detectDevices(opts.devices));
     const service = new NormLabService(store, controller);

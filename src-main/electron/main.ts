@@ -97,6 +97,6 @@ if (!app.requestSingleInstanceLock()) {
     event.preventDefault();
     quitting = true;
     removeIpc?.();
-    void backend.close({ cancelRunning: true }).finally(() => app.quit());
+    void backend.close({ interruptRunning: true }).finally(() => app.quit());
   });
 }

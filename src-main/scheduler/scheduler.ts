@@ -1,6 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../../src-worker/pid-alive';
 import type { RunSpec, WorkerEvent } from '../../src-worker/protocol';
+import type { JournalAck } from '../../src-worker/train/journal';
+import type { LeaseHolder, LeaseRecord, LeaseResult } from '../store/lease';
 import type { Device } from './devices';
 import { forkWorker, type IdleWorker, type WorkerExit, type WorkerHandle } from './worker-process';
 
@@ -8,22 +13,43 @@ import { forkWorker, type IdleWorker, type WorkerExit, type WorkerHandle } from 
 export interface ClaimedRun {
   id: number;
   spec: RunSpec;
+  /** What the store holds of the run's journal; the worker replays the rest before training. */
+  journalAck: JournalAck;
 }
 
 /** What the scheduler needs from the experiment store; nothing more, so it can be tested in isolation. */
 export interface SchedulerStore {
-  claimNextRun(deviceId: string): ClaimedRun | null;
+  acquireLease(me: LeaseHolder, isDead: (holder: LeaseRecord) => boolean): LeaseResult;
+  renewLease(owner: string): boolean;
+  releaseLease(owner: string): void;
+  claimNextRun(deviceId: string, owner: string): ClaimedRun | null;
+  /** The run's checkpoint folder: the one recorded for it, else `proposed` (recorded from now on). */
+  checkpointDirFor(runId: number, proposed: string): string;
   ingestEvent(runId: number, event: WorkerEvent): void;
   /** Makes everything ingested so far durable. */
   flush(): void;
   markFailed(runId: number, reason: string, stderrTail: string): void;
+  /** Records the run failed and requeues it if it has automatic retries left; true when requeued. */
+  failOrRetry(runId: number, reason: string, stderrTail: string, maxRetries: number): boolean;
   markCancelled(runId: number): void;
+  markInterrupted(runId: number): void;
   cancelQueued(runId: number): boolean;
   requeue(runId: number): boolean;
-  /** Runs left `running` by a process that died become `interrupted`, then queued again to resume. */
-  recoverInterrupted(): number;
+  /** Whether the run ended `interrupted` (it stopped to be resumed). */
+  isInterrupted(runId: number): boolean;
+  /**
+   * Runs left `running` by a dead scheduler become `interrupted`; every interrupted run is queued again to
+   * resume. Only called while holding the lease.
+   */
+  recoverInterrupted(owner: string): number;
   hasQueued(): boolean;
 }
+
+/** Whether this scheduler may place runs, and if not, who does. */
+export type LeaseState =
+  | { state: 'held'; lease: LeaseHolder }
+  | { state: 'waiting'; holder: LeaseRecord }
+  | { state: 'stopped' };
 
 export interface SchedulerOptions {
   devices: Device[];
@@ -34,6 +60,10 @@ export interface SchedulerOptions {
   pollMs?: number;
   /** After a cancel, how long a worker may take to checkpoint before it is killed. */
   cancelGraceMs?: number;
+  /** A worker killed by a signal (OOM killer, kill -9) is retried this many times per run (default 2). */
+  maxAutoRetries?: number;
+  /** A lease whose heartbeat is older than this belongs to a dead scheduler (default 15 s). */
+  leaseStaleMs?: number;
   /**
    * Start the next worker of a slot while its current run trains, when more runs are queued, so a hand-over
    * does not wait for process start-up and module loading. On by default.
@@ -46,7 +76,7 @@ interface Slot {
   index: number;
   /** What the store records as the run's device: `gpu:1`, or `gpu:1#2` / `cpu:0` when a device has several slots. */
   label: string;
-  running: { runId: number; handle: WorkerHandle; cancelRequested: boolean; lastError: string | null } | null;
+  running: { runId: number; handle: WorkerHandle; stopRequested: 'cancel' | 'interrupt' | null; lastError: string | null } | null;
   spare: IdleWorker | null;
 }
 
@@ -68,11 +98,15 @@ export interface SchedulerEvents {
   event: [runId: number, event: WorkerEvent];
   runStarted: [runId: number, deviceId: string];
   runEnded: [runId: number, exit: WorkerExit];
+  lease: [state: LeaseState];
 }
 
 /**
  * Decides what runs where: one worker process per slot, FIFO by priority as the store orders the queue.
  * What to run (sweeps, LR search) is decided elsewhere; this only places queued runs onto free slots.
+ *
+ * Only the holder of the store's lease places runs, so two processes on one DB never train a run twice: a
+ * second scheduler waits (its process reads the store meanwhile) and takes over when the holder leaves or dies.
  */
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly slots: Slot[];
@@ -81,6 +115,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private filling = false;
+  private readonly me: LeaseHolder = { owner: randomUUID(), pid: process.pid, host: hostname() };
+  private leaseState: LeaseState = { state: 'stopped' };
 
   constructor(
     private readonly store: SchedulerStore,
@@ -93,16 +129,64 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (this.slots.length === 0) throw new Error('Scheduler: no device slots (devices list is empty)');
   }
 
-  /** Recovers runs a dead process left behind, then starts filling slots and polling for new work. */
+  /**
+   * Takes the store's lease if it can, recovers what a dead scheduler left behind, then places runs and polls
+   * for new work; without the lease it retries on every poll. Returns the number of runs recovered now.
+   */
   start(): number {
     if (this.started) return 0;
-    // recovery must come before any placement: a run claimed by this process is 'running' too
-    const recovered = this.store.recoverInterrupted();
     this.started = true;
-    this.timer = setInterval(() => this.fill(), this.opts.pollMs ?? 1000);
+    this.timer = setInterval(() => this.tick(), this.opts.pollMs ?? 1000);
     this.timer.unref();
+    const recovered = this.tryLease();
     this.fill();
     return recovered;
+  }
+
+  lease(): LeaseState {
+    return this.leaseState;
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    if (this.leaseState.state === 'held') {
+      if (!this.store.renewLease(this.me.owner)) return this.leaseLost();
+    } else {
+      this.tryLease();
+    }
+    this.fill();
+  }
+
+  /** Returns the number of runs recovered when the lease was taken just now. */
+  private tryLease(): number {
+    const staleMs = this.opts.leaseStaleMs ?? 15_000;
+    const result = this.store.acquireLease(this.me, (holder) =>
+      Date.now() - holder.heartbeatAt > staleMs || (holder.host === this.me.host && !pidAlive(holder.pid)),
+    );
+    if (!result.acquired) {
+      const was = this.leaseState;
+      this.leaseState = { state: 'waiting', holder: result.holder };
+      if (was.state !== 'waiting' || was.holder.owner !== result.holder.owner) this.emit('lease', this.leaseState);
+      return 0;
+    }
+    const fresh = this.leaseState.state !== 'held';
+    this.leaseState = { state: 'held', lease: this.me };
+    if (!fresh) return 0;
+    // recovery must come before any placement: a run this scheduler claims is 'running' too
+    const recovered = this.store.recoverInterrupted(this.me.owner);
+    this.emit('lease', this.leaseState);
+    return recovered;
+  }
+
+  /** Another process judged this one dead and took the lease: its runs are not ours to train any more. */
+  private leaseLost(): void {
+    this.leaseState = { state: 'stopped' };
+    for (const slot of this.slots) {
+      this.dropSpare(slot);
+      if (slot.running) this.stopRun(slot.running, 'interrupt');
+    }
+    this.emit('lease', this.leaseState);
+    this.tryLease();
   }
 
   /** New runs were queued: place them now instead of waiting for the next poll. */
@@ -141,13 +225,18 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   cancel(runId: number): boolean {
     const slot = this.slots.find((s) => s.running?.runId === runId);
     if (!slot?.running) return this.store.cancelQueued(runId);
-    const running = slot.running;
-    running.cancelRequested = true;
-    running.handle.cancel();
+    this.stopRun(slot.running, 'cancel');
+    return true;
+  }
+
+  private stopRun(running: NonNullable<Slot['running']>, how: 'cancel' | 'interrupt'): void {
+    // a cancel is the stronger word: a later interrupt (the app quitting) does not turn it into a pause
+    if (running.stopRequested !== 'cancel') running.stopRequested = how;
+    if (how === 'cancel') running.handle.cancel();
+    else running.handle.interrupt();
     const grace = setTimeout(() => running.handle.kill(), this.opts.cancelGraceMs ?? 30_000);
     grace.unref();
     void running.handle.exited.then(() => clearTimeout(grace));
-    return true;
   }
 
   retry(runId: number): boolean {
@@ -160,24 +249,30 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.slots.every((s) => !s.running) && (this.paused || !this.store.hasQueued());
   }
 
-  /** Stops placing runs; with `cancelRunning`, checkpoints and stops the running ones and waits for them. */
-  async stop(opts: { cancelRunning?: boolean } = {}): Promise<void> {
+  /**
+   * Stops placing runs and waits for the running ones; with `interruptRunning` they checkpoint and stop first,
+   * ending `interrupted` so the next start resumes them (Ctrl-C means "stop for now", not "cancel"). The lease is
+   * released last, once no worker of this scheduler is left.
+   */
+  async stop(opts: { interruptRunning?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     for (const slot of this.slots) this.dropSpare(slot);
     const running = this.slots.flatMap((s) => (s.running ? [s.running] : []));
-    if (opts.cancelRunning) for (const r of running) this.cancel(r.runId);
+    if (opts.interruptRunning) for (const r of running) this.stopRun(r, 'interrupt');
     await Promise.all(running.map((r) => r.handle.exited));
+    if (this.leaseState.state === 'held') this.store.releaseLease(this.me.owner);
+    this.leaseState = { state: 'stopped' };
   }
 
   private fill(): void {
-    if (this.filling || this.stopped || !this.started) return;
+    if (this.filling || this.stopped || !this.started || this.leaseState.state !== 'held') return;
     this.filling = true;
     try {
       if (!this.paused) {
         for (const slot of this.slots) {
           if (slot.running) continue;
-          const run = this.store.claimNextRun(slot.label);
+          const run = this.store.claimNextRun(slot.label, this.me.owner);
           if (!run) break;
           this.launch(slot, run);
         }
@@ -193,7 +288,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const spec: RunSpec = {
       ...run.spec,
       runId: run.id,
-      checkpointDir: run.spec.checkpointDir ?? join(this.opts.checkpointRoot, `run-${run.id}`),
+      checkpointDir: run.spec.checkpointDir ?? this.store.checkpointDirFor(run.id, join(this.opts.checkpointRoot, `run-${run.id}`)),
       // a worker resumes from the newest checkpoint in its folder when there is one, including a checkpoint
       // an earlier attempt wrote but could not report before it was killed
       resume: true,
@@ -201,7 +296,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const worker = slot.spare?.alive ? slot.spare : this.forkFor(slot);
     if (slot.spare !== worker) this.dropSpare(slot);
     slot.spare = null;
-    const handle = worker.start(spec, (event) => {
+    const handle = worker.start(spec, run.journalAck, (event) => {
       if (event.event === 'error' && slot.running?.runId === run.id) slot.running.lastError = event.reason;
       this.store.ingestEvent(run.id, event);
       // listeners acknowledge events (print them, push them to the UI): what they see must be on disk
@@ -209,7 +304,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       if (event.event !== 'progress') this.store.flush();
       this.emit('event', run.id, event);
     });
-    slot.running = { runId: run.id, handle, cancelRequested: false, lastError: null };
+    slot.running = { runId: run.id, handle, stopRequested: null, lastError: null };
     if (this.opts.warmSpares !== false && this.store.hasQueued()) slot.spare = this.forkFor(slot);
     this.emit('runStarted', run.id, slot.label);
     void handle.exited.then((exit) => this.onExit(slot, run.id, exit));
@@ -229,16 +324,22 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private onExit(slot: Slot, runId: number, exit: WorkerExit): void {
-    const cancelRequested = slot.running?.cancelRequested ?? false;
+    const stopRequested = slot.running?.stopRequested ?? null;
     const lastError = slot.running?.lastError ?? null;
     slot.running = null;
     if (!exit.sawDone) {
-      if (cancelRequested) this.store.markCancelled(runId);
+      if (stopRequested === 'cancel') this.store.markCancelled(runId);
+      else if (stopRequested === 'interrupt') this.store.markInterrupted(runId);
       else {
         const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
         const reason = lastError ?? `worker process ${how} before finishing`;
-        this.store.markFailed(runId, reason, exit.stderrTail);
+        // a killed worker (the OOM killer, kill -9) is worth another try from its last checkpoint; a crash is not
+        if (exit.signal && lastError === null) this.store.failOrRetry(runId, reason, exit.stderrTail, this.opts.maxAutoRetries ?? 2);
+        else this.store.markFailed(runId, reason, exit.stderrTail);
       }
+    } else if (stopRequested === null && !this.stopped && this.store.isInterrupted(runId)) {
+      // the worker alone was told to stop for now (a signal to it, not to us): it resumes here
+      this.store.requeue(runId);
     }
     this.emit('runEnded', runId, exit);
     this.fill();

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { ExperimentStore } from '../store/experiment-store';
 import type { WorkerEvent } from '../../src-worker/protocol';
 import type { ClaimedRun, SchedulerStore } from './scheduler';
@@ -16,9 +17,21 @@ export function schedulerStoreFor(store: ExperimentStore, log: (message: string)
     }
   };
   return {
-    claimNextRun(deviceId: string): ClaimedRun | null {
-      const run = store.claimNext(deviceId);
-      return run ? { id: run.id, spec: run.spec } : null;
+    acquireLease: (me, isDead) => store.acquireLease(me, isDead),
+    renewLease: (owner) => store.renewLease(owner),
+    releaseLease(owner) {
+      attempt('releasing the scheduler lease', () => store.releaseLease(owner), undefined);
+    },
+    claimNextRun(deviceId: string, owner: string): ClaimedRun | null {
+      const run = store.claimNext(deviceId, owner);
+      return run ? { id: run.id, spec: run.spec, journalAck: run.journalAck } : null;
+    },
+    checkpointDirFor(runId: number, proposed: string): string {
+      const recorded = store.getRun(runId)?.checkpointDir;
+      if (recorded) return recorded;
+      // a run from before stores recorded checkpoint folders keeps the folder its recorded checkpoints are in
+      const legacy = store.latestCheckpoint(runId)?.path;
+      return store.assignCheckpointDir(runId, legacy ? dirname(legacy) : proposed);
     },
     ingestEvent(runId: number, event: WorkerEvent): void {
       attempt(`recording ${event.event} of run ${runId}`, () => store.apply(runId, event), undefined);
@@ -29,9 +42,16 @@ export function schedulerStoreFor(store: ExperimentStore, log: (message: string)
     markFailed(runId: number, reason: string, stderrTail: string): void {
       attempt(`failing run ${runId}`, () => store.failRun(runId, reason, stderrTail), undefined);
     },
+    failOrRetry(runId, reason, stderrTail, maxRetries): boolean {
+      return attempt(`failing run ${runId}`, () => store.failOrRetry(runId, reason, stderrTail, maxRetries), false);
+    },
     markCancelled(runId: number): void {
       attempt(`cancelling run ${runId}`, () => store.cancelRun(runId), undefined);
     },
+    markInterrupted(runId: number): void {
+      attempt(`interrupting run ${runId}`, () => store.interruptRun(runId), undefined);
+    },
+    isInterrupted: (runId) => store.getRun(runId)?.status === 'interrupted',
     cancelQueued(runId: number): boolean {
       const run = store.getRun(runId);
       if (!run || (run.status !== 'queued' && run.status !== 'interrupted')) return false;
@@ -40,8 +60,9 @@ export function schedulerStoreFor(store: ExperimentStore, log: (message: string)
     requeue(runId: number): boolean {
       return attempt(`requeueing run ${runId}`, () => (store.requeue(runId), true), false);
     },
-    recoverInterrupted(): number {
-      const ids = store.markInterruptedAtStartup();
+    recoverInterrupted(owner: string): number {
+      store.markInterruptedAtStartup(owner);
+      const ids = store.interruptedRunIds();
       for (const id of ids) attempt(`requeueing interrupted run ${id}`, () => store.requeue(id), undefined);
       return ids.length;
     },

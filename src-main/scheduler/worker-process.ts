@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tsNodeExecArgv } from '../node-runtime';
 import type { ParentMessage, RunSpec, WorkerEvent } from '../../src-worker/protocol';
+import type { JournalAck } from '../../src-worker/train/journal';
 
 // join() rather than new URL(…, import.meta.url): Vite rewrites the latter into an asset import when bundling
 export const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src-worker', 'main.ts');
@@ -18,7 +19,10 @@ export interface WorkerExit {
 
 export interface WorkerHandle {
   readonly pid: number | undefined;
+  /** Checkpoint and stop; the run ends cancelled. */
   cancel(): void;
+  /** Checkpoint and stop for now; the run ends interrupted and resumes on the next start. */
+  interrupt(): void;
   kill(): void;
   readonly exited: Promise<WorkerExit>;
 }
@@ -37,7 +41,7 @@ export interface ForkWorkerOptions {
 export interface IdleWorker {
   readonly pid: number | undefined;
   readonly alive: boolean;
-  start(spec: RunSpec, onEvent: (event: WorkerEvent) => void): WorkerHandle;
+  start(spec: RunSpec, journalAck: JournalAck | undefined, onEvent: (event: WorkerEvent) => void): WorkerHandle;
   dispose(): void;
 }
 
@@ -97,13 +101,14 @@ export function forkWorker(opts: ForkWorkerOptions = {}): IdleWorker {
     get alive() {
       return !exitedEarly && child.exitCode === null && child.signalCode === null;
     },
-    start(spec, onEvent) {
+    start(spec, journalAck, onEvent) {
       if (listener) throw new Error('worker process already has a run');
       listener = onEvent;
-      send({ type: 'start', spec });
+      send({ type: 'start', spec, journalAck });
       return {
         pid: child.pid,
         cancel: () => send({ type: 'cancel' }),
+        interrupt: () => send({ type: 'interrupt' }),
         kill: () => child.kill('SIGKILL'),
         exited,
       };

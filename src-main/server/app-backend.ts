@@ -27,7 +27,7 @@ export interface AppBackend {
   runtime: NormLabRuntime | null;
   readOnly: boolean;
   dataDir: string;
-  close(opts?: { cancelRunning?: boolean }): Promise<void>;
+  close(opts?: { interruptRunning?: boolean }): Promise<void>;
 }
 
 const READ_ONLY_REASON = 'opened without a scheduler';

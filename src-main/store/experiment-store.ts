@@ -7,6 +7,7 @@ import { IngestError, InvalidTransitionError, RunNotFoundError, StoreError } fro
 import { canonicalJson, configGroupKey, groupConfig, runKey } from './group-key';
 import { IngestBuffer, type MetricRow, type PendingRows } from './ingest-buffer';
 import { toRunRecord, runWhere, type RunRow } from './run-rows';
+import { acquireLease, readLease, releaseLease, renewLease, type LeaseHolder, type LeaseRecord, type LeaseResult } from './lease';
 import { RUN_STATUSES } from './types';
 import type {
   AddRunsResult, AggregateFilter, CheckpointRecord, FinalMetrics, GroupAggregate, GroupCurve, LatestMetric,
@@ -49,6 +50,8 @@ export class ExperimentStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly metricKeyIds = new Map<string, number>();
   private readonly knownRunIds = new Set<number>();
+  /** Per run, the newest journal position accepted (buffered or written); events at or before it are skipped. */
+  private readonly journalMarks = new Map<number, { journal: string | null; seq: number }>();
   /** config_groups rows never change once written, so they can be kept for the life of the store. */
   private readonly groupInfo = new Map<string, GroupInfo>();
   private readonly now: () => number;
@@ -78,6 +81,34 @@ export class ExperimentStore {
 
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** Random, written when the store was created; names the store's checkpoint folder. */
+  get storeId(): string {
+    const row = this.stmt(`SELECT value FROM store_meta WHERE key = 'store_id'`).get() as { value: string } | undefined;
+    if (!row) throw new StoreError(`${this.file} has no store id (store_meta is empty)`);
+    return row.value;
+  }
+
+  // ---------------------------------------------------------------- the scheduler lease
+
+  /** Takes the scheduling lease unless a live holder has it (see lease.ts). */
+  acquireLease(me: LeaseHolder, isDead: (holder: LeaseRecord) => boolean): LeaseResult {
+    return acquireLease(this.db, me, this.now(), isDead);
+  }
+
+  /** False when the lease has been taken over: the caller must stop scheduling at once. */
+  renewLease(owner: string): boolean {
+    return renewLease(this.db, owner, this.now());
+  }
+
+  releaseLease(owner: string): void {
+    releaseLease(this.db, owner);
+  }
+
+  /** Who schedules this store's runs right now (null: nobody). */
+  lease(): LeaseRecord | null {
+    return readLease(this.db);
   }
 
   /** Writes pending rows, then closes. Safe to call twice. */
@@ -235,14 +266,26 @@ export class ExperimentStore {
    * Takes the next queued run (highest priority, then oldest) and marks it running on `device`, in one UPDATE,
    * so two schedulers sharing the file can never claim the same run.
    */
-  claimNext(device: string): RunRecord | undefined {
+  claimNext(device: string, owner: string | null = null): RunRecord | undefined {
     this.flush();
     const row = this.stmt(`
       UPDATE runs SET status = 'running', device = @device, attempts = attempts + 1, started_at = @now,
-                      finished_at = NULL, error_reason = NULL
+                      finished_at = NULL, error_reason = NULL, owner = @owner
       WHERE id = (SELECT id FROM runs WHERE status = 'queued' ORDER BY priority DESC, id ASC LIMIT 1)
-      RETURNING *`).get({ device, now: this.now() }) as RunRow | undefined;
+      RETURNING *`).get({ device, now: this.now(), owner }) as RunRow | undefined;
     return row && toRunRecord(row);
+  }
+
+  /**
+   * Fixes where a run's checkpoints and journal live, the first time it is claimed; later calls return the folder
+   * recorded then, so a run never moves away from its own checkpoints.
+   */
+  assignCheckpointDir(runId: number, dir: string): string {
+    const row = this.stmt(`
+      UPDATE runs SET checkpoint_dir = COALESCE(checkpoint_dir, @dir) WHERE id = @runId RETURNING checkpoint_dir`).get({ runId, dir }) as
+      { checkpoint_dir: string } | undefined;
+    if (!row) throw new RunNotFoundError(runId);
+    return row.checkpoint_dir;
   }
 
   /** Marks one particular queued run running (a one-off run started outside the queue). */
@@ -282,16 +325,46 @@ export class ExperimentStore {
     });
   }
 
+  /** The worker checkpointed to be resumed (Ctrl-C, the app quitting): the run waits for the next start. */
+  interruptRun(runId: number, metrics?: FinalMetrics): RunRecord {
+    return this.transition(runId, 'interrupted', ['running'], {
+      ...(metrics ? finalColumns(metrics) : {}),
+      error_reason: 'stopped for now; it resumes from its checkpoint on the next start',
+    });
+  }
+
   /**
-   * At start-up nothing can be running yet: any run still marked running was cut off when the previous process
-   * died. Returns the ids so a scheduler can requeue (and resume) them.
+   * Runs still marked running by another scheduler were cut off when it died. Only a scheduler that holds the
+   * lease may call this (the lease is what proves the others dead). Returns the ids.
    */
-  markInterruptedAtStartup(): number[] {
+  markInterruptedAtStartup(owner: string | null = null): number[] {
     this.flush();
     const rows = this.stmt(`
       UPDATE runs SET status = 'interrupted', error_reason = 'the process running it exited before it finished'
-      WHERE status = 'running' RETURNING id`).all() as { id: number }[];
+      WHERE status = 'running' AND (owner IS NULL OR @owner IS NULL OR owner != @owner) RETURNING id`).all({ owner }) as { id: number }[];
     return rows.map((r) => r.id).sort((a, b) => a - b);
+  }
+
+  /** Every run waiting to be resumed, oldest first. */
+  interruptedRunIds(): number[] {
+    return (this.stmt(`SELECT id FROM runs WHERE status = 'interrupted' ORDER BY id`).all() as { id: number }[]).map((r) => r.id);
+  }
+
+  /**
+   * A worker that was killed (OOM killer, kill -9) should not need a click: the run is recorded failed, then
+   * requeued while it has automatic retries left. Returns whether it was requeued.
+   */
+  failOrRetry(runId: number, reason: string, stderrTail: string, maxRetries: number): boolean {
+    this.flush();
+    return this.db.transaction(() => {
+      this.failRun(runId, reason, stderrTail);
+      const { autoRetries } = this.requireRun(runId);
+      if (autoRetries >= maxRetries) return false;
+      this.stmt(`UPDATE runs SET auto_retries = auto_retries + 1 WHERE id = ?`).run(runId);
+      this.requeue(runId);
+      this.addLogNow(runId, 'warn', `retrying automatically (${autoRetries + 1} of ${maxRetries}) after: ${reason}`);
+      return true;
+    })();
   }
 
   /** Puts an interrupted, failed or cancelled run back in the queue; the earlier outcome stays in its log. */
@@ -306,12 +379,7 @@ export class ExperimentStore {
       final_test_loss: null,
       epochs_completed: null,
     });
-    this.buffer.addLog({
-      runId,
-      level: 'info',
-      message: `requeued after ${before.status}${before.errorReason ? `: ${before.errorReason}` : ''}`,
-      time: this.now(),
-    });
+    this.addLogNow(runId, 'info', `requeued after ${before.status}${before.errorReason ? `: ${before.errorReason}` : ''}`);
     return run;
   }
 
@@ -327,6 +395,51 @@ export class ExperimentStore {
       throw new IngestError(`event ${event.event} is for run ${event.runId}, not run ${runId}`);
     }
     this.requireKnownRun(runId);
+    const stamp = event.journal !== undefined && event.seq !== undefined ? { runId, journal: event.journal, seq: event.seq } : null;
+    if (stamp) {
+      // a replayed journal event the store already has: ingest is idempotent
+      const mark = this.journalMark(runId);
+      if (mark.journal === stamp.journal && stamp.seq <= mark.seq) return;
+    }
+    if (event.event === 'done' || event.event === 'error') {
+      // these change the run row directly: the row change and the journal mark commit together, after
+      // everything buffered before them
+      this.flush();
+      this.db.transaction(() => {
+        this.applyDirect(runId, event);
+        if (stamp) this.stmt(`UPDATE runs SET journal_id = ?, journal_seq = ? WHERE id = ?`).run(stamp.journal, stamp.seq, runId);
+      })();
+    } else {
+      this.applyBuffered(runId, event);
+      if (stamp) this.buffer.addJournalMark(stamp);
+    }
+    if (stamp) this.journalMarks.set(runId, { journal: stamp.journal, seq: stamp.seq });
+  }
+
+  private journalMark(runId: number): { journal: string | null; seq: number } {
+    let mark = this.journalMarks.get(runId);
+    if (!mark) {
+      const row = this.stmt(`SELECT journal_id, journal_seq FROM runs WHERE id = ?`).get(runId) as { journal_id: string | null; journal_seq: number };
+      mark = { journal: row.journal_id, seq: row.journal_seq };
+      this.journalMarks.set(runId, mark);
+    }
+    return mark;
+  }
+
+  private applyDirect(runId: number, event: Extract<WorkerEvent, { event: 'done' | 'error' }>): void {
+    if (event.event === 'done') {
+      this.recordDone(runId, event);
+      return;
+    }
+    this.stmt(`UPDATE runs SET error_reason = ? WHERE id = ?`).run(event.reason, runId);
+    this.addLogNow(runId, 'error', event.detail ? `${event.reason}\n${event.detail}` : event.reason);
+  }
+
+  private addLogNow(runId: number, level: LogRecord['level'], message: string): void {
+    this.stmt(`INSERT INTO run_logs (run_id, level, message, time) VALUES (?, ?, ?, ?)`).run(runId, level, message, this.now());
+  }
+
+  private applyBuffered(runId: number, event: Exclude<WorkerEvent, { event: 'done' | 'error' }>): void {
     const time = this.now();
     switch (event.event) {
       case 'started':
@@ -361,15 +474,6 @@ export class ExperimentStore {
           throw new IngestError(`run ${runId}: log level "${event.level}" is not info, warn or error`);
         }
         this.buffer.addLog({ runId, level: event.level, message: event.message, time });
-        return;
-      case 'error':
-        this.stmt(`UPDATE runs SET error_reason = ? WHERE id = ?`).run(event.reason, runId);
-        this.buffer.addLog({
-          runId, level: 'error', message: event.detail ? `${event.reason}\n${event.detail}` : event.reason, time,
-        });
-        return;
-      case 'done':
-        this.recordDone(runId, event);
         return;
       default: {
         const unknown: never = event;
@@ -621,6 +725,9 @@ export class ExperimentStore {
       case 'cancelled':
         this.cancelRun(runId, event.metrics);
         return;
+      case 'interrupted':
+        this.interruptRun(runId, event.metrics);
+        return;
       case 'failed':
         this.failRun(runId, this.getRun(runId)?.errorReason ?? 'the worker reported failure');
         return;
@@ -658,10 +765,12 @@ export class ExperimentStore {
       INSERT INTO latest_metrics (run_id, key_id, step, value, time) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (run_id, key_id) DO UPDATE SET step = excluded.step, value = excluded.value, time = excluded.time
       WHERE excluded.step >= latest_metrics.step`);
+    // OR REPLACE: a statistic or checkpoint reported again (an epoch retrained after a crash) is the same fact
     const insertStats = this.stmt(
-      `INSERT INTO norm_stats (run_id, epoch, step, layer, kind, summary_json, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO norm_stats (run_id, epoch, step, layer, kind, summary_json, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    const insertCheckpoint = this.stmt(`INSERT INTO checkpoints (run_id, epoch, path, reason, time) VALUES (?, ?, ?, ?, ?)`);
+    const insertCheckpoint = this.stmt(`INSERT OR REPLACE INTO checkpoints (run_id, epoch, path, reason, time) VALUES (?, ?, ?, ?, ?)`);
+    const markJournal = this.stmt(`UPDATE runs SET journal_id = ?, journal_seq = ? WHERE id = ?`);
     const insertLog = this.stmt(`INSERT INTO run_logs (run_id, level, message, time) VALUES (?, ?, ?, ?)`);
     this.db.transaction(() => {
       const latest = new Map<number, Map<number, { step: number; value: number | null; time: number }>>();
@@ -680,6 +789,7 @@ export class ExperimentStore {
       for (const s of rows.normStats) insertStats.run(s.runId, s.epoch, s.step, s.layer, s.kind, s.summaryJson, s.time);
       for (const c of rows.checkpoints) insertCheckpoint.run(c.runId, c.epoch, c.path, c.reason, c.time);
       for (const l of rows.logs) insertLog.run(l.runId, l.level, l.message, l.time);
+      for (const j of rows.journalMarks) markJournal.run(j.journal, j.seq, j.runId);
     })();
   }
 }

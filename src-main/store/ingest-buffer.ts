@@ -8,12 +8,15 @@ export interface MetricRow { runId: number; key: string; step: number; value: nu
 export interface NormStatsRow { runId: number; epoch: number; step: number; layer: string; kind: string; summaryJson: string; time: number }
 export interface CheckpointRow { runId: number; epoch: number; path: string; reason: string; time: number }
 export interface LogRow { runId: number; level: string; message: string; time: number }
+/** How far into a run's event journal the rows before it reach; written in the same transaction as they are. */
+export interface JournalMark { runId: number; journal: string; seq: number }
 
 export interface PendingRows {
   metrics: MetricRow[];
   normStats: NormStatsRow[];
   checkpoints: CheckpointRow[];
   logs: LogRow[];
+  journalMarks: JournalMark[];
 }
 
 export interface IngestBufferOptions {
@@ -26,7 +29,7 @@ export interface IngestBufferOptions {
 }
 
 function emptyRows(): PendingRows {
-  return { metrics: [], normStats: [], checkpoints: [], logs: [] };
+  return { metrics: [], normStats: [], checkpoints: [], logs: [], journalMarks: [] };
 }
 
 export class IngestBuffer {
@@ -61,6 +64,11 @@ export class IngestBuffer {
 
   addLog(row: LogRow): void {
     this.pending.logs.push(row);
+    this.added(1);
+  }
+
+  addJournalMark(mark: JournalMark): void {
+    this.pending.journalMarks.push(mark);
     this.added(1);
   }
 
@@ -114,6 +122,7 @@ export class IngestBuffer {
       normStats: batch.normStats.concat(this.pending.normStats),
       checkpoints: batch.checkpoints.concat(this.pending.checkpoints),
       logs: batch.logs.concat(this.pending.logs),
+      journalMarks: batch.journalMarks.concat(this.pending.journalMarks),
     };
     this.count += rows;
   }

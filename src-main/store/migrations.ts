@@ -125,6 +125,41 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX run_logs_run ON run_logs (run_id, id);
   `,
+  /* 2: store identity, scheduler lease, crash-proof ingest */ `
+  -- the store's identity: checkpoints live under a folder named by it, so two stores in one folder (or a store
+  -- deleted and started over) never resume each other's runs
+  CREATE TABLE store_meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO store_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
+
+  -- at most one process schedules runs from this store; the others read, or wait for the lease
+  CREATE TABLE scheduler_lease (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    owner         TEXT NOT NULL,
+    pid           INTEGER NOT NULL,
+    host          TEXT NOT NULL,
+    acquired_at   INTEGER NOT NULL,
+    heartbeat_at  INTEGER NOT NULL
+  );
+
+  -- owner: the lease that claimed the run; checkpoint_dir: where its checkpoints and journal are, fixed at the
+  -- first claim; journal_id/journal_seq: how much of that journal the store holds; auto_retries: automatic
+  -- requeues after the worker was killed
+  ALTER TABLE runs ADD COLUMN owner TEXT;
+  ALTER TABLE runs ADD COLUMN checkpoint_dir TEXT;
+  ALTER TABLE runs ADD COLUMN journal_id TEXT;
+  ALTER TABLE runs ADD COLUMN journal_seq INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN auto_retries INTEGER NOT NULL DEFAULT 0;
+
+  -- a replayed journal must not add a second copy of a statistic or a checkpoint
+  DELETE FROM norm_stats WHERE id NOT IN (SELECT MAX(id) FROM norm_stats GROUP BY run_id, layer, step);
+  DROP INDEX norm_stats_run_layer;
+  CREATE UNIQUE INDEX norm_stats_run_layer_step ON norm_stats (run_id, layer, step);
+  DELETE FROM checkpoints WHERE id NOT IN (SELECT MAX(id) FROM checkpoints GROUP BY run_id, path);
+  CREATE UNIQUE INDEX checkpoints_run_path ON checkpoints (run_id, path);
+  `,
 ];
 
 export class SchemaVersionError extends Error {

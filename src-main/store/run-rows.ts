@@ -25,6 +25,11 @@ export interface RunRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  owner: string | null;
+  checkpoint_dir: string | null;
+  journal_id: string | null;
+  journal_seq: number;
+  auto_retries: number;
 }
 
 export function toRunRecord(row: RunRow): RunRecord {
@@ -54,6 +59,10 @@ export function toRunRecord(row: RunRow): RunRecord {
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    owner: row.owner,
+    checkpointDir: row.checkpoint_dir,
+    journalAck: { journal: row.journal_id, seq: row.journal_seq },
+    autoRetries: row.auto_retries,
   };
 }
 

@@ -48,6 +48,14 @@ export interface RunRecord {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** The scheduler lease (LeaseHolder.owner) that last claimed the run. */
+  owner: string | null;
+  /** Where the run's checkpoints and event journal live; fixed when it is first claimed. */
+  checkpointDir: string | null;
+  /** How much of the run's event journal the store holds (a worker replays the rest). */
+  journalAck: { journal: string | null; seq: number };
+  /** Automatic requeues after the worker was killed (OOM killer, kill -9). */
+  autoRetries: number;
 }
 
 export interface RunFilter {

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { pidAlive } from '../pid-alive';
 
 /**
  * Fault injection for crash tests: with NORMLAB_FAULT_AT=<phase>:<epoch> a worker stops at that point of that epoch
@@ -16,15 +17,6 @@ export type FaultPhase = 'train' | 'eval' | 'report' | 'checkpoint';
 const wanted = process.env.NORMLAB_FAULT_AT;
 let fired = false;
 
-function parentAlive(ppid: number): boolean {
-  try {
-    process.kill(ppid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Synchronous on purpose: the checkpoint writer is synchronous, and a held point must not let anything else run. */
 export function faultPoint(phase: FaultPhase, epoch: number): void {
   if (wanted === undefined || fired || wanted !== `${phase}:${epoch}`) return;
@@ -35,5 +27,5 @@ export function faultPoint(phase: FaultPhase, epoch: number): void {
   const ppid = process.ppid;
   const deadline = Date.now() + holdMs;
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  while (Date.now() < deadline && parentAlive(ppid)) Atomics.wait(sleeper, 0, 0, 20);
+  while (Date.now() < deadline && pidAlive(ppid)) Atomics.wait(sleeper, 0, 0, 20);
 }

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync, mkdirSync } from 'node:fs';
+import { pidAlive } from '../pid-alive';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointError } from './checkpoint';
@@ -15,15 +16,6 @@ interface LockHolder {
   pid: number;
   host: string;
   since: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readHolder(path: string): LockHolder | null {
@@ -64,7 +56,7 @@ export async function acquireRunLock(dir: string, opts: RunLockOptions = {}): Pr
     }
     const holder = readHolder(path);
     // another host's pid cannot be checked from here; a run moved to another node left that lock behind
-    const live = holder !== null && holder.pid !== me.pid && holder.host === me.host && alive(holder.pid);
+    const live = holder !== null && holder.pid !== me.pid && holder.host === me.host && pidAlive(holder.pid);
     if (!live) {
       rmSync(path, { force: true });
       continue;

@@ -109,7 +109,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
     say(`results go to ${dbFile}; browse them with: npx normlab serve --db ${dbFile}`);
   }
   const runtime = await openRuntime({ dbFile, startScheduler: false, devices: { cpuSlots: workers }, log: say });
-  const stop = () => void runtime.close({ cancelRunning: true }).then(() => process.exit(130));
+  const stop = () => void runtime.close({ interruptRunning: true }).then(() => process.exit(130));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {

@@ -93,7 +93,7 @@ export function register(program: Command): void {
         const stop = () => {
           say('stopping: running workers checkpoint and stop; interrupt again to quit at once');
           process.once('SIGINT', () => process.exit(130));
-          void server.close().then(() => backend.close({ cancelRunning: true })).then(done);
+          void server.close().then(() => backend.close({ interruptRunning: true })).then(done);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

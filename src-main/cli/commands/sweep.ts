@@ -91,7 +91,7 @@ export function register(program: Command): void {
       const stop = () => {
         // a second signal while checkpointing kills at once; the next start resumes from the last checkpoint
         process.once('SIGINT', () => process.exit(130));
-        void runtime.close({ cancelRunning: true }).then(() => process.exit(130));
+        void runtime.close({ interruptRunning: true }).then(() => process.exit(130));
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -9,14 +9,14 @@ import { tempDir, tinySweep, waitFor } from './helpers';
 const quiet: SweepReporter = { submitted: () => {}, event: () => {}, runEnded: () => {} };
 const runtimes: NormLabRuntime[] = [];
 
-async function open(dir: string, devices: Parameters<typeof openRuntime>[0]['devices']) {
-  const runtime = await openRuntime({ dbFile: join(dir, 'normlab.db'), startScheduler: false, devices, log: () => {} });
+async function open(dir: string, devices: Parameters<typeof openRuntime>[0]['devices'], extra: { maxAutoRetries?: number } = {}) {
+  const runtime = await openRuntime({ dbFile: join(dir, 'normlab.db'), startScheduler: false, devices, log: () => {}, ...extra });
   runtimes.push(runtime);
   return runtime;
 }
 
 afterEach(async () => {
-  for (const runtime of runtimes.splice(0)) await runtime.close({ cancelRunning: true });
+  for (const runtime of runtimes.splice(0)) await runtime.close({ interruptRunning: true });
 });
 
 describe('scheduler with real worker processes', () => {
@@ -65,18 +65,26 @@ describe('scheduler with real worker processes', () => {
     for (const run of outcome.runs) expect(visible.get(run.id)).toBe(run.device!.slice('gpu:'.length));
   });
 
-  it('records a worker that dies as failed, with the tail of its stderr, and a retry finishes it', async () => {
-    const runtime = await open(tempDir(), { cpuSlots: 1, nvidiaSmi: '/nonexistent' });
+  it('retries a killed worker automatically from its checkpoint, then records it failed; a manual retry finishes it', async () => {
+    const runtime = await open(tempDir(), { cpuSlots: 1, nvidiaSmi: '/nonexistent' }, { maxAutoRetries: 1 });
     const sweep = tinySweep('dies', { epochs: 3 });
     const done = runSweepToEnd(runtime, sweep, quiet);
     const pid = await waitFor(() => runtime.scheduler.slotsView()[0]?.pid, 20_000, 'a worker to start');
     const runId = runtime.scheduler.slotsView()[0]!.runId!;
     await waitFor(() => runtime.store.getMetrics(runId).test_acc?.length, 60_000, 'the first epoch');
     process.kill(pid, 'SIGKILL');
+    // the OOM killer's victim needs no click: the run is back on a new worker
+    const second = await waitFor(() => {
+      const view = runtime.scheduler.slotsView()[0];
+      return view?.runId === runId && view.pid !== pid ? view.pid : null;
+    }, 30_000, 'the automatic retry');
+    expect(runtime.store.getRun(runId)).toMatchObject({ autoRetries: 1, attempts: 2 });
+    process.kill(second!, 'SIGKILL');
     const outcome = await done;
     const failed = outcome.runs[0]!;
     expect(failed.status).toBe('failed');
     expect(failed.errorReason).toMatch(/killed by SIGKILL/);
+    expect(runtime.store.getLogs(runId).map((l) => l.message)).toContainEqual(expect.stringMatching(/retrying automatically \(1 of 1\) after: worker process killed by SIGKILL/));
     expect(runtime.store.getMetrics(runId).test_acc!.length).toBeGreaterThanOrEqual(1);
 
     await runtime.service.retry(runId);
