@@ -1,7 +1,14 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { UsageError } from './option-parsers';
+
+/** Exit status of a call the CLI refuses as given (bad flag, missing option, unknown command); 1 is a failure. */
+export const EXIT_USAGE = 2;
+
+/** Parse errors commander has already printed (with the help after them), so main() only sets the exit status. */
+const reported = new WeakSet<Error>();
 
 /**
  * Each file in ./commands exports `register(program)`; discovering them here keeps this file free of a
@@ -20,7 +27,13 @@ export async function buildProgram(commandName?: string): Promise<Command> {
   program
     .name('normlab')
     .description('NormLab: experiments on normalization layers (KernelNorm, BatchNorm, GroupNorm, LayerNorm)')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // commander exits 1 on a parse error; `train` and the rest promise 2 for a bad call, 1 for a failed run. Set
+    // before the commands are registered: subcommands copy it when they are created.
+    .exitOverride((err) => {
+      reported.add(err);
+      throw err;
+    });
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
   const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
   const files = commandName && all.includes(`${commandName}.ts`) ? [`${commandName}.ts`] : all;
@@ -36,8 +49,13 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError && reported.has(err)) {
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE; // --help is exit code 0, and not an error
+      return;
+    }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`normlab: ${message}\n`);
-    process.exitCode = 1;
+    // an InvalidArgumentError thrown by an action rather than an option parser is a bad call all the same
+    process.exitCode = err instanceof UsageError || err instanceof CommanderError ? EXIT_USAGE : 1;
   }
 }

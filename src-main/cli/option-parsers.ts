@@ -1,5 +1,13 @@
 import { InvalidArgumentError } from 'commander';
 
+/**
+ * A request the command cannot run as given (a bad flag value or combination): main() prints its message and exits
+ * with 2, like commander's own parse errors, so scripts can tell a mistake in the call (2) from a failure (1).
+ */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 // Parsers for commander: a bad number is a usage error naming the flag, not NaN passed along.
 export function positiveInt(value: string): number {
   const n = Number(value);

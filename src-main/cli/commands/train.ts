@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { finiteNumber, nonNegativeInt, positiveInt } from '../option-parsers';
+import { finiteNumber, nonNegativeInt, positiveInt, UsageError } from '../option-parsers';
 import type { FinalMetrics, WorkerEvent } from '../../../src-worker/protocol';
 import { datasetNameSchema, type LrSchedule, type RunSpecInput } from '../../../src-worker/run-spec';
 import { resolvePreset } from '../../../src-worker/train/presets';
@@ -27,7 +27,7 @@ interface TrainOptions {
 }
 
 /** A flag combination the run spec cannot express; reported like a bad flag value (exit 2). */
-export class TrainUsageError extends Error {
+export class TrainUsageError extends UsageError {
   override name = 'TrainUsageError';
 }
 
