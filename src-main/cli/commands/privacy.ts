@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { UsageError } from '../option-parsers';
 import { calibrateNoiseMultiplier } from '../../../src-worker/train/dp/calibration';
 import { epsilonFor, type RdpConversion } from '../../../src-worker/train/dp/rdp-accountant';
 
@@ -19,7 +20,7 @@ interface PrivacyFlags {
   json?: boolean;
 }
 
-class PrivacyArgumentError extends Error {
+class PrivacyArgumentError extends UsageError {
   override name = 'PrivacyArgumentError';
 }
 
@@ -69,9 +70,10 @@ export function runPrivacy(flags: PrivacyFlags): void {
     const sigma = parseNumber('--noise', flags.noise);
     requireRange('--noise', sigma, sigma > 0, '> 0');
     const spent = epsilonFor({ noiseMultiplier: sigma, sampleRate, steps, delta, conversion });
-    if (flags.json) write(JSON.stringify({ epsilon: spent.epsilon, order: spent.order }));
+    // no steps: ε is 0 and no order is best (the accountant reports order Infinity, which JSON cannot hold)
+    if (flags.json) write(JSON.stringify({ epsilon: spent.epsilon, order: Number.isFinite(spent.order) ? spent.order : null }));
     else {
-      write(`ε = ${spent.epsilon.toFixed(4)} at δ = ${delta} (best RDP order ${spent.order})`);
+      write(`ε = ${spent.epsilon.toFixed(4)} at δ = ${delta} (${steps === 0 ? 'no steps: nothing spent' : `best RDP order ${spent.order}`})`);
       write(`  σ = ${sigma}, q = ${sampleRate}, ${steps} steps, ${conversion} conversion`);
     }
     return;
@@ -79,6 +81,10 @@ export function runPrivacy(flags: PrivacyFlags): void {
 
   const targetEpsilon = parseNumber('--target-epsilon', flags.targetEpsilon!);
   requireRange('--target-epsilon', targetEpsilon, targetEpsilon > 0, '> 0');
+  if (steps === 0) {
+    const given = flags.steps !== undefined ? '--steps 0' : `--epochs ${flags.epochs} at --sample-rate ${sampleRate} is 0 steps`;
+    throw new PrivacyArgumentError(`privacy: --target-epsilon needs at least one step (${given}): no steps spend no privacy at any σ`);
+  }
   const tolerance = parseNumber('--tolerance', flags.tolerance);
   requireRange('--tolerance', tolerance, tolerance > 0, '> 0');
   const cal = calibrateNoiseMultiplier({ targetEpsilon, delta, sampleRate, steps, tolerance, conversion });

@@ -41,6 +41,8 @@ export function calibrateNoiseMultiplier(req: CalibrationRequest): Calibration {
   checkDelta(delta);
   checkSampleRate(sampleRate);
   checkSteps(steps);
+  // no step spends any privacy, so every σ meets every target and the bisection below would never end
+  if (steps === 0) throw new RangeError('calibrateNoiseMultiplier: steps must be ≥ 1: with no steps any σ spends ε = 0');
   const spentAt = (sigma: number) =>
     epsilonFor({ noiseMultiplier: sigma, sampleRate, steps, delta, orders: req.orders, conversion: req.conversion });
 

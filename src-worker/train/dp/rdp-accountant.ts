@@ -121,7 +121,7 @@ export function composedRdp({ sampleRate, noiseMultiplier, steps, orders = DEFAU
 
 export interface PrivacySpent {
   epsilon: number;
-  /** The RDP order that gave the smallest ε. */
+  /** The RDP order that gave the smallest ε; Infinity when nothing was spent (ε = 0, the limit α → ∞). */
   order: number;
 }
 
@@ -135,6 +135,12 @@ export function rdpToEpsilon(
   checkDelta(delta);
   if (orders.length === 0 || orders.length !== rdp.length) {
     fail(`orders and rdp must be non-empty and of equal length, got ${orders.length} and ${rdp.length}`);
+  }
+  // Zero RDP at every order (no steps taken) reveals nothing. The conversion's log(1/δ)/(α − 1) term only vanishes
+  // as α → ∞, so the finite orders alone would report a spurious ε > 0 (0.14 for the default orders at δ = 1e-5).
+  if (rdp.every((r) => r === 0)) {
+    orders.forEach(checkOrder);
+    return { epsilon: 0, order: Infinity };
   }
   let best: PrivacySpent = { epsilon: Infinity, order: NaN };
   for (let k = 0; k < orders.length; k++) {
