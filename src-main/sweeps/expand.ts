@@ -1,5 +1,6 @@
 import { PresetError, resolvePreset } from '../../src-worker/train/presets';
 import { parseRunSpec, runSpecSchema, type RunSpec, type RunSpecInput } from '../../src-worker/run-spec';
+import { batchProblem, knownTrainSize } from '../../src-worker/data/train-size';
 import { configGroupKey } from '../store/group-key';
 import { objectFieldShape, renderPath, splitDotted, SweepSpecError, type SweepSpec } from './spec';
 
@@ -86,7 +87,25 @@ function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: n
   }
   const problems = describeRunProblems(point, resolved as Partial<RunSpecInput>);
   if (problems.length) throw new SweepSpecError(problems);
+  const batch = describeBatchProblem(point, parseRunSpec({ ...resolved, seed: 0 }));
+  if (batch) throw new SweepSpecError([batch]);
   return resolved as RunSpecInput;
+}
+
+/**
+ * A batch larger than the training set, where the set's size follows from the spec (synthetic, CIFAR): the worker
+ * would refuse every such run, so the sweep is refused before they are queued. Named where the field is set.
+ */
+function describeBatchProblem(point: Record<string, unknown>, run: RunSpec): string | undefined {
+  const trainSize = knownTrainSize(run);
+  const problem = trainSize === undefined ? undefined : batchProblem(run, trainSize);
+  if (!problem) return undefined;
+  const where = problem.field in point ? renderPath(['grid', problem.field]) : renderPath(['base', ...problem.field.split('.')]);
+  const label = Object.entries(point)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(', ');
+  const more = run.dataset === 'synthetic' ? ' or raise syntheticTrainSize' : '';
+  return `${where}${label ? ` (grid point ${label})` : ''}: ${problem.message}; lower ${problem.field}${more}`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { initBackend, type BackendChoice } from '../backend';
 import { DataError, openDataset, type Dataset } from '../data';
+import { batchProblem, knownTrainSize } from '../data/train-size';
 import { createModel, listModels, type NormLabModel } from '../models';
 import type { FinalMetrics, WorkerEvent } from '../protocol';
 import { parseRunSpec, RunSpecError, type RunSpec } from '../run-spec';
@@ -77,6 +78,18 @@ export function validateSpec(spec: RunSpec): void {
   }
   if (spec.resume && !spec.checkpointDir) throw new InvalidRunError('resume needs checkpointDir (where the checkpoints are)');
   if (spec.dp) validateDp(spec);
+  validateBatchFits(spec);
+}
+
+const BATCH_FLAGS = { batchSize: '--batch-size / batchSize', 'dp.logicalBatch': '--logical-batch / dp.logicalBatch' } as const;
+
+/** A batch larger than the training set, where its size follows from the spec (synthetic, CIFAR), before any data is read. */
+function validateBatchFits(spec: RunSpec): void {
+  const trainSize = knownTrainSize(spec);
+  const problem = trainSize === undefined ? undefined : batchProblem(spec, trainSize);
+  if (!problem) return;
+  const more = spec.dataset === 'synthetic' ? ' or raise --synthetic-train-size / syntheticTrainSize' : '';
+  throw new InvalidRunError(`${problem.message}; lower ${BATCH_FLAGS[problem.field]}${more}`);
 }
 
 /** Refuses what a DP spec can be refused for before any data is read or model built. */

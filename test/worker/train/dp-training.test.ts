@@ -126,6 +126,10 @@ describe('DP-SGD training', () => {
 
     const tooBig = await train({ ...base, syntheticTrainSize: 128, dp: { noiseMultiplier: 1, logicalBatch: 256 } });
     expect(tooBig.exitCode).toBe(2);
-    expect(tooBig.events.find((e) => e.event === 'error')).toMatchObject({ reason: 'DP-SGD: dp.logicalBatch (256) exceeds the training set (128 examples)' });
+    // refused at validation, from the synthetic set's size in the spec, before the data or the model is built
+    expect(tooBig.events.find((e) => e.event === 'error')).toMatchObject({
+      reason: 'the DP-SGD logical batch 256 is larger than the training set (128 images of synthetic); lower --logical-batch / dp.logicalBatch or raise --synthetic-train-size / syntheticTrainSize',
+    });
+    expect(tooBig.events.some((e) => e.event === 'started')).toBe(false);
   });
 });
