@@ -2,6 +2,7 @@ import type { GroupAggregate, RunRecord, RunStatus } from '../store/types';
 import type { NormLabRuntime } from '../runtime';
 import type { SubmitSweepResult } from '../api/service';
 import type { WorkerEvent } from '../../src-worker/protocol';
+import type { LeaseState } from '../scheduler/scheduler';
 
 const UNFINISHED: RunStatus[] = ['queued', 'running', 'interrupted'];
 
@@ -16,6 +17,8 @@ export interface SweepReporter {
   submitted(result: SubmitSweepResult, recovered: number): void;
   event(runId: number, event: WorkerEvent): void;
   runEnded(run: RunRecord, done: number, total: number): void;
+  /** The scheduling lease changed hands: this process places runs now, or waits for another one. */
+  lease?(state: LeaseState): void;
 }
 
 /**
@@ -31,6 +34,8 @@ export async function runSweepToEnd(
 ): Promise<SweepOutcome> {
   const submitted = await runtime.service.submitSweep(spec);
   const sweepId = submitted.sweepId;
+  const onLease = (state: LeaseState) => reporter.lease?.(state);
+  runtime.scheduler.on('lease', onLease);
   const recovered = runtime.scheduler.start();
   reporter.submitted(submitted, recovered);
 
@@ -57,6 +62,7 @@ export async function runSweepToEnd(
   } finally {
     runtime.scheduler.off('event', onEvent);
     runtime.scheduler.off('runEnded', onEnded);
+    runtime.scheduler.off('lease', onLease);
   }
   const runs = runtime.store.listRuns({ sweepId });
   return {

@@ -586,6 +586,19 @@ export class ExperimentStore {
     return rows.map((r) => ({ id: r.id, runId: r.run_id, level: r.level, message: r.message, time: r.time }));
   }
 
+  /**
+   * History rows that say the same thing twice (a statistic or checkpoint of one run recorded more than once), for
+   * integrity audits. The unique indexes make these zero; the audit checks rather than assumes it.
+   */
+  duplicateHistoryRows(): { normStats: number; checkpoints: number } {
+    this.flush();
+    const count = (sql: string) => (this.stmt(sql).get() as { n: number | null }).n ?? 0;
+    return {
+      normStats: count(`SELECT SUM(n - 1) AS n FROM (SELECT COUNT(*) AS n FROM norm_stats GROUP BY run_id, layer, step HAVING n > 1)`),
+      checkpoints: count(`SELECT SUM(n - 1) AS n FROM (SELECT COUNT(*) AS n FROM checkpoints GROUP BY run_id, path HAVING n > 1)`),
+    };
+  }
+
   // ---------------------------------------------------------------- aggregates
 
   /** Mean ± sample SD per config group over finished runs (see queryAggregates). */

@@ -11,7 +11,7 @@ import { CheckpointError } from './checkpoint';
  * has, so ingest is idempotent.
  *
  * Line 1 is a header {format, version, journal, configHash}; each later line is one event with its `seq`
- * (1, 2, …, never reused within a journal). A line cut short by a crash mid-write is dropped when the journal is
+ * (1, 2, …, never reused within a journal), the writer's pid and the time. A line cut short by a crash mid-write is dropped when the journal is
  * reopened. `journal` (a random id) tells a store whether its acknowledged seq refers to this file or to one
  * that was deleted and recreated.
  */
@@ -30,7 +30,11 @@ export interface JournalStamp {
   seq: number;
 }
 
-export type JournaledEvent = WorkerEvent & JournalStamp;
+export type JournaledEvent = WorkerEvent & JournalStamp & {
+  /** The worker process that wrote the line, and when (ms since the epoch): who trained what, for audits. */
+  pid?: number;
+  at?: number;
+};
 
 interface JournalHeader {
   format: string;
@@ -142,7 +146,7 @@ export class EventJournal {
 
   /** Appends and fsyncs one event; returns it stamped with its journal position. */
   append(event: WorkerEvent): JournaledEvent {
-    const stamped = { ...event, journal: this.id, seq: this.seq + 1 } as JournaledEvent;
+    const stamped = { ...event, journal: this.id, seq: this.seq + 1, pid: process.pid, at: Date.now() } as JournaledEvent;
     writeAll(this.fd, JSON.stringify(stamped) + '\n');
     fsyncSync(this.fd);
     this.seq += 1;

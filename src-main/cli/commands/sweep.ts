@@ -41,11 +41,13 @@ function jsonReporter(): SweepReporter {
     },
     runEnded: (run, done, total) =>
       out({ event: 'run_ended', runId: run.id, status: run.status, finalTestAcc: run.finalTestAcc, errorReason: run.errorReason, done, total }),
+    lease: (state) => out({ event: 'lease', state: state.state, ...(state.state === 'waiting' ? { holder: { pid: state.holder.pid, host: state.holder.host } } : {}) }),
   };
 }
 
 function textReporter(): SweepReporter {
   const say = (line: string) => process.stderr.write(line + '\n');
+  let waited = false;
   return {
     submitted: (r, recovered) => {
       say(`sweep "${r.name}" (#${r.sweepId}): ${r.runs.total} runs in ${r.groups} config groups, ${r.runs.created} new, ${r.runs.existing} already in the store`);
@@ -63,6 +65,14 @@ function textReporter(): SweepReporter {
     runEnded: (run, done, total) => {
       const detail = run.status === 'finished' ? `test top-1 ${formatPercent(run.finalTestAcc)}%` : (run.errorReason ?? '');
       say(`run ${run.id} (${run.model}, seed ${run.seed}) ${run.status}${detail ? `: ${detail}` : ''}  [${done}/${total}]`);
+    },
+    lease: (state) => {
+      if (state.state === 'waiting') {
+        waited = true;
+        say(`waiting: this store is scheduled by pid ${state.holder.pid} on host ${state.holder.host}; this sweep's runs are queued there, and this command takes over if that process stops`);
+      } else if (state.state === 'held' && waited) {
+        say('the other process has stopped: this command schedules the runs now');
+      }
     },
   };
 }
@@ -89,7 +99,9 @@ export function register(program: Command): void {
         },
       });
       const stop = () => {
-        // a second signal while checkpointing kills at once; the next start resumes from the last checkpoint
+        // Ctrl-C means "stop for now": workers checkpoint, runs stay interrupted, and the same command resumes
+        // them. A second signal while checkpointing kills at once; the next start resumes from the last checkpoint.
+        process.stderr.write('stopping: running workers checkpoint and stop; run the same command again to resume (interrupt again to quit at once)\n');
         process.once('SIGINT', () => process.exit(130));
         void runtime.close({ interruptRunning: true }).then(() => process.exit(130));
       };
