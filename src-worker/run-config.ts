@@ -48,10 +48,16 @@ export function runConfigHash(spec: RunSpec): string {
   return createHash('sha256').update(canonicalJson(runConfig(spec))).digest('hex');
 }
 
-/** The config fields whose values differ between two specs, for an error that says what changed. */
-export function differingConfigFields(a: RunSpec, b: RunSpec): string[] {
-  const ca = runConfig(a);
-  const cb = runConfig(b);
-  const keys = [...new Set([...Object.keys(ca), ...Object.keys(cb)])].sort();
-  return keys.filter((k) => canonicalJson(ca[k]) !== canonicalJson(cb[k]));
+/**
+ * What differs between a saved run config (or spec) and `spec`, as `field: <label> A, spec B; …`; null when the
+ * hashes agree. For errors that say what changed rather than just that something did.
+ */
+export function describeConfigChange(saved: Record<string, unknown>, spec: RunSpec, label: string): string | null {
+  const before = runConfig(saved as RunSpec);
+  const after = runConfig(spec);
+  if (canonicalJson(before) === canonicalJson(after)) return null;
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const show = (v: unknown) => canonicalJson(v) ?? 'unset';
+  const fields = keys.filter((k) => canonicalJson(before[k]) !== canonicalJson(after[k]));
+  return fields.map((k) => `${k}: ${label} ${show(before[k])}, spec ${show(after[k])}`).join('; ');
 }

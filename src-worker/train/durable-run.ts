@@ -1,5 +1,4 @@
 import type { DoneStatus, WorkerEvent } from '../protocol';
-import { runConfigHash } from '../run-config';
 import type { RunSpec } from '../run-spec';
 import { faultPoint } from './fault-points';
 import { EventJournal, type JournalAck, type JournaledEvent } from './journal';
@@ -28,7 +27,7 @@ export async function openDurableRun(spec: RunSpec, dir: string, forward: (e: Wo
   });
   let journal: EventJournal;
   try {
-    journal = EventJournal.open(dir, runConfigHash(spec));
+    journal = EventJournal.open(dir, spec);
   } catch (err) {
     release();
     throw err;

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, ftruncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkerEvent } from '../protocol';
+import { describeConfigChange, runConfig, runConfigHash } from '../run-config';
+import type { RunSpec } from '../run-spec';
 import { CheckpointError } from './checkpoint';
 
 /**
@@ -40,7 +42,9 @@ interface JournalHeader {
   format: string;
   version: number;
   journal: string;
+  /** runConfigHash of the run that owns the journal, and that config itself, to say what differs. */
   configHash: string;
+  config: Record<string, unknown>;
   createdAt: string;
 }
 
@@ -98,10 +102,11 @@ export class EventJournal {
   ) {}
 
   /**
-   * Opens (or creates) the journal in `dir` for a run whose config hash is `configHash`; a journal written by
-   * another run is refused, since replaying it would cross-wire two runs' histories.
+   * Opens (or creates) the journal in `dir` for the run `spec`; a journal written by another run (another config
+   * hash) is refused, since replaying it would cross-wire two runs' histories.
    */
-  static open(dir: string, configHash: string): EventJournal {
+  static open(dir: string, spec: RunSpec): EventJournal {
+    const configHash = runConfigHash(spec);
     mkdirSync(dir, { recursive: true });
     const path = join(dir, JOURNAL_FILE);
     if (existsSync(path)) {
@@ -114,11 +119,13 @@ export class EventJournal {
           // an unreadable header: keep the file for inspection and start a new journal (its new id makes the
           // store replay everything, which is safe because ingest is idempotent)
           renameSync(path, `${path}.unreadable-${Date.now()}`);
-          return EventJournal.create(path, configHash);
+          return EventJournal.create(path, spec);
         }
         if (parsed.header.configHash !== configHash) {
+          const detail = describeConfigChange(parsed.header.config ?? {}, spec, 'journal') ?? 'another config hash';
           throw new CheckpointError(
-            `${path} was written by a run with a different configuration; point the run at an empty checkpoint folder`,
+            `cannot resume from ${dir}: it belongs to a different run (${detail}); ` +
+            'point the run at an empty checkpoint folder, or delete this one to start over',
           );
         }
         const fd = openSync(path, 'r+');
@@ -128,11 +135,14 @@ export class EventJournal {
         return new EventJournal(path, parsed.header.journal, appendFd, parsed.events.at(-1)?.seq ?? 0);
       }
     }
-    return EventJournal.create(path, configHash);
+    return EventJournal.create(path, spec);
   }
 
-  private static create(path: string, configHash: string): EventJournal {
-    const header: JournalHeader = { format: FORMAT, version: VERSION, journal: randomUUID(), configHash, createdAt: new Date().toISOString() };
+  private static create(path: string, spec: RunSpec): EventJournal {
+    const header: JournalHeader = {
+      format: FORMAT, version: VERSION, journal: randomUUID(), configHash: runConfigHash(spec), config: runConfig(spec),
+      createdAt: new Date().toISOString(),
+    };
     const fd = openSync(path, 'w');
     writeAll(fd, JSON.stringify(header) + '\n');
     fsyncSync(fd);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RunSpec } from '../run-spec';
-import { canonicalJson, differingConfigFields, runConfigHash } from '../run-config';
+import { describeConfigChange, runConfigHash } from '../run-config';
 import { CheckpointError, type Checkpoint, type CheckpointHeader, type CheckpointTensor, type TensorDtype } from './checkpoint';
 import type { Sgd } from './sgd';
 import type { TrainableModel } from './types';
@@ -47,12 +47,8 @@ export function restoreTensors(ckpt: Checkpoint & { path?: string }, model: Trai
  */
 export function checkResumeCompatible(header: Pick<CheckpointHeader, 'spec' | 'configHash'>, spec: RunSpec, where: string): void {
   const saved = header.configHash ?? runConfigHash(header.spec);
-  const wanted = runConfigHash(spec);
-  if (saved === wanted) return;
-  const fields = differingConfigFields(header.spec, spec);
-  const detail = fields.length > 0
-    ? fields.map((k) => `${k}: checkpoint ${canonicalJson(header.spec[k as keyof RunSpec]) ?? 'unset'}, spec ${canonicalJson(spec[k as keyof RunSpec]) ?? 'unset'}`).join('; ')
-    : `config hash ${saved.slice(0, 12)}… vs ${wanted.slice(0, 12)}…`;
+  if (saved === runConfigHash(spec)) return;
+  const detail = describeConfigChange(header.spec, spec, 'checkpoint') ?? `config hash ${saved.slice(0, 12)}…, spec ${runConfigHash(spec).slice(0, 12)}…`;
   throw new CheckpointError(
     `cannot resume from ${where}: it belongs to a different run (${detail}); ` +
     'point the run at an empty checkpoint folder, or delete this one to start over',
