@@ -50,7 +50,7 @@ export async function openAppBackend(opts: AppBackendOptions): Promise<AppBacken
     // not openRuntime: it opens the file read-write (migrating it, switching it to WAL) and makes a scheduler
     const store = ExperimentStore.open(opts.dbFile, { readonly: true });
     const service = new NormLabService(store, readOnlyController());
-    const extras = createUiExtras({ store, service, live, dataDir, isPaused: () => null });
+    const extras = createUiExtras({ store, service, live, dataDir });
     let closed = false;
     return {
       api: bindAppApi(service, extras, live, { readOnly: READ_ONLY_REASON }),
@@ -70,7 +70,9 @@ export async function openAppBackend(opts: AppBackendOptions): Promise<AppBacken
   scheduler.on('event', (runId, event) => live.emit(toLiveEvent(runId, event)));
   scheduler.on('runStarted', (runId, device) => live.emit({ type: 'run_started', runId, device }));
   scheduler.on('runEnded', (runId) => live.emit({ type: 'run_ended', runId, status: store.getRun(runId)?.status }));
-  const extras = createUiExtras({ store, service, live, dataDir, isPaused: () => scheduler.isPaused() });
+  // taking over from (or waiting on) another process changes who trains the runs: pages re-read the queue state
+  scheduler.on('lease', () => live.emit({ type: 'queue_changed' }));
+  const extras = createUiExtras({ store, service, live, dataDir, scheduler });
   return {
     api: bindAppApi(service, extras, live),
     live,

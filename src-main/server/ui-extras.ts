@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { NormLabApi } from '../api';
 import { ServiceError } from '../api/errors';
+import type { LeaseState } from '../scheduler/scheduler';
 import type { ExperimentStore } from '../store/experiment-store';
 import type { RunRecord } from '../store/types';
 import { expandSweep, parseSweepSpec, refuseDpIncompatibleModels, SweepSpecError } from '../sweeps';
@@ -53,8 +54,30 @@ export interface UiExtras {
   countRuns(filter?: { sweepId?: number; status?: RunRecord['status'] | RunRecord['status'][] }): Promise<number>;
   /** Starts a download; progress arrives as live `download` events. */
   downloadDataset(name: string): Promise<{ started: boolean }>;
-  /** Paused or running, and how many slots exist; null fields when no scheduler is attached. */
-  queueState(): Promise<{ paused: boolean | null; hasScheduler: boolean }>;
+  /** Who places this store's runs (this server or another process) and this server's own pause flag. */
+  queueState(): Promise<QueueState>;
+}
+
+/** The process holding the store's scheduling lease: the one that trains its runs. */
+export interface ScheduledBy {
+  pid: number;
+  host: string;
+  /** This server's own scheduler holds it: its workers' live events reach this server. */
+  self: boolean;
+  /** How long ago the holder last renewed the lease (a holder silent for long is likely gone). */
+  heartbeatAgeMs: number;
+}
+
+export interface QueueState {
+  /**
+   * This server's scheduler's pause flag; null when it has none. It only decides anything while this server holds
+   * the lease (`scheduledBy.self`); a waiting scheduler keeps it for when it takes over.
+   */
+  paused: boolean | null;
+  /** This server has a scheduler (held or waiting for the lease); false for `serve --no-scheduler`. */
+  hasScheduler: boolean;
+  /** Null when no process holds the lease: nothing places queued runs now. */
+  scheduledBy: ScheduledBy | null;
 }
 
 export type AppApi = NormLabApi & UiExtras;
@@ -72,7 +95,8 @@ export interface UiExtrasOptions {
   service: NormLabApi;
   live: LiveHub;
   dataDir: string;
-  isPaused?: () => boolean | null;
+  /** This server's scheduler, when it has one. */
+  scheduler?: { isPaused(): boolean; lease(): LeaseState };
 }
 
 export function createUiExtras(opts: UiExtrasOptions): UiExtras {
@@ -181,8 +205,17 @@ export function createUiExtras(opts: UiExtrasOptions): UiExtras {
     },
 
     async queueState() {
-      const paused = opts.isPaused?.() ?? null;
-      return { paused, hasScheduler: paused !== null };
+      const { scheduler } = opts;
+      // the store's row is the truth; the scheduler's own state only says whether the holder is this server
+      const lease = store.lease();
+      const mine = scheduler?.lease();
+      const scheduledBy: ScheduledBy | null = lease && {
+        pid: lease.pid,
+        host: lease.host,
+        self: mine?.state === 'held' && mine.lease.owner === lease.owner,
+        heartbeatAgeMs: Math.max(0, Date.now() - lease.heartbeatAt),
+      };
+      return { paused: scheduler ? scheduler.isPaused() : null, hasScheduler: scheduler !== undefined, scheduledBy };
     },
   };
 }

@@ -3,12 +3,14 @@ import type { RunDetail } from '../../src-main/api/service';
 import type { CheckpointRecord, LogRecord, MetricPoint } from '../../src-main/store/types';
 import { useApi } from '../api/client';
 import { useLiveStore } from '../stores/live';
+import { STORE_POLL_MS, useRunsStore } from '../stores/runs';
 import { errorMessage } from './useAsync';
 
 /**
  * One run, kept current: its record, per-epoch metrics, logs and checkpoints are loaded once, then grown from
  * live events (an epoch appends a point, a log line or checkpoint triggers a small incremental read), so an
- * open run page costs nothing per progress tick.
+ * open run page costs nothing per progress tick. While another process schedules the store (no live events
+ * reach this server), the whole run is re-read every `STORE_POLL_MS` instead.
  */
 export function useLiveRun(id: Ref<number>) {
   const api = useApi();
@@ -68,7 +70,21 @@ export function useLiveRun(id: Ref<number>) {
       if (newCheckpoint) void api.getRunCheckpoints(id.value).then((c) => (checkpoints.value = c)).catch(() => {});
     }
   });
-  onUnmounted(stop);
+  const runs = useRunsStore();
+  void runs.loadQueue();
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    void runs
+      .loadQueue()
+      .then(() => (runs.pollsStore && !loading.value ? load() : undefined))
+      .finally(() => (polling = false));
+  }, STORE_POLL_MS);
+  onUnmounted(() => {
+    stop();
+    clearInterval(poll);
+  });
   watch(id, () => void load(), { immediate: true });
 
   const progress = computed(() => live.progress.get(id.value));

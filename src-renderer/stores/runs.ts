@@ -1,17 +1,22 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { DeviceInfo } from '../../src-main/api/run-controller';
+import type { QueueState, ScheduledBy } from '../../src-main/server/ui-extras';
 import type { RunRecord, RunStatus, SweepSummary } from '../../src-main/store/types';
 import { useApi } from '../api/client';
 import { errorMessage } from '../composables/useAsync';
 import { useLiveStore } from './live';
 
 export const PAGE_SIZE = 50;
+/** How often pages re-read the store while another process trains the runs (no live events reach this server). */
+export const STORE_POLL_MS = 2000;
 
 /**
  * The queue: one page of runs at a time (a sweep may have thousands), the sweeps for the filter, the devices
  * and the pause state. Live events mark the page stale and it is re-read at most every `refreshMs`, so a
- * burst of run starts and ends becomes one request.
+ * burst of run starts and ends becomes one request. When this server does not schedule the store's runs
+ * (another process holds the lease, or nobody does), no live events come, so the page is re-read every
+ * `STORE_POLL_MS` instead.
  */
 export const useRunsStore = defineStore('runs', () => {
   const runs = shallowRef<RunRecord[]>([]);
@@ -20,6 +25,15 @@ export const useRunsStore = defineStore('runs', () => {
   const devices = shallowRef<DeviceInfo[]>([]);
   const paused = ref<boolean | null>(null);
   const hasScheduler = ref(false);
+  /** Who holds the store's scheduling lease; null when nobody does. */
+  const scheduledBy = ref<ScheduledBy | null>(null);
+  /**
+   * Epochs a running run has finished, from its stored per-epoch metrics: what the page shows instead of live
+   * progress while another process trains it (a run's record only counts its epochs once it ends).
+   */
+  const storedEpochs = shallowRef(new Map<number, number>());
+  /** Whether the queue state has been read at least once (before that nothing is claimed about who schedules). */
+  const queueKnown = ref(false);
   const page = ref(0);
   const statusFilter = ref<RunStatus[]>([]);
   const sweepFilter = ref<number | null>(null);
@@ -28,7 +42,39 @@ export const useRunsStore = defineStore('runs', () => {
   const actionError = ref<string | null>(null);
   const refreshMs = 1000;
   let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  let pollTimer: ReturnType<typeof setInterval> | null = null;
   let stopListening: (() => void) | null = null;
+
+  /** This server's own scheduler places the runs: its workers' live events arrive here. */
+  const schedulesHere = computed(() => scheduledBy.value?.self === true);
+  /** Live events will not tell about changes, so pages re-read the store on a timer. */
+  const pollsStore = computed(() => queueKnown.value && !schedulesHere.value);
+  /** Pause and resume act on this server's scheduler, which only decides anything while it holds the lease. */
+  const queueControl = computed<{ enabled: boolean; reason: string | null }>(() => {
+    if (!hasScheduler.value) return { enabled: false, reason: 'this server has no scheduler (started with --no-scheduler)' };
+    if (schedulesHere.value) return { enabled: true, reason: null };
+    const by = scheduledBy.value;
+    return {
+      enabled: false,
+      reason: by ? `pid ${by.pid} on ${by.host} places the runs; pause or stop that process instead` : 'this server is waiting to take over scheduling',
+    };
+  });
+
+  function applyQueue(queue: QueueState): void {
+    paused.value = queue.paused;
+    hasScheduler.value = queue.hasScheduler;
+    scheduledBy.value = queue.scheduledBy;
+    queueKnown.value = true;
+  }
+
+  /** Re-reads who schedules the store alone (the run page uses it to decide whether to poll). */
+  async function loadQueue(): Promise<void> {
+    try {
+      applyQueue(await useApi().queueState());
+    } catch {
+      // the next read retries; the page keeps what it last knew
+    }
+  }
 
   const pages = computed(() => Math.max(1, Math.ceil(total.value / PAGE_SIZE)));
 
@@ -54,8 +100,8 @@ export const useRunsStore = defineStore('runs', () => {
       total.value = count;
       runs.value = list;
       sweeps.value = sweepList;
-      paused.value = queue.paused;
-      hasScheduler.value = queue.hasScheduler;
+      applyQueue(queue);
+      storedEpochs.value = pollsStore.value ? await readStoredEpochs(list) : new Map();
       if (page.value > 0 && page.value >= pages.value) {
         page.value = pages.value - 1;
         return load();
@@ -65,6 +111,17 @@ export const useRunsStore = defineStore('runs', () => {
     } finally {
       loading.value = false;
     }
+  }
+
+  async function readStoredEpochs(list: RunRecord[]): Promise<Map<number, number>> {
+    const api = useApi();
+    const running = list.filter((r) => r.status === 'running');
+    const details = await Promise.all(running.map((r) => api.getRun(r.id).catch(() => null)));
+    const epochs = new Map<number, number>();
+    for (const d of details) {
+      if (d) epochs.set(d.run.id, Math.max(0, ...Object.values(d.latestMetrics).map((m) => m.step)));
+    }
+    return epochs;
   }
 
   async function loadDevices(): Promise<void> {
@@ -83,16 +140,24 @@ export const useRunsStore = defineStore('runs', () => {
     }, refreshMs);
   }
 
-  /** Re-reads the page whenever runs start, end or the queue changes; progress alone is shown from the live store. */
+  /**
+   * Re-reads the page whenever runs start, end or the queue changes; progress alone is shown from the live store.
+   * While another process schedules, re-reads it every `STORE_POLL_MS` as well.
+   */
   function follow(): () => void {
     stopListening ??= useLiveStore().listen((events) => {
       if (events.some((e) => e.type === 'run_started' || e.type === 'run_ended' || e.type === 'queue_changed')) scheduleRefresh();
     });
+    pollTimer ??= setInterval(() => {
+      if (pollsStore.value && !loading.value) void load();
+    }, STORE_POLL_MS);
     return () => {
       stopListening?.();
       stopListening = null;
       if (refreshTimer) clearTimeout(refreshTimer);
       refreshTimer = null;
+      if (pollTimer) clearInterval(pollTimer);
+      pollTimer = null;
     };
   }
 
@@ -124,7 +189,8 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    runs, total, sweeps, devices, paused, hasScheduler, page, pages, statusFilter, sweepFilter, loading, error, actionError,
-    load, loadDevices, follow, cancel, retry, pause, resume, setPage, setFilter,
+    runs, total, sweeps, devices, paused, hasScheduler, scheduledBy, queueKnown, storedEpochs, schedulesHere, pollsStore, queueControl,
+    page, pages, statusFilter, sweepFilter, loading, error, actionError,
+    load, loadQueue, loadDevices, follow, cancel, retry, pause, resume, setPage, setFilter,
   };
 });
