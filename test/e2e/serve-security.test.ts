@@ -243,7 +243,7 @@ describe('normlab serve --no-scheduler is read-only', () => {
     expect(runs).toHaveLength(fixture.runIds.length + 2);
     const failed = JSON.parse((await call(serve, 'GET', `/api/runs/${fixture.failedRunId}`, bearer(serve))).text) as { run: { status: string } };
     expect(failed.run.status).toBe('failed');
-    expect(JSON.parse((await call(serve, 'GET', '/api/queue', bearer(serve))).text)).toEqual({ paused: null, hasScheduler: false });
+    expect(JSON.parse((await call(serve, 'GET', '/api/queue', bearer(serve))).text)).toEqual({ paused: null, hasScheduler: false, scheduledBy: null });
     const compare = await post('/api/compare', { filter: { sweepId: fixture.sweepId } });
     expect(compare.status).toBe(200);
     expect((JSON.parse(compare.text) as unknown[]).length).toBeGreaterThan(0);

@@ -16,6 +16,16 @@ function readStore<T>(db: string, read: (store: ExperimentStore) => T): T {
   }
 }
 
+/** For polling while another process creates the DB: a file not yet migrated reads as "not yet". */
+function probeStore(db: string, read: (store: ExperimentStore) => boolean): boolean {
+  if (!existsSync(db)) return false;
+  try {
+    return readStore(db, read);
+  } catch {
+    return false;
+  }
+}
+
 const withDb = (s: SweepSetup, db: string): SweepSetup => ({ ...s, db });
 
 describe('checkpoints belong to their store', () => {
@@ -56,7 +66,7 @@ describe('one scheduler per DB', () => {
   it('a second normlab sweep on a DB that a sweep is running waits for it and trains nothing twice', async () => {
     const s = sweepSetup('normlab-second-sweep-', crashSweep('shared', { epochs: 3 }));
     const first = startSweep(s);
-    await waitFor(() => existsSync(s.db) && readStore(s.db, (st) => st.listRuns()[0]?.status === 'running'), 60_000, 'the first sweep to start its run');
+    await waitFor(() => probeStore(s.db, (st) => st.listRuns()[0]?.status === 'running'), 60_000, 'the first sweep to start its run');
     const second = startSweep(s);
     const [a, b] = await Promise.all([first.exited, second.exited]);
     expect(a.code, a.stderr).toBe(0);
@@ -76,7 +86,7 @@ describe('one scheduler per DB', () => {
   it('normlab serve on a DB that a sweep is running does not requeue its run', async () => {
     const s = sweepSetup('normlab-serve-attach-', crashSweep('serve-attach', { epochs: 3 }));
     const sweep = startSweep(s);
-    await waitFor(() => existsSync(s.db) && readStore(s.db, (st) => st.listRuns()[0]?.status === 'running'), 60_000, 'the sweep to start its run');
+    await waitFor(() => probeStore(s.db, (st) => st.listRuns()[0]?.status === 'running'), 60_000, 'the sweep to start its run');
     // the API is what matters here, not the UI: a one-line page stands in for the renderer build
     writeFileSync(join(s.dir, 'index.html'), '<!doctype html><title>NormLab</title>');
     const serve = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'normlab.mjs'), 'serve', '--db', s.db, '--port', '0', '--workers', '1', '--static-dir', s.dir], {
@@ -108,7 +118,7 @@ describe('Ctrl-C is a pause', () => {
   it('SIGINT to the sweep\'s process group leaves runs interrupted; the same command resumes them and exits 0', async () => {
     const s = sweepSetup('normlab-ctrl-c-', crashSweep('ctrl-c', { epochs: 3, seeds: [1, 2] }));
     const first = startSweep(s, { detached: true });
-    await waitFor(() => existsSync(s.db) && readStore(s.db, (st) => (st.getMetrics(1).test_acc?.length ?? 0) >= 1), 90_000, 'an epoch of run 1');
+    await waitFor(() => probeStore(s.db, (st) => (st.getMetrics(1).test_acc?.length ?? 0) >= 1), 90_000, 'an epoch of run 1');
     process.kill(-first.child.pid!, 'SIGINT');
     const stopped = await first.exited;
     expect(stopped.code).toBe(130);
