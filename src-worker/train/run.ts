@@ -78,14 +78,16 @@ export function validateSpec(spec: RunSpec): void {
   }
   if (spec.resume && !spec.checkpointDir) throw new InvalidRunError('resume needs checkpointDir (where the checkpoints are)');
   if (spec.dp) validateDp(spec);
-  validateBatchFits(spec);
+  validateBatchFits(spec, knownTrainSize(spec));
 }
 
 const BATCH_FLAGS = { batchSize: '--batch-size / batchSize', 'dp.logicalBatch': '--logical-batch / dp.logicalBatch' } as const;
 
-/** A batch larger than the training set, where its size follows from the spec (synthetic, CIFAR), before any data is read. */
-function validateBatchFits(spec: RunSpec): void {
-  const trainSize = knownTrainSize(spec);
+/**
+ * A batch larger than the training set: checked from the spec where the size follows from it (synthetic, CIFAR),
+ * before any data is read, and again once the data is open (folder, ImageNet32).
+ */
+function validateBatchFits(spec: RunSpec, trainSize: number | undefined): void {
   const problem = trainSize === undefined ? undefined : batchProblem(spec, trainSize);
   if (!problem) return;
   const more = spec.dataset === 'synthetic' ? ' or raise --synthetic-train-size / syntheticTrainSize' : '';
@@ -153,6 +155,8 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
     }
     const choice = await initBackend(spec.backend);
     dataset = await openData(spec, normalizeInputs(spec));
+    // folder and ImageNet32 sets are only counted once opened
+    validateBatchFits(spec, dataset.trainSize);
     model = createModel(spec.model, {
       numClasses: dataset.numClasses,
       lowResolution: spec.lowResolution ?? dataset.imageShape[0] <= 64,

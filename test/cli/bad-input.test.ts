@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../main/store/helpers';
@@ -68,6 +69,24 @@ describe('a batch larger than the training set', () => {
     const dp = await normlab(['train', '--model', 'kn_cnn', ...small, '--batch-size', '8', '--dp', '--logical-batch', '64', '--noise-multiplier', '1']);
     expect(dp.code).toBe(2);
     expect(dp.stderr).toContain('normlab train: the DP-SGD logical batch 64 is larger than the training set (50 images of synthetic)');
+  });
+});
+
+describe('a batch larger than an image-folder training set', () => {
+  it('is refused once the folder is counted, before training (exit 2)', async () => {
+    const dir = join(tmp.dir, 'folder-set');
+    for (const [split, cls, n] of [['train', 'cat', 2], ['train', 'dog', 1], ['val', 'cat', 1], ['val', 'dog', 1]] as const) {
+      for (let i = 0; i < n; i++) {
+        mkdirSync(join(dir, split, cls), { recursive: true });
+        await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 40 * i, g: 90, b: 10 } } }).png().toFile(join(dir, split, cls, `${i}.png`));
+      }
+    }
+    const r = await normlab(['train', '--model', 'cnn', '--dataset', 'folder', '--data-dir', dir, '--image-size', '16', '--batch-size', '8',
+      '--backend', 'wasm', '--epochs', '1', '--lr', '0.1', '--json']);
+    expect(r.code).toBe(2);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; reason?: string });
+    expect(events.map((e) => e.event)).toEqual(['error', 'done']);
+    expect(events[0]!.reason).toBe('batch size 8 is larger than the training set (3 images of folder); lower --batch-size / batchSize');
   });
 });
 
