@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { backendRequestSchema, type BackendRequest } from './run-spec';
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { activateWebGpu, type GpuAdapterReport } from './webgpu-backend';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export type BackendRequest = 'auto' | BackendName;
+export type { BackendRequest };
+export type BackendName = Exclude<BackendRequest, 'auto'>;
 
 export interface BackendChoice {
   /** The tfjs backend now active. */
@@ -16,15 +18,17 @@ export interface BackendChoice {
   skipped: { backend: string; reason: string }[];
   /** For wasm: whether the SIMD build loaded, and its thread count (1 in Node: no worker threads). */
   wasm?: { simd: boolean; threads: number };
+  /** For webgpu: the adapter it runs on. */
+  adapter?: GpuAdapterReport;
 }
 
-const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKEND_REQUESTS: readonly BackendRequest[] = backendRequestSchema.options;
 type NativePackage = NonNullable<BackendChoice['package']>;
 
 const require = createRequire(import.meta.url);
 let current: BackendChoice | null = null;
 
-async function tryNative(pkg: NativePackage): Promise<void> {
+async function tryNative(pkg: NativePackage, needGpu: boolean): Promise<void> {
   // Native packages are optionalDependencies: absent wherever libtensorflow could not be downloaded.
   try {
     await import(pkg);
@@ -38,6 +42,16 @@ async function tryNative(pkg: NativePackage): Promise<void> {
   }
   await tf.setBackend('tensorflow');
   await tf.ready();
+  // tfjs-node-gpu falls back to libtensorflow's CPU kernels when CUDA or the GPU is missing; then a GPU
+  // elsewhere (webgpu) is the better choice
+  if (needGpu && (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === false) {
+    throw new Error(`${pkg} loaded but sees no GPU (CUDA 11.2 / cuDNN 8.1 missing, or CUDA_VISIBLE_DEVICES hides them)`);
+  }
+}
+
+async function tryWebGpu(allowSoftware: boolean): Promise<GpuAdapterReport> {
+  const adapter = await activateWebGpu({ refuseSoftware: !allowSoftware });
+  return adapter;
 }
 
 async function tryWasm(): Promise<void> {
@@ -64,28 +78,36 @@ function reasonOf(err: unknown): string {
 }
 
 /**
- * Activates a tfjs backend. `auto` prefers the fastest one that loads: tfjs-node-gpu, tfjs-node, wasm, cpu,
- * and reports why the ones before it were skipped so the UI can say so.
+ * Activates a tfjs backend. `auto` prefers the fastest one that works: tfjs-node-gpu when it loads and sees a
+ * GPU, then webgpu on a hardware adapter, tfjs-node, wasm, cpu, and reports why the ones before it were skipped
+ * so the UI can say so. A software WebGPU adapter (SwiftShader, lavapipe) is slower than wasm: only an explicit
+ * `webgpu` request uses it.
  */
 export async function initBackend(request: BackendRequest = 'auto'): Promise<BackendChoice> {
   if (!BACKEND_REQUESTS.includes(request)) {
     throw new Error(`initBackend: unknown backend "${String(request)}"; expected one of ${BACKEND_REQUESTS.join(', ')}`);
   }
   const skipped: BackendChoice['skipped'] = [];
-  const attempts: { backend: BackendName; pkg?: BackendChoice['package']; run: () => Promise<void> }[] = [];
-  if (request === 'auto' || request === 'tensorflow') {
-    attempts.push({ backend: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu', run: () => tryNative('@tensorflow/tfjs-node-gpu') });
-    attempts.push({ backend: 'tensorflow', pkg: '@tensorflow/tfjs-node', run: () => tryNative('@tensorflow/tfjs-node') });
+  type Attempt = { backend: BackendName; pkg?: BackendChoice['package']; run: () => Promise<GpuAdapterReport | void> };
+  const attempts: Attempt[] = [];
+  const auto = request === 'auto';
+  if (auto || request === 'tensorflow') {
+    attempts.push({ backend: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu', run: () => tryNative('@tensorflow/tfjs-node-gpu', auto) });
   }
-  if (request === 'auto' || request === 'wasm') attempts.push({ backend: 'wasm', run: tryWasm });
-  if (request === 'auto' || request === 'cpu') attempts.push({ backend: 'cpu', run: tryCpu });
+  if (auto || request === 'webgpu') attempts.push({ backend: 'webgpu', run: () => tryWebGpu(!auto) });
+  if (auto || request === 'tensorflow') {
+    attempts.push({ backend: 'tensorflow', pkg: '@tensorflow/tfjs-node', run: () => tryNative('@tensorflow/tfjs-node', false) });
+  }
+  if (auto || request === 'wasm') attempts.push({ backend: 'wasm', run: tryWasm });
+  if (auto || request === 'cpu') attempts.push({ backend: 'cpu', run: tryCpu });
 
   for (const attempt of attempts) {
     try {
-      await attempt.run();
+      const adapter = await attempt.run();
       current = { backend: attempt.backend, skipped };
       if (attempt.pkg != null) current.package = attempt.pkg;
       if (attempt.backend === 'wasm') current.wasm = await wasmDetails();
+      if (adapter) current.adapter = adapter;
       return current;
     } catch (err) {
       skipped.push({ backend: attempt.pkg ?? attempt.backend, reason: reasonOf(err) });

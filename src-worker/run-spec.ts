@@ -29,6 +29,13 @@ export const dpOptionsSchema = z.object({
 });
 export type DpOptions = z.infer<typeof dpOptionsSchema>;
 
+/**
+ * Where a run computes: `auto` takes the fastest that works here (see src-worker/backend.ts); `webgpu` is Dawn's
+ * WebGPU on the machine's GPU driver (a software adapter too, when asked for by name).
+ */
+export const backendRequestSchema = z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
+export type BackendRequest = z.infer<typeof backendRequestSchema>;
+
 export const datasetNameSchema = z.enum(['cifar10', 'cifar100', 'synthetic', 'folder', 'imagenet32']);
 export type DatasetName = z.infer<typeof datasetNameSchema>;
 
@@ -67,7 +74,7 @@ export const runSpecSchema = z.object({
   activation: z.enum(['relu', 'mish']).default('relu'),
   /** 3x3 stem for 32x32 inputs; defaults from the data set when absent. */
   lowResolution: z.boolean().optional(),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  backend: backendRequestSchema.default('auto'),
   checkpointDir: z.string().optional(),
   /** Write a checkpoint every N epochs (0 = only on cancel and at the end). */
   checkpointEvery: z.number().int().min(0).default(1),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { openRuntime } from '../../runtime';
 import { finiteNumber, positiveInt } from '../option-parsers';
 import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepToEnd, type SweepReporter } from '../sweep-runner';
+import { backendRequestSchema } from '../../../src-worker/run-spec';
 
 /**
  * `normlab demo`: the README's main job. KernelNorm vs BatchNorm vs GroupNorm vs LayerNorm ResNet-18s at a
@@ -89,7 +90,7 @@ export function register(program: Command): void {
     .option('--lr <x>', 'base learning rate (cosine schedule)', finiteNumber, DEMO_DEFAULTS.lr)
     .option('--synthetic-train-size <n>', 'training images', positiveInt, DEMO_DEFAULTS.syntheticTrainSize)
     .option('--synthetic-test-size <n>', 'test images', positiveInt, DEMO_DEFAULTS.syntheticTestSize)
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'))
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...backendRequestSchema.options]).default('auto'))
     .option('--workers <n>', 'worker processes (default: one per core)', positiveInt)
     .option('--db <file>', 'experiment store to use (default: a new one in the temp folder)')
     .option('--json', 'JSON lines: every run\'s events, then {"event":"demo_summary", …}')

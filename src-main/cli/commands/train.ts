@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { finiteNumber, nonNegativeInt, positiveInt, UsageError } from '../option-parsers';
 import type { FinalMetrics, WorkerEvent } from '../../../src-worker/protocol';
-import { datasetNameSchema, type LrSchedule, type RunSpecInput } from '../../../src-worker/run-spec';
+import { backendRequestSchema, datasetNameSchema, type LrSchedule, type RunSpecInput } from '../../../src-worker/run-spec';
 import { resolvePreset } from '../../../src-worker/train/presets';
 import { executeRun, type RunResult } from '../../../src-worker/train/run';
 
@@ -212,7 +212,7 @@ export function register(program: Command): void {
     .option('--checkpoint-dir <dir>', 'write checkpoints here')
     .option('--checkpoint-every <n>', 'checkpoint every N epochs (0: only on cancel and at the end)', nonNegativeInt)
     .option('--resume', 'continue from the newest checkpoint in --checkpoint-dir')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...backendRequestSchema.options]))
     .option('--momentum <x>', 'SGD momentum', finiteNumber)
     .option('--weight-decay <x>', 'weight decay (applied to all parameters, as the reference does)', finiteNumber)
     .option('--nesterov', 'Nesterov momentum')
