@@ -113,8 +113,9 @@ async function runEpochs(
   let lastLr = spec.lr;
   const dataWaitByEpoch: number[] = [];
 
-  const checkpoint = (reason: CheckpointHeader['reason']): void => {
+  const checkpoint = async (reason: CheckpointHeader['reason']): Promise<void> => {
     if (!spec.checkpointDir) return;
+    const tensors = await captureTensors(model, sgd);
     const path = writeCheckpoint(spec.checkpointDir, {
       reason,
       spec,
@@ -127,13 +128,13 @@ async function runEpochs(
       history: state.history,
       bestTestAcc: state.bestTestAcc,
       ...(engine.checkpointState ? { dp: engine.checkpointState() } : {}),
-    }, captureTensors(model, sgd));
+    }, tensors);
     pruneCheckpoints(spec.checkpointDir, CHECKPOINTS_KEPT);
     lastCheckpoint = path;
     emit({ event: 'checkpoint', epoch: state.position.epoch, path, reason });
   };
-  const stop = (): TrainOutcome => {
-    checkpoint('cancel');
+  const stop = async (): Promise<TrainOutcome> => {
+    await checkpoint('cancel');
     return outcome(hooks.stopStatus?.() ?? 'cancelled');
   };
   const outcome = (status: TrainOutcome['status']): TrainOutcome => ({
@@ -157,7 +158,7 @@ async function runEpochs(
         // Let pending I/O (a cancel message, a signal) run: prefetched batches and wasm reads resolve as
         // microtasks, which alone would starve the event loop for a whole epoch.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        if (hooks.isCancelled()) return stop();
+        if (hooks.isCancelled()) return await stop();
         const step = state.position.globalStep;
         lastLr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
         const collectStats = spec.statsEvery > 0 && step % spec.statsEvery === 0;
@@ -207,7 +208,7 @@ async function runEpochs(
       shouldStop: hooks.isCancelled,
       afterBatch: () => faultPoint('eval', epoch + 1),
     });
-    if (!test) return stop();
+    if (!test) return await stop();
     lastEvalSec = (performance.now() - evalStart) / 1000;
     const seen = Math.max(state.partial.seen, 1);
     const metrics: EpochMetrics = {
@@ -233,8 +234,8 @@ async function runEpochs(
     state.partial = { lossSum: 0, correct: 0, seen: 0 };
     emit({ event: 'epoch', epoch: epoch + 1, metrics });
     const last = epoch + 1 === spec.epochs;
-    if (!last && spec.checkpointEvery > 0 && (epoch + 1) % spec.checkpointEvery === 0) checkpoint('periodic');
+    if (!last && spec.checkpointEvery > 0 && (epoch + 1) % spec.checkpointEvery === 0) await checkpoint('periodic');
   }
-  if (state.position.globalStep > sessionStartStep || !lastCheckpoint) checkpoint('final');
+  if (state.position.globalStep > sessionStartStep || !lastCheckpoint) await checkpoint('final');
   return outcome('finished');
 }

@@ -85,14 +85,13 @@ export class Sgd {
     return this.initialized;
   }
 
-  getState(): SgdState {
+  /** The momentum buffers' values, read in one batch (GPU backends have no synchronous reads). */
+  async getState(): Promise<SgdState> {
+    const entries = [...this.buffers];
+    const values = await Promise.all(entries.map(([, buf]) => buf.data() as Promise<Float32Array>));
     return {
       initialized: this.initialized,
-      buffers: [...this.buffers].map(([path, buf]) => ({
-        path,
-        shape: [...buf.shape],
-        values: buf.dataSync() as Float32Array,
-      })),
+      buffers: entries.map(([path, buf], i) => ({ path, shape: [...buf.shape], values: values[i]! })),
     };
   }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RunSpec } from '../run-spec';
 import { describeConfigChange, runConfigHash } from '../run-config';
-import { CheckpointError, type Checkpoint, type CheckpointHeader, type CheckpointTensor, type TensorDtype } from './checkpoint';
+import { CheckpointError, type Checkpoint, type CheckpointHeader, type CheckpointTensor } from './checkpoint';
 import type { Sgd } from './sgd';
 import type { TrainableModel } from './types';
 
@@ -9,18 +9,22 @@ const VAR_PREFIX = 'var:';
 const MOMENTUM_PREFIX = 'momentum:';
 
 /** Every model variable (BatchNorm running statistics included) and every momentum buffer, by stable path. */
-export function captureTensors(model: TrainableModel, sgd: Sgd): CheckpointTensor[] {
-  const out: CheckpointTensor[] = [];
-  for (const { path, variable } of model.namedVariables()) {
-    const dtype: TensorDtype = variable.dtype === 'int32' ? 'int32' : 'float32';
+export async function captureTensors(model: TrainableModel, sgd: Sgd): Promise<CheckpointTensor[]> {
+  const variables = model.namedVariables();
+  for (const { path, variable } of variables) {
     if (variable.dtype !== 'int32' && variable.dtype !== 'float32') {
       throw new CheckpointError(`variable "${path}" has dtype ${variable.dtype}; checkpoints hold float32 and int32`);
     }
-    out.push({ name: VAR_PREFIX + path, dtype, shape: [...variable.shape], values: variable.dataSync() as Float32Array | Int32Array });
   }
-  for (const b of sgd.getState().buffers) {
-    out.push({ name: MOMENTUM_PREFIX + b.path, dtype: 'float32', shape: b.shape, values: b.values });
-  }
+  // every read in flight at once: one wait for the device instead of one per variable
+  const [values, state] = await Promise.all([
+    Promise.all(variables.map(({ variable }) => variable.data() as Promise<Float32Array | Int32Array>)),
+    sgd.getState(),
+  ]);
+  const out: CheckpointTensor[] = variables.map(({ path, variable }, i) => ({
+    name: VAR_PREFIX + path, dtype: variable.dtype === 'int32' ? 'int32' : 'float32', shape: [...variable.shape], values: values[i]!,
+  }));
+  for (const b of state.buffers) out.push({ name: MOMENTUM_PREFIX + b.path, dtype: 'float32', shape: b.shape, values: b.values });
   return out;
 }
 

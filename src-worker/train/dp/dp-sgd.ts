@@ -58,9 +58,11 @@ const NORM_EPS = 1e-6;
 
 export class ClippedGradientSum {
   private readonly sums = new Map<string, tf.Tensor>();
-  lossSum = 0;
+  // summed on the device and read once per logical step (readTotals): a GPU backend has no synchronous reads,
+  // and every read is a stall
+  private lossSumT: tf.Scalar | null = null;
+  private clippedT: tf.Scalar | null = null;
   examples = 0;
-  clipped = 0;
 
   constructor(private readonly model: DpModel, private readonly maxGradNorm: number, private readonly knMoments?: KnMomentsProvider) {}
 
@@ -82,14 +84,21 @@ export class ClippedGradientSum {
           }
         }
       }
-      const normValues = norms.dataSync();
-      this.clipped += normValues.filter((v) => v > this.maxGradNorm).length;
+      const clippedNow = tf.tidy(() => tf.sum(tf.cast(tf.greater(norms, this.maxGradNorm), 'float32')) as tf.Scalar);
+      this.clippedT = accumulate(this.clippedT, clippedNow);
+      this.lossSumT = accumulate(this.lossSumT, tf.clone(tapped.lossSum) as tf.Scalar);
       this.examples += x.shape[0];
-      this.lossSum += tapped.lossSum.dataSync()[0]!;
       tf.dispose([norms, factors]);
     } finally {
       tapped.dispose();
     }
+  }
+
+  /** Σ loss and the number of clipped examples so far, in one read. */
+  async readTotals(): Promise<{ lossSum: number; clipped: number }> {
+    if (!this.lossSumT || !this.clippedT) return { lossSum: 0, clipped: 0 };
+    const [loss, clipped] = await Promise.all([this.lossSumT.data(), this.clippedT.data()]);
+    return { lossSum: loss[0]!, clipped: clipped[0]! };
   }
 
   /** The sums so far by variable name; variables no example reached are zeros. Ownership passes to the caller. */
@@ -103,7 +112,17 @@ export class ClippedGradientSum {
   dispose(): void {
     for (const t of this.sums.values()) t.dispose();
     this.sums.clear();
+    tf.dispose([this.lossSumT, this.clippedT].filter((t): t is tf.Scalar => t !== null));
+    this.lossSumT = this.clippedT = null;
   }
+}
+
+/** prev + next, disposing both; `next` is kept (the caller's tidy must not take it). */
+function accumulate(prev: tf.Scalar | null, next: tf.Scalar): tf.Scalar {
+  if (!prev) return next;
+  const sum = tf.tidy(() => tf.add(prev, next) as tf.Scalar);
+  tf.dispose([prev, next]);
+  return sum;
 }
 
 function noiseSeed(seed: number, step: number, index: number): number {
@@ -187,11 +206,12 @@ export function createDpSgdStep(model: DpModel, opts: DpSgdOptions): DpSgdSteppe
         });
         accountant.step(opts.noiseMultiplier, opts.sampleRate);
         stepsTaken++;
+        const totals = await acc.readTotals();
         return {
           grads,
-          loss: acc.examples > 0 ? acc.lossSum / acc.examples : NaN,
+          loss: acc.examples > 0 ? totals.lossSum / acc.examples : NaN,
           sampled: indices.length,
-          clippedFraction: acc.examples > 0 ? acc.clipped / acc.examples : 0,
+          clippedFraction: acc.examples > 0 ? totals.clipped / acc.examples : 0,
           step,
           epsilon: accountant.getPrivacySpent(opts.delta).epsilon,
         };

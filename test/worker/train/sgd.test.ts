@@ -69,11 +69,11 @@ describe('Sgd (torch.optim.SGD semantics)', () => {
     sgd.dispose();
   });
 
-  it('its state round-trips: a restored optimizer takes the same next step bitwise', () => {
+  it('its state round-trips: a restored optimizer takes the same next step bitwise', async () => {
     const s1 = setup({ momentum: 0.9, weightDecay: 5e-4 });
     s1.step(0.05);
     s1.step(0.05);
-    const state = s1.sgd.getState();
+    const state = await s1.sgd.getState();
     const s2 = setup({ momentum: 0.9, weightDecay: 5e-4 });
     s2.p.assign(tf.tensor1d(s1.values()));
     s2.sgd.setState(state);
