@@ -23,16 +23,17 @@ function windowMoments(x: tf.Tensor4D, mask: tf.Tensor4D | null, g: WindowGeomet
     const m = windowMomentsForward(dropped, g);
     (save as tf.GradSaveFunc)(mask ? [dropped, m.shiftedMean, m.shift, mask] : [dropped, m.shiftedMean, m.shift]);
     return {
-      // Stacked on a new leading axis: contiguous halves, which wasm copies far faster than channel slices.
-      value: tf.stack([m.mean, m.variance]),
+      // Concatenated along the batch axis: contiguous halves, which wasm copies far faster than channel slices;
+      // 4-D, as every op here (tfjs-webgpu fails on some rank-5/6 shaders).
+      value: tf.concat([m.mean, m.variance], 0),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [dMean, dVar] = tf.unstack(dy) as [tf.Tensor4D, tf.Tensor4D];
+        const [dMean, dVar] = tf.split(dy, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
         const [dropped, shiftedMean, shift, savedMask] = saved as tf.Tensor4D[];
         return windowMomentsBackward(dMean, dVar, { dropped, shiftedMean, shift, mask: savedMask ?? null }, g);
       },
     };
   });
-  const [mean, variance] = tf.unstack(fused(x)) as [tf.Tensor4D, tf.Tensor4D];
+  const [mean, variance] = tf.split(fused(x), 2, 0) as [tf.Tensor4D, tf.Tensor4D];
   return { mean, variance };
 }
 
@@ -71,26 +72,33 @@ export function kernelNorm2d(x: tf.Tensor4D, opts: KernelNormOptions = {}): tf.T
       const { mean, variance } = windowMoments(x, r.mask, g);
       reportStats(opts.statsSink, mean, variance, r.eps);
       const [n, , , c] = x.shape;
+      const [kh, kw] = g.kernel;
       const [sh, sw] = g.stride;
+      const outH = g.outHeight;
+      const outW = g.outWidth;
+      // Every op here is at most 4-D: tfjs-webgpu's Pad shader (the gradient of slice) fails on rank 6.
       // tf.stridedSlice has no gradient in tfjs: take a slice of stride * out rows and columns and keep every
       // stride-th one through a reshape. The extra stride - 1 zero rows and columns make every such slice fit.
       const padded = tf.pad(x, [[0, 0], [g.padding[0], g.padding[1] + sh - 1], [g.padding[2], g.padding[3] + sw - 1], [0, 0]]);
       const rows: tf.Tensor[] = [];
-      for (let i = 0; i < g.kernel[0]; i++) {
+      for (let i = 0; i < kh; i++) {
         const columns: tf.Tensor[] = [];
-        for (let j = 0; j < g.kernel[1]; j++) {
-          // Entry (i, j) of every window, [N,H',W',C].
-          const block = tf.slice(padded, [0, i, j, 0], [n, sh * g.outHeight, sw * g.outWidth, c]);
+        for (let j = 0; j < kw; j++) {
+          // Entry (i, j) of every window, [N*H', W', 1, C].
+          const block = tf.slice(padded, [0, i, j, 0], [n, sh * outH, sw * outW, c]);
           const entry = sh === 1 && sw === 1 ? block
-            : tf.slice(block.reshape([n, g.outHeight, sh, g.outWidth, sw, c]), [0, 0, 0, 0, 0, 0], [n, g.outHeight, 1, g.outWidth, 1, c]);
-          columns.push(entry.reshape([n, g.outHeight, g.outWidth, c]));
+            : tf.slice(block.reshape([n * outH, sh, outW, sw * c]), [0, 0, 0, 0], [n * outH, 1, outW, c]);
+          columns.push(entry.reshape([n * outH, outW, 1, c]));
         }
-        rows.push(tf.stack(columns, 3)); // [N,H',W',kw,C]
+        // [N*H', W', kw, C]: row i of every window, in (q, j, c) order.
+        const row = kw === 1 ? columns[0] : tf.concat(columns, 2);
+        rows.push(row.reshape([n * outH, 1, outW, kw * c]));
       }
-      const windows = tf.stack(rows, 2); // [N,H',kh,W',kw,C]
-      const statShape = [n, g.outHeight, 1, g.outWidth, 1, 1];
+      // [N*H', kh, W', kw*C]: in memory the same as the output, [N, H'*kh, W'*kw, C].
+      const windows = kh === 1 ? rows[0] : tf.concat(rows, 1);
+      const statShape = [n * outH, 1, outW, 1];
       const normalized = tf.mul(tf.sub(windows, mean.reshape(statShape)), tf.rsqrt(tf.add(variance, r.eps)).reshape(statShape));
-      return normalized.reshape([n, g.outHeight * g.kernel[0], g.outWidth * g.kernel[1], c]) as tf.Tensor4D;
+      return normalized.reshape([n, outH * kh, outW * kw, c]) as tf.Tensor4D;
     });
   } finally {
     r.mask?.dispose();

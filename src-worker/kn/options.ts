@@ -13,7 +13,8 @@ export type Padding4 = number | [number, number] | [number, number, number, numb
 /**
  * Receives the normalizing statistics an op used: means and standard deviations sqrt(var + eps).
  * The tensors belong to the op and are disposed with its other intermediates: read them synchronously
- * (as `summarizeNormStats` does) or `tf.keep` a clone.
+ * (as `summarizeNormStats` does; not on webgpu), or keep what you need (`sampleNormStats`, or `tf.keep` a clone)
+ * and read it asynchronously after the forward pass (`readNormStats`).
  */
 export type StatsSink = (kind: 'kn' | 'bn' | 'gn' | 'ln', mean: tf.Tensor, std: tf.Tensor) => void;
 

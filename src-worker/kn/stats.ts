@@ -62,28 +62,82 @@ export function summarizeDistribution(values: Float32Array, bins = 32): Distribu
   };
 }
 
-/** Every stride-th entry of t, so at most maxSamples entries are read back from the backend. */
-function readSubsample(t: tf.Tensor, maxSamples: number): Float32Array {
-  return tf.tidy(() => {
-    const flat = t.reshape([-1]);
-    const stride = Math.ceil(flat.size / maxSamples);
-    const picked = stride > 1 ? tf.stridedSlice(flat, [0], [flat.size], [stride]) : flat;
-    return picked.dataSync() as Float32Array;
-  });
+/** Every stride-th entry of t, flattened: at most maxSamples entries. Caller tidies. */
+function subsample(t: tf.Tensor, maxSamples: number): tf.Tensor1D {
+  const flat = t.reshape([-1]) as tf.Tensor1D;
+  const stride = Math.ceil(flat.size / maxSamples);
+  return stride > 1 ? tf.stridedSlice(flat, [0], [flat.size], [stride]) as tf.Tensor1D : flat;
+}
+
+function checkArguments(op: string, layer: string, mean: tf.Tensor, std: tf.Tensor, maxSamples: number): void {
+  if (!Number.isInteger(maxSamples) || maxSamples < 1) throw new Error(`${op}: maxSamples must be a positive integer, but got ${maxSamples}.`);
+  if (mean.size !== std.size) {
+    throw new Error(`${op}: mean and std of layer ${layer} must have the same size, but got [${mean.shape}] and [${std.shape}].`);
+  }
 }
 
 /**
  * Summaries of one layer's normalizing means and standard deviations for the current batch. Reads the tensors
- * synchronously; above maxSamples entries it reads an evenly strided, deterministic subsample.
+ * synchronously; above maxSamples entries it reads an evenly strided, deterministic subsample. Backends without
+ * synchronous reads (webgpu in Node) need sampleNormStats + readNormStats instead.
  */
 export function summarizeNormStats(layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096): NormLayerStats {
-  if (!Number.isInteger(maxSamples) || maxSamples < 1) throw new Error(`summarizeNormStats: maxSamples must be a positive integer, but got ${maxSamples}.`);
-  if (mean.size !== std.size) {
-    throw new Error(`summarizeNormStats: mean and std of layer ${layer} must have the same size, but got [${mean.shape}] and [${std.shape}].`);
+  checkArguments('summarizeNormStats', layer, mean, std, maxSamples);
+  const [meanValues, stdValues] = tf.tidy(() => [subsample(mean, maxSamples).dataSync(), subsample(std, maxSamples).dataSync()]);
+  return { layer, kind, mean: summarizeDistribution(meanValues as Float32Array), std: summarizeDistribution(stdValues as Float32Array) };
+}
+
+/**
+ * One layer's statistics, subsampled on the backend and not yet read: what a stats sink can take inside a
+ * forward pass (its tensors outlive the op's tidy) when reads must be asynchronous. Owns `samples`.
+ */
+export interface PendingNormStats {
+  layer: string;
+  kind: NormLayerStats['kind'];
+  /** The subsampled means followed by the subsampled standard deviations, [2 * count]. */
+  samples: tf.Tensor1D;
+}
+
+/**
+ * Takes the same strided subsample summarizeNormStats reads, as a kept tensor (no read, no sync): call it in a
+ * stats sink, then readNormStats after the forward pass.
+ */
+export function sampleNormStats(layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096): PendingNormStats {
+  checkArguments('sampleNormStats', layer, mean, std, maxSamples);
+  const samples = tf.tidy(() => tf.keep(tf.concat([subsample(mean, maxSamples), subsample(std, maxSamples)])));
+  return { layer, kind, samples };
+}
+
+/**
+ * Reads every pending layer's samples with one asynchronous read (`await data()`, which works on every
+ * backend), summarizes them as summarizeNormStats does, and disposes the pending tensors (also on failure).
+ */
+export async function readNormStats(pending: readonly PendingNormStats[]): Promise<NormLayerStats[]> {
+  if (pending.length === 0) return [];
+  try {
+    const all = tf.tidy(() => (pending.length === 1 ? pending[0].samples.clone() : tf.concat(pending.map((p) => p.samples))));
+    let values: Float32Array;
+    try {
+      values = (await all.data()) as Float32Array;
+    } finally {
+      all.dispose();
+    }
+    let at = 0;
+    return pending.map((p) => {
+      const half = p.samples.size / 2;
+      const mean = values.subarray(at, at + half);
+      const std = values.subarray(at + half, at + 2 * half);
+      at += 2 * half;
+      return { layer: p.layer, kind: p.kind, mean: summarizeDistribution(mean), std: summarizeDistribution(std) };
+    });
+  } finally {
+    for (const p of pending) p.samples.dispose();
   }
-  return {
-    layer, kind,
-    mean: summarizeDistribution(readSubsample(mean, maxSamples)),
-    std: summarizeDistribution(readSubsample(std, maxSamples)),
-  };
+}
+
+/** summarizeNormStats with an asynchronous read, for tensors the caller keeps alive until it resolves. */
+export async function summarizeNormStatsAsync(layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096): Promise<NormLayerStats> {
+  checkArguments('summarizeNormStatsAsync', layer, mean, std, maxSamples);
+  const [summary] = await readNormStats([sampleNormStats(layer, kind, mean, std, maxSamples)]);
+  return summary;
 }

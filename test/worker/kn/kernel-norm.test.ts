@@ -3,21 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src-worker/backend';
 import { dropoutMask } from '../../../src-worker/kn/dropout';
 import { kernelNorm2d, kernelNorm2d1x1, knConv2d, knWindowMoments, type Padding4 } from '../../../src-worker/kn/ops';
-import { resolvePadding } from '../../../src-worker/kn/validate';
-import { BACKENDS, array4, expectClose, f32, normals, read, scoped, tensor4 } from './helpers';
-import { dot, naiveKernelNorm1x1, naiveKernelNorm2d, naiveKnConv2d, numericGradients, type NaiveWindowOptions } from './naive';
-
-interface WindowCase { name: string; x: [number, number, number, number]; kernel: [number, number]; stride: [number, number]; padding: Padding4 }
-
-const windowCases: WindowCase[] = [
-  { name: '2x2 padding [1,0,1,0]', x: [2, 3, 4, 3], kernel: [2, 2], stride: [1, 1], padding: [1, 0, 1, 0] },
-  { name: '3x3 stride 2 padding 1, odd size', x: [1, 5, 5, 2], kernel: [3, 3], stride: [2, 2], padding: 1 },
-  { name: '2x2 on a 1x1 input padded [0,1,0,1]', x: [2, 1, 1, 3], kernel: [2, 2], stride: [1, 1], padding: [0, 1, 0, 1] },
-  { name: '3x2 stride [1,2] no padding', x: [1, 4, 5, 4], kernel: [3, 2], stride: [1, 2], padding: 0 },
-];
-
-const naiveOptions = (c: WindowCase, mask: Float64Array | null = null): NaiveWindowOptions =>
-  ({ kernel: c.kernel, stride: c.stride, padding: resolvePadding('test', c.padding), eps: 1e-5, mask });
+import { BACKENDS, array4, expectClose, f32, naiveOptions, normals, read, scoped, tensor4, windowCases, type WindowCase } from './helpers';
+import { dot, naiveKernelNorm1x1, naiveKernelNorm2d, numericGradients } from './naive';
 
 for (const backend of BACKENDS) {
   describe(`KernelNorm ops on ${backend}`, () => {

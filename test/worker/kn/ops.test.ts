@@ -2,51 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src-worker/backend';
 import { dropoutMask } from '../../../src-worker/kn/dropout';
-import { kernelNorm2d, kernelNorm2d1x1, knConv2d, knWindowMoments, type Padding4 } from '../../../src-worker/kn/ops';
-import { resolvePadding } from '../../../src-worker/kn/validate';
-import { BACKENDS, array4, expectClose, f32, normals, read, scoped, tensor4 } from './helpers';
-import { dot, naiveKernelNorm1x1, naiveKernelNorm2d, naiveKnConv2d, numericGradients, type Array4, type NaiveWindowOptions } from './naive';
-
-interface ConvCase {
-  name: string;
-  x: [number, number, number, number];
-  kernel: [number, number];
-  out: number;
-  stride: number | [number, number];
-  padding: Padding4;
-  bias?: boolean;
-}
-
-const convCases: ConvCase[] = [
-  { name: '3x3 stride 1 padding 1', x: [2, 5, 5, 3], kernel: [3, 3], out: 4, stride: 1, padding: 1 },
-  { name: '2x2 padding [1,0,1,0] (KNResNet transition)', x: [2, 4, 5, 3], kernel: [2, 2], out: 3, stride: 1, padding: [1, 0, 1, 0] },
-  { name: '2x2 padding [0,1,0,1]', x: [1, 5, 4, 2], kernel: [2, 2], out: 3, stride: 1, padding: [0, 1, 0, 1] },
-  { name: '2x2 padding [2,1,2,1]', x: [2, 3, 3, 2], kernel: [2, 2], out: 2, stride: 1, padding: [2, 1, 2, 1] },
-  { name: '3x3 stride 2 padding 1, odd sizes', x: [2, 7, 7, 5], kernel: [3, 3], out: 4, stride: 2, padding: 1 },
-  { name: '7x7 stem stride 2 padding 3', x: [1, 9, 9, 3], kernel: [7, 7], out: 4, stride: 2, padding: 3 },
-  { name: '1x1', x: [2, 3, 4, 6], kernel: [1, 1], out: 5, stride: 1, padding: 0 },
-  { name: '2x2 kernel on a 1x1 input padded [1,0,1,0]', x: [3, 1, 1, 4], kernel: [2, 2], out: 3, stride: 1, padding: [1, 0, 1, 0] },
-  { name: '2x2 no padding, one channel, no bias', x: [2, 3, 3, 1], kernel: [2, 2], out: 2, stride: 1, padding: 0, bias: false },
-  { name: '3x2 kernel, stride [2,1], padding [h,w] = [1,0]', x: [1, 6, 5, 3], kernel: [3, 2], out: 2, stride: [2, 1], padding: [1, 0] },
-];
-
-function naiveOptions(c: { kernel: [number, number]; stride: number | [number, number]; padding: Padding4 }, mask: Float64Array | null = null): NaiveWindowOptions {
-  const stride: [number, number] = typeof c.stride === 'number' ? [c.stride, c.stride] : c.stride;
-  return { kernel: c.kernel, stride, padding: resolvePadding('test', c.padding), eps: 1e-5, mask };
-}
-
-function convFixture(c: ConvCase, seed: number) {
-  const x = array4(c.x, seed);
-  const weight = array4([c.kernel[0], c.kernel[1], c.x[3], c.out], seed + 1, 0.5);
-  const bias = c.bias === false ? null : f32(normals(c.out, seed + 2));
-  return { x, weight, bias };
-}
-
-/** Naive gradients of sum(out * probe) w.r.t. x, weight (and bias), by float64 central differences. */
-function naiveConvGradients(x: Array4, weight: Array4, bias: Float64Array | null, o: NaiveWindowOptions, probe: Float64Array): Float64Array[] {
-  const params = bias ? [x.data.slice(), weight.data.slice(), bias.slice()] : [x.data.slice(), weight.data.slice()];
-  return numericGradients((p) => dot(naiveKnConv2d({ shape: x.shape, data: p[0] }, { shape: weight.shape, data: p[1] }, bias ? p[2] : null, o).out.data, probe), params);
-}
+import { knConv2d } from '../../../src-worker/kn/ops';
+import { BACKENDS, convCases, convFixture, expectClose, f32, naiveConvGradients, naiveOptions, normals, read, scoped, tensor4 } from './helpers';
+import { naiveKnConv2d, type Array4 } from './naive';
 
 function ourConvGradients(x: Array4, weight: Array4, bias: Float64Array | null, probe: tf.Tensor, opts: Parameters<typeof knConv2d>[3]): Float64Array[] {
   return scoped(() => {
