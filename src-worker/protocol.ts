@@ -1,6 +1,7 @@
 import type { RunSpec } from './run-spec';
 import type { NormLayerStats } from './kn/stats';
 import type { JournalAck } from './train/journal';
+import type { GpuAdapterReport } from './webgpu-backend';
 
 /**
  * Typed messages between a worker process and whoever started it (the scheduler or the CLI).
@@ -52,6 +53,8 @@ export type WorkerEvent = Stamp & (
       /** The CUDA_VISIBLE_DEVICES the worker was given (absent when unset), even if it fell back to the CPU. */
       cudaVisibleDevices?: string;
       skippedBackends: { backend: string; reason: string }[];
+      /** The WebGPU adapter, when the backend is webgpu. */
+      adapter?: GpuAdapterReport;
       resumedFromEpoch: number;
       numParams: number;
     }

@@ -28,6 +28,32 @@ interface DawnModule {
 
 let dawn: DawnModule | null = null;
 
+/** What went wrong on the device since the last look; Dawn only reports errors as events, never by throwing. */
+export interface WebGpuFailure {
+  kind: 'out-of-memory' | 'validation' | 'internal' | 'device-lost';
+  message: string;
+}
+let firstFailure: WebGpuFailure | null = null;
+
+/** The first device error since the last call (null when none, and on every other backend). */
+export function takeWebGpuFailure(): WebGpuFailure | null {
+  const failure = firstFailure;
+  firstFailure = null;
+  return failure;
+}
+
+function watchDevice(device: GPUDevice): void {
+  device.addEventListener('uncapturederror', (event) => {
+    const error = (event as GPUUncapturedErrorEvent).error;
+    // a buffer above the adapter's size limit is how a too-large batch shows up before any allocation fails
+    const oom = error instanceof GPUOutOfMemoryError || /exceeds the max buffer size|out of memory/i.test(error.message);
+    firstFailure ??= { kind: oom ? 'out-of-memory' : error instanceof GPUValidationError ? 'validation' : 'internal', message: error.message.split('\n')[0]! };
+  });
+  void device.lost.then((info) => {
+    if (info.reason !== 'destroyed') firstFailure ??= { kind: 'device-lost', message: info.message };
+  });
+}
+
 async function loadDawn(): Promise<DawnModule> {
   if (dawn) return dawn;
   const mod = await import('webgpu');
@@ -101,6 +127,7 @@ export async function activateWebGpu(opts: OpenWebGpuOptions = {}): Promise<GpuA
       maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
     },
   });
+  watchDevice(device);
   exposeToTfjs(gpu);
   if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info));

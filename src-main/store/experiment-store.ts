@@ -722,6 +722,14 @@ export class ExperimentStore {
       runId, level: 'info', time,
       message: `started on ${event.device} with backend ${event.backend}${resumed}; ${event.numParams} parameters`,
     });
+    if (event.adapter) {
+      const a = event.adapter;
+      this.buffer.addLog({
+        runId, level: a.software ? 'warn' : 'info', time,
+        message: `WebGPU adapter: ${a.description} (vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}, device ${a.device || '?'})` +
+          (a.software ? '; a software adapter: correct but slower than wasm' : ''),
+      });
+    }
     for (const skipped of event.skippedBackends) {
       this.buffer.addLog({ runId, level: 'warn', time, message: `backend ${skipped.backend} skipped: ${skipped.reason}` });
     }

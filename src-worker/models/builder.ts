@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { NormLayerStats } from '../kn/stats';
+import type { PendingNormStats } from '../kn/stats';
 import { hashString, mixSeed, type Initializer } from './init';
 import { scaleWidth, type ResolvedModelOptions } from './options';
 import type { ForwardContext, LayerInfo } from './types';
@@ -79,19 +79,20 @@ export class ModelBuilder {
 }
 
 export type StatsSink = (kind: 'kn' | 'bn' | 'gn' | 'ln', mean: tf.Tensor, std: tf.Tensor) => void;
-export type StatsSummarizer = (layer: string, kind: 'kn' | 'bn' | 'gn' | 'ln', mean: tf.Tensor, std: tf.Tensor) => NormLayerStats;
+/** Takes what a statistics read needs out of a forward pass, without reading it (GPU backends read asynchronously). */
+export type StatsSampler = (layer: string, kind: 'kn' | 'bn' | 'gn' | 'ln', mean: tf.Tensor, std: tf.Tensor) => PendingNormStats;
 
 /** Per-forward state threaded through the layers. */
 export class RunContext {
   readonly training: boolean;
-  readonly stats: NormLayerStats[] | null;
+  readonly stats: PendingNormStats[] | null;
 
   constructor(
     private readonly ctx: ForwardContext,
     private readonly modelSeed: number,
     private readonly step: number,
     readonly activation: (x: tf.Tensor) => tf.Tensor,
-    private readonly summarize: StatsSummarizer,
+    private readonly sample: StatsSampler,
   ) {
     this.training = ctx.training;
     this.stats = ctx.collectStats ? [] : null;
@@ -102,7 +103,7 @@ export class RunContext {
     const stats = this.stats;
     if (!stats) return undefined;
     return (kind, mean, std) => {
-      stats.push(this.summarize(path, kind, mean, std));
+      stats.push(this.sample(path, kind, mean, std));
     };
   }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { mish, relu } from '../kn/activations';
-import { summarizeNormStats, type NormLayerStats } from '../kn/stats';
+import { readNormStats, sampleNormStats, type NormLayerStats, type PendingNormStats } from '../kn/stats';
 import { ModelBuilder, RunContext } from './builder';
 import type { ResolvedModelOptions } from './options';
 import type {
@@ -32,7 +32,8 @@ class BuiltModel implements NormLabModel {
   private readonly arch: Architecture;
   private readonly activation: (x: tf.Tensor) => tf.Tensor;
   private trainingForwards = 0;
-  private normStats: NormLayerStats[] = [];
+  /** Sampled by the last forward that collected statistics, not yet read. */
+  private pendingStats: PendingNormStats[] = [];
   private disposed = false;
 
   constructor(readonly info: ModelInfo, opts: ResolvedModelOptions, build: ArchitectureFactory) {
@@ -71,9 +72,13 @@ class BuiltModel implements NormLabModel {
     }
     const step = ctx.step ?? this.trainingForwards;
     if (ctx.training && ctx.step === undefined) this.trainingForwards++;
-    const rc = new RunContext(ctx, this.seed, step, this.activation, summarizeNormStats);
+    const rc = new RunContext(ctx, this.seed, step, this.activation, sampleNormStats);
     const out = tf.tidy(() => this.arch.forward(x, rc));
-    if (rc.stats) this.normStats = rc.stats;
+    if (rc.stats) {
+      // statistics nobody read are dropped, not kept on the device
+      for (const p of this.pendingStats) p.samples.dispose();
+      this.pendingStats = rc.stats;
+    }
     return out;
   }
 
@@ -96,11 +101,15 @@ class BuiltModel implements NormLabModel {
     return this.builder.params.filter((p) => p.trainable).reduce((sum, p) => sum + p.size, 0);
   }
 
-  lastNormStats(): NormLayerStats[] {
-    return this.normStats;
+  takeNormStats(): Promise<NormLayerStats[]> {
+    const pending = this.pendingStats;
+    this.pendingStats = [];
+    return readNormStats(pending);
   }
 
   dispose(): void {
+    for (const p of this.pendingStats) p.samples.dispose();
+    this.pendingStats = [];
     for (const p of this.builder.params) p.dispose();
     this.disposed = true;
   }

@@ -89,8 +89,11 @@ export interface NormLabModel {
   trainableVariables(): tf.Variable[];
   /** Trainable parameters, as PyTorch counts them. */
   countParams(): number;
-  /** Filled by a forwardWith({collectStats: true}); one entry per normalisation layer, in forward order. */
-  lastNormStats(): NormLayerStats[];
+  /**
+   * The statistics of the last forwardWith({collectStats: true}), one entry per normalisation layer in forward
+   * order, read in one asynchronous read (every backend has one) and handed over: a second call gives [].
+   */
+  takeNormStats(): Promise<NormLayerStats[]>;
   dispose(): void;
 }
 

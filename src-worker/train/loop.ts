@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EpochMetrics, FinalMetrics, WorkerEvent } from '../protocol';
+import type { GpuAdapterReport } from '../webgpu-backend';
 import type { RunSpec } from '../run-spec';
 import { loadLatestCheckpoint, pruneCheckpoints, writeCheckpoint, type CheckpointHeader, type PartialEpoch, type TrainingPosition } from './checkpoint';
 import { evaluate } from './evaluate';
@@ -9,6 +10,7 @@ import { Sgd, type NamedParameter } from './sgd';
 import { sgdEngine, type StepEngine } from './steps';
 import { captureTensors, checkResumeCompatible, restoreTensors } from './train-state';
 import { faultPoint } from './fault-points';
+import { throwIfGpuFailed } from './gpu-failures';
 import { runConfigHash } from '../run-config';
 import type { TrainableModel, TrainingDataset } from './types';
 
@@ -22,7 +24,10 @@ export interface TrainHooks {
   /** How a stop is reported: `cancelled` (a user's decision, the default) or `interrupted` (to be resumed). */
   stopStatus?(): 'cancelled' | 'interrupted';
   /** What the `started` event reports about where the run executes. */
-  environment: { backend: string; device: string; cudaVisibleDevices?: string; skippedBackends: { backend: string; reason: string }[] };
+  environment: {
+    backend: string; device: string; cudaVisibleDevices?: string; skippedBackends: { backend: string; reason: string }[];
+    adapter?: GpuAdapterReport;
+  };
 }
 
 export interface TrainOutcome {
@@ -163,6 +168,7 @@ async function runEpochs(
         lastLr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
         const collectStats = spec.statsEvery > 0 && step % spec.statsEvery === 0;
         const result = await steps.next(lastLr, step, collectStats);
+        throwIfGpuFailed(spec, `training step ${step + 1}`);
         if (!result) break;
         epochWaitMs += result.waitMs;
         // a DP step that drew no example has no loss (NaN) and is not a divergence
@@ -177,7 +183,7 @@ async function runEpochs(
         state.position.globalStep += 1;
         imagesThisSession += result.examples;
         windowImages += result.examples;
-        if (collectStats) emit({ event: 'norm_stats', epoch: epoch + 1, step, layers: model.lastNormStats() });
+        if (collectStats) emit({ event: 'norm_stats', epoch: epoch + 1, step, layers: await model.takeNormStats() });
         if (state.position.batchInEpoch === 1) faultPoint('train', epoch + 1);
         if (state.position.batchInEpoch % spec.progressEvery === 0) {
           const now = performance.now();
@@ -208,6 +214,7 @@ async function runEpochs(
       shouldStop: hooks.isCancelled,
       afterBatch: () => faultPoint('eval', epoch + 1),
     });
+    throwIfGpuFailed(spec, `evaluation after epoch ${epoch + 1}`);
     if (!test) return await stop();
     lastEvalSec = (performance.now() - evalStart) / 1000;
     const seen = Math.max(state.partial.seen, 1);

@@ -51,6 +51,10 @@ const NEEDS_DATA_DIR = new Set(['cifar10', 'cifar100', 'folder', 'imagenet32']);
 export function deviceLabel(choice: BackendChoice, env: NodeJS.ProcessEnv = process.env): string {
   const visible = env.CUDA_VISIBLE_DEVICES?.trim();
   if (choice.package === '@tensorflow/tfjs-node-gpu' && visible && visible !== '-1') return `cuda:${visible}`;
+  if (choice.backend === 'webgpu' && choice.adapter) {
+    const a = choice.adapter;
+    return `webgpu:${a.description || a.device || a.architecture}${a.software ? ' (software)' : ''}`;
+  }
   return 'cpu';
 }
 
@@ -166,7 +170,10 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
       emit: send,
       isCancelled: io.isCancelled,
       stopStatus: io.stopStatus,
-      environment: { backend: choice.backend, device: deviceLabel(choice), cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES, skippedBackends: choice.skipped },
+      environment: {
+        backend: choice.backend, device: deviceLabel(choice), cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES, skippedBackends: choice.skipped,
+        ...(choice.adapter ? { adapter: choice.adapter } : {}),
+      },
     });
     emit({ event: 'done', status: outcome.status, metrics: outcome.metrics });
     return { exitCode: 0, status: outcome.status, outcome };

@@ -29,7 +29,7 @@ export interface TrainableModel {
   /** Every variable with a stable path, trainable or not (BatchNorm running statistics are not). */
   namedVariables(): { path: string; variable: tf.Variable; trainable: boolean }[];
   countParams(): number;
-  lastNormStats(): NormLayerStats[];
+  takeNormStats(): Promise<NormLayerStats[]>;
   dispose(): void;
 }
 

@@ -59,20 +59,21 @@ describe('output shapes', () => {
 });
 
 describe('normalisation statistics', () => {
-  function collect(name: string, opts: Partial<ModelOptions> = {}) {
+  async function collect(name: string, opts: Partial<ModelOptions> = {}) {
     const model = createModel(name, { numClasses: 4, lowResolution: true, widthMultiplier: smallWidth(name), seed: 2, ...opts });
     const x = randomImages(2, 16);
     const plain = model.forward(x, true);
-    expect(model.lastNormStats()).toEqual([]); // nothing collected unless asked
+    expect(await model.takeNormStats()).toEqual([]); // nothing collected unless asked
     const y = model.forwardWith(x, { training: true, collectStats: true });
-    const stats = model.lastNormStats();
+    const stats = await model.takeNormStats();
+    expect(await model.takeNormStats()).toEqual([]); // handed over once
     const layers = model.layers();
     tf.dispose([x, y, plain]);
     model.dispose();
     return { stats, layers };
   }
 
-  function expectSane(stats: ReturnType<typeof collect>['stats']) {
+  function expectSane(stats: Awaited<ReturnType<typeof collect>>['stats']) {
     for (const s of stats) {
       for (const d of [s.mean, s.std]) {
         expect(Number.isFinite(d.mean) && Number.isFinite(d.std)).toBe(true);
@@ -82,8 +83,8 @@ describe('normalisation statistics', () => {
     }
   }
 
-  it('one entry per KernelNorm layer in knresnet50, including KNConv1x1 and kn_f', () => {
-    const { stats, layers } = collect('knresnet50');
+  it('one entry per KernelNorm layer in knresnet50, including KNConv1x1 and kn_f', async () => {
+    const { stats, layers } = await collect('knresnet50');
     const knLayers = layers.filter((l) => l.kind === 'knconv' || l.kind === 'knconv1x1').map((l) => l.path);
     expect(stats.map((s) => s.layer)).toEqual(expect.arrayContaining(knLayers));
     expect(stats.length).toBe(knLayers.length + 1);
@@ -92,18 +93,18 @@ describe('normalisation statistics', () => {
     expectSane(stats);
   });
 
-  it('one entry per BatchNorm / GroupNorm / LayerNorm layer', () => {
+  it('one entry per BatchNorm / GroupNorm / LayerNorm layer', async () => {
     for (const [name, kind] of [['resnet18_bn', 'bn'], ['preact_resnet18_gn', 'gn'], ['resnet34_ln', 'ln']] as const) {
-      const { stats, layers } = collect(name);
+      const { stats, layers } = await collect(name);
       expect(stats.map((s) => s.layer), name).toEqual(layers.filter((l) => l.kind === kind).map((l) => l.path));
       expect(new Set(stats.map((s) => s.kind))).toEqual(new Set([kind]));
       expectSane(stats);
     }
   });
 
-  it('none for the non-normalised variants', () => {
-    expect(collect('resnet18_nn').stats).toEqual([]);
-    expect(collect('cnn').stats).toEqual([]);
+  it('none for the non-normalised variants', async () => {
+    expect((await collect('resnet18_nn')).stats).toEqual([]);
+    expect((await collect('cnn')).stats).toEqual([]);
   });
 });
 

@@ -24,7 +24,7 @@ export function tinyModel(numClasses: number, seed: number, side = 4): Trainable
   };
   // Stands in for BatchNorm running statistics: non-trainable state that training updates.
   const runningMean = tf.tidy(() => tf.variable(tf.zeros([hidden]), false));
-  let stats: ReturnType<TrainableModel['lastNormStats']> = [];
+  let stats: Awaited<ReturnType<TrainableModel['takeNormStats']>> = [];
   const forwardWith = (x: tf.Tensor4D, ctx: TrainForwardContext): tf.Tensor2D =>
     tf.tidy(() => {
       let h = tf.relu(tf.add(tf.matMul(tf.reshape(x, [x.shape[0], inFeatures]), vars['fc1.weight']), vars['fc1.bias']));
@@ -49,7 +49,7 @@ export function tinyModel(numClasses: number, seed: number, side = 4): Trainable
       { path: 'fc1.running_mean', variable: runningMean, trainable: false },
     ],
     countParams: () => Object.values(vars).reduce((s, v) => s + v.size, 0),
-    lastNormStats: () => stats,
+    takeNormStats: async () => stats,
     dispose: () => {
       for (const v of Object.values(vars)) v.dispose();
       runningMean.dispose();
