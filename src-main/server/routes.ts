@@ -139,6 +139,12 @@ export const apiRoutes = {
   resume: route('resume')({ verb: 'POST', changes: 'queue', path: '/api/queue/resume', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   queueState: route('queueState')({ verb: 'GET', path: '/api/queue', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   devices: route('devices')({ verb: 'GET', path: '/api/devices', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
+  doctor: route('doctor')({
+    verb: 'GET', path: '/api/doctor',
+    // `bench=true` in a query string, a boolean over IPC
+    input: z.strictObject({ bench: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean().optional()) }),
+    toArgs: (i) => [i.bench === undefined ? {} : { bench: i.bench }], fromArgs: (o) => ({ bench: o?.bench }),
+  }),
   listModels: route('listModels')({ verb: 'GET', path: '/api/models', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   listPresets: route('listPresets')({ verb: 'GET', path: '/api/presets', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
   listDatasets: route('listDatasets')({ verb: 'GET', path: '/api/datasets', input: empty, toArgs: () => [], fromArgs: () => ({}) }),

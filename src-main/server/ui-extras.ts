@@ -4,6 +4,7 @@ import { ServiceError } from '../api/errors';
 import type { LeaseState } from '../scheduler/scheduler';
 import type { ExperimentStore } from '../store/experiment-store';
 import type { RunRecord } from '../store/types';
+import type { DoctorOptions, DoctorReport } from '../doctor';
 import { expandSweep, parseSweepSpec, refuseDpIncompatibleModels, SweepSpecError } from '../sweeps';
 import { datasetNameSchema, type RunSpec } from '../../src-worker/run-spec';
 import type { LiveHub } from './live-events';
@@ -56,6 +57,11 @@ export interface UiExtras {
   downloadDataset(name: string): Promise<{ started: boolean }>;
   /** Who places this store's runs (this server or another process) and this server's own pause flag. */
   queueState(): Promise<QueueState>;
+  /**
+   * `normlab doctor` on the machine running NormLab: GPUs, native TensorFlow, WebGPU adapters, wasm, what `auto`
+   * picks, and with `bench` a few-second benchmark per backend (~20 s in all). A read; one at a time.
+   */
+  doctor(opts?: { bench?: boolean }): Promise<DoctorReport>;
 }
 
 /** The process holding the store's scheduling lease: the one that trains its runs. */
@@ -97,11 +103,15 @@ export interface UiExtrasOptions {
   dataDir: string;
   /** This server's scheduler, when it has one. */
   scheduler?: { isPaused(): boolean; lease(): LeaseState };
+  /** For `doctor`: the nvidia-smi to ask, where to look for tfjs-node(-gpu), … (the defaults otherwise). */
+  doctor?: Omit<DoctorOptions, 'bench' | 'onProgress'>;
 }
 
 export function createUiExtras(opts: UiExtrasOptions): UiExtras {
   const { store, service, live } = opts;
   const downloads = new Set<string>();
+  // probes and benchmarks start child processes: a second caller waits for the one under way
+  const doctorRuns = new Map<boolean, Promise<DoctorReport>>();
 
   /** Images per second per model from finished runs: a rough but honest basis for an estimate. */
   function throughputByModel(): Map<string, number> {
@@ -216,6 +226,17 @@ export function createUiExtras(opts: UiExtrasOptions): UiExtras {
         heartbeatAgeMs: Math.max(0, Date.now() - lease.heartbeatAt),
       };
       return { paused: scheduler ? scheduler.isPaused() : null, hasScheduler: scheduler !== undefined, scheduledBy };
+    },
+
+    async doctor(doctorOpts = {}) {
+      const bench = doctorOpts.bench === true;
+      const running = doctorRuns.get(bench);
+      if (running) return running;
+      const run = import('../doctor')
+        .then(({ runDoctor }) => runDoctor({ ...opts.doctor, bench }))
+        .finally(() => doctorRuns.delete(bench));
+      doctorRuns.set(bench, run);
+      return run;
     },
   };
 }
