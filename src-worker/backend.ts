@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { backendRequestSchema, type BackendRequest } from './run-spec';
 import { registerWasmTrainingKernels } from './wasm-kernels';
-import { activateWebGpu, type GpuAdapterReport } from './webgpu-backend';
+import { activateWebGpu, listDawnAdapters, type GpuAdapterReport } from './webgpu-backend';
+import { placeAdapter } from './webgpu-placement';
 
 export type { BackendRequest };
 export type BackendName = Exclude<BackendRequest, 'auto'>;
@@ -20,6 +21,8 @@ export interface BackendChoice {
   wasm?: { simd: boolean; threads: number };
   /** For webgpu: the adapter it runs on. */
   adapter?: GpuAdapterReport;
+  /** Things the run should know about where it landed (e.g. a GPU slot that could not get its own adapter). */
+  warnings?: string[];
 }
 
 const BACKEND_REQUESTS: readonly BackendRequest[] = backendRequestSchema.options;
@@ -49,9 +52,13 @@ async function tryNative(pkg: NativePackage, needGpu: boolean): Promise<void> {
   }
 }
 
+let placementWarning: string | undefined;
+
 async function tryWebGpu(allowSoftware: boolean): Promise<GpuAdapterReport> {
-  const adapter = await activateWebGpu({ refuseSoftware: !allowSoftware });
-  return adapter;
+  // a scheduler's GPU slot names its GPU; anything else takes Dawn's default adapter
+  const placement = process.env.NORMLAB_GPU_NAME ? placeAdapter(await listDawnAdapters()) : {};
+  placementWarning = placement.warning;
+  return activateWebGpu({ refuseSoftware: !allowSoftware, adapterName: placement.adapterName });
 }
 
 async function tryWasm(): Promise<void> {
@@ -108,6 +115,7 @@ export async function initBackend(request: BackendRequest = 'auto'): Promise<Bac
       if (attempt.pkg != null) current.package = attempt.pkg;
       if (attempt.backend === 'wasm') current.wasm = await wasmDetails();
       if (adapter) current.adapter = adapter;
+      if (attempt.backend === 'webgpu' && placementWarning) current.warnings = [placementWarning];
       return current;
     } catch (err) {
       skipped.push({ backend: attempt.pkg ?? attempt.backend, reason: reasonOf(err) });

@@ -74,7 +74,12 @@ function reportOf(adapter: GPUAdapter): GpuAdapterReport {
  * The adapters Dawn can open here, by name. Dawn has no enumeration call in its Node binding, but asked for an
  * adapter that does not exist it lists those that do in its error; that list is parsed.
  */
-export async function listDawnAdapters(): Promise<{ backend: string; name: string }[]> {
+export interface DawnAdapterName {
+  backend: string;
+  name: string;
+}
+
+export async function listDawnAdapters(): Promise<DawnAdapterName[]> {
   const { create } = await loadDawn();
   try {
     await create(['adapter=\u0000no-such-adapter']).requestAdapter();

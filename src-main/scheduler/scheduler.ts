@@ -315,7 +315,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       entry: this.opts.workerEntry,
       // CPU slots hide every GPU so a stray tfjs-node-gpu does not grab one
       cudaVisibleDevices: slot.device.kind === 'gpu' ? String(slot.device.index) : '',
+      ...(slot.device.kind === 'gpu' ? { gpu: { name: slot.device.name, ordinal: this.sameNameOrdinal(slot.device) } } : {}),
     });
+  }
+
+  /** Which of the GPUs with this device's name it is, in nvidia-smi's order. */
+  private sameNameOrdinal(device: Device): number {
+    const twins = [...new Set(this.slots.map((s) => s.device))].filter((d) => d.kind === 'gpu' && d.name === device.name);
+    return twins.indexOf(device);
   }
 
   private dropSpare(slot: Slot): void {

@@ -30,6 +30,11 @@ export interface WorkerHandle {
 export interface ForkWorkerOptions {
   /** CUDA_VISIBLE_DEVICES for this worker; `''` hides every GPU (CPU slots). */
   cudaVisibleDevices?: string;
+  /**
+   * The slot's GPU as nvidia-smi names it, and which of the GPUs with that name it is (0, 1, …): Vulkan ignores
+   * CUDA_VISIBLE_DEVICES, so a webgpu worker picks its adapter by these (src-worker/webgpu-placement.ts).
+   */
+  gpu?: { name: string; ordinal: number };
   entry?: string;
   stderrTailBytes?: number;
 }
@@ -67,6 +72,10 @@ class TailBuffer {
 export function forkWorker(opts: ForkWorkerOptions = {}): IdleWorker {
   const env: NodeJS.ProcessEnv = { ...process.env, ELECTRON_RUN_AS_NODE: '1' };
   if (opts.cudaVisibleDevices !== undefined) env.CUDA_VISIBLE_DEVICES = opts.cudaVisibleDevices;
+  if (opts.gpu) {
+    env.NORMLAB_GPU_NAME = opts.gpu.name;
+    env.NORMLAB_GPU_ORDINAL = String(opts.gpu.ordinal);
+  }
   const child: ChildProcess = fork(opts.entry ?? WORKER_ENTRY, [], {
     execArgv: tsNodeExecArgv(),
     env,

@@ -158,6 +158,7 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
       }
     }
     const choice = await initBackend(spec.backend);
+    for (const warning of choice.warnings ?? []) emit({ event: 'log', level: 'warn', message: warning });
     dataset = await openData(spec, normalizeInputs(spec));
     // folder and ImageNet32 sets are only counted once opened
     validateBatchFits(spec, dataset.trainSize);
