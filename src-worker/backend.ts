@@ -6,6 +6,9 @@ import { backendRequestSchema, type BackendRequest } from './run-spec';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { activateWebGpu, listDawnAdapters, type GpuAdapterReport } from './webgpu-backend';
 import { placeAdapter } from './webgpu-placement';
+import { AUTO_ORDER, type AutoCandidate } from './backend-order';
+
+export { AUTO_ORDER, type AutoCandidate };
 
 export type { BackendRequest };
 export type BackendName = Exclude<BackendRequest, 'auto'>;
@@ -96,17 +99,22 @@ export async function initBackend(request: BackendRequest = 'auto'): Promise<Bac
   }
   const skipped: BackendChoice['skipped'] = [];
   type Attempt = { backend: BackendName; pkg?: BackendChoice['package']; run: () => Promise<GpuAdapterReport | void> };
-  const attempts: Attempt[] = [];
   const auto = request === 'auto';
-  if (auto || request === 'tensorflow') {
-    attempts.push({ backend: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu', run: () => tryNative('@tensorflow/tfjs-node-gpu', auto) });
-  }
-  if (auto || request === 'webgpu') attempts.push({ backend: 'webgpu', run: () => tryWebGpu(!auto) });
-  if (auto || request === 'tensorflow') {
-    attempts.push({ backend: 'tensorflow', pkg: '@tensorflow/tfjs-node', run: () => tryNative('@tensorflow/tfjs-node', false) });
-  }
-  if (auto || request === 'wasm') attempts.push({ backend: 'wasm', run: tryWasm });
-  if (auto || request === 'cpu') attempts.push({ backend: 'cpu', run: tryCpu });
+  const attemptOf = (candidate: AutoCandidate): Attempt => {
+    switch (candidate) {
+      case '@tensorflow/tfjs-node-gpu':
+        return { backend: 'tensorflow', pkg: candidate, run: () => tryNative(candidate, auto) };
+      case '@tensorflow/tfjs-node':
+        return { backend: 'tensorflow', pkg: candidate, run: () => tryNative(candidate, false) };
+      case 'webgpu':
+        return { backend: 'webgpu', run: () => tryWebGpu(!auto) };
+      case 'wasm':
+        return { backend: 'wasm', run: tryWasm };
+      case 'cpu':
+        return { backend: 'cpu', run: tryCpu };
+    }
+  };
+  const attempts = AUTO_ORDER.map(attemptOf).filter((a) => auto || a.backend === request);
 
   for (const attempt of attempts) {
     try {

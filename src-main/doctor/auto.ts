@@ -1,3 +1,4 @@
+import { AUTO_ORDER, type AutoCandidate } from '../../src-worker/backend-order';
 import type { DoctorAutoPick, DoctorGpus, DoctorWasm, DoctorWebGpu, NativePackageReport } from './report';
 
 function nativeReason(n: NativePackageReport | undefined): string {
@@ -7,45 +8,53 @@ function nativeReason(n: NativePackageReport | undefined): string {
   return `does not load${missing.length ? ` (missing ${missing.join(', ')})` : n.error ? ` (${n.error})` : ''}`;
 }
 
+/** One candidate's verdict: picked (with why), or skipped (with why). */
+type Verdict = { pick: Omit<DoctorAutoPick, 'skipped' | 'reason'>; why: string } | { skip: string };
+
 /**
- * What `initBackend('auto')` (src-worker/backend.ts) will choose, from the probes, in its order: tfjs-node-gpu when
- * it loads and sees a GPU, webgpu on a hardware adapter, tfjs-node, wasm, cpu.
+ * What `initBackend('auto')` (src-worker/backend.ts) will choose, from the probes, walking the same AUTO_ORDER:
+ * tfjs-node-gpu when it loads and sees a GPU, webgpu on a hardware adapter, tfjs-node, wasm, cpu.
  */
 export function predictAuto(native: NativePackageReport[], webgpu: DoctorWebGpu, wasm: DoctorWasm, gpus: DoctorGpus): DoctorAutoPick {
+  const verdict = (candidate: AutoCandidate): Verdict => {
+    switch (candidate) {
+      case '@tensorflow/tfjs-node-gpu': {
+        const pkg = native.find((n) => n.package === candidate);
+        if (pkg?.load !== 'ok') return { skip: nativeReason(pkg) };
+        const gpu = gpus.gpus[0];
+        return { pick: { backend: 'tensorflow', package: candidate }, why: `tfjs-node-gpu loads and sees the GPU${gpu ? ` (${gpu.name})` : ''}` };
+      }
+      case 'webgpu': {
+        const hardware = webgpu.adapters.find((a) => !a.software);
+        if (hardware) return { pick: { backend: 'webgpu', adapter: hardware.name }, why: `webgpu has a hardware adapter (${hardware.name}, ${hardware.backend})` };
+        const software = webgpu.adapters.filter((a) => a.software).map((a) => a.name);
+        if (software.length) return { skip: `only software adapters (${software.join(', ')}), slower than wasm; \`--backend webgpu\` uses them anyway` };
+        return { skip: webgpu.error ? `Dawn failed: ${webgpu.error}` : 'Dawn finds no adapter (no Vulkan driver, or libvulkan.so.1 missing)' };
+      }
+      case '@tensorflow/tfjs-node': {
+        const pkg = native.find((n) => n.package === candidate);
+        return pkg?.load === 'ok' ? { pick: { backend: 'tensorflow', package: candidate }, why: "tfjs-node loads (libtensorflow's CPU kernels)" } : { skip: nativeReason(pkg) };
+      }
+      case 'wasm': {
+        if (!wasm.ok) return { skip: wasm.error ?? 'does not load' };
+        const detail = `${wasm.simd ? 'SIMD' : 'no SIMD'}, ${wasm.threads ?? 1} thread${wasm.threads === 1 ? '' : 's'}`;
+        return { pick: { backend: 'wasm' }, why: `wasm (${detail}) is the fastest that works` };
+      }
+      case 'cpu':
+        return { pick: { backend: 'cpu' }, why: 'nothing faster loads: the pure-JS cpu backend' };
+    }
+  };
   const skipped: DoctorAutoPick['skipped'] = [];
-  const gpuPkg = native.find((n) => n.package === '@tensorflow/tfjs-node-gpu');
-  const cpuPkg = native.find((n) => n.package === '@tensorflow/tfjs-node');
-  const why = (pick: string) => `${pick}${skipped.length ? `; ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}` : ''}`;
-
-  if (gpuPkg?.load === 'ok') {
-    const gpu = gpus.gpus[0];
-    return { backend: 'tensorflow', package: gpuPkg.package, skipped, reason: why(`tfjs-node-gpu loads and sees the GPU${gpu ? ` (${gpu.name})` : ''}`) };
+  for (const candidate of AUTO_ORDER) {
+    const v = verdict(candidate);
+    if ('skip' in v) {
+      skipped.push({ backend: candidate.replace('@tensorflow/', ''), reason: v.skip });
+      continue;
+    }
+    const reason = `${v.why}${skipped.length ? `; ${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}` : ''}`;
+    return { ...v.pick, skipped, reason };
   }
-  skipped.push({ backend: 'tfjs-node-gpu', reason: nativeReason(gpuPkg) });
-
-  const hardware = webgpu.adapters.find((a) => !a.software);
-  if (hardware) {
-    return { backend: 'webgpu', adapter: hardware.name, skipped, reason: why(`webgpu has a hardware adapter (${hardware.name}, ${hardware.backend})`) };
-  }
-  const software = webgpu.adapters.filter((a) => a.software).map((a) => a.name);
-  skipped.push({
-    backend: 'webgpu',
-    reason: software.length
-      ? `only software adapters (${software.join(', ')}), slower than wasm; \`--backend webgpu\` uses them anyway`
-      : webgpu.error
-        ? `Dawn failed: ${webgpu.error}`
-        : 'Dawn finds no adapter (no Vulkan driver, or libvulkan.so.1 missing)',
-  });
-
-  if (cpuPkg?.load === 'ok') return { backend: 'tensorflow', package: cpuPkg.package, skipped, reason: why("tfjs-node loads (libtensorflow's CPU kernels)") };
-  skipped.push({ backend: 'tfjs-node', reason: nativeReason(cpuPkg) });
-
-  if (wasm.ok) {
-    const detail = `${wasm.simd ? 'SIMD' : 'no SIMD'}, ${wasm.threads ?? 1} thread${wasm.threads === 1 ? '' : 's'}`;
-    return { backend: 'wasm', skipped, reason: why(`wasm (${detail}) is the fastest that works`) };
-  }
-  skipped.push({ backend: 'wasm', reason: wasm.error ?? 'does not load' });
-  return { backend: 'cpu', skipped, reason: why('nothing faster loads: the pure-JS cpu backend') };
+  throw new Error('predictAuto: AUTO_ORDER ends with cpu, which is always picked');
 }
 
 export function autoSummary(auto: DoctorAutoPick): string {
