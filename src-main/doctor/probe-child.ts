@@ -132,9 +132,7 @@ async function bench(request: Extract<ProbeRequest, { probe: 'bench' }>): Promis
   }
   await send({ kind: 'ready' });
   const { knConv2d } = await import('../../src-worker/kn/ops');
-  const { createModel } = await import('../../src-worker/models');
-  const { crossEntropyFromLogits } = await import('../../src-worker/train/loss');
-  const { Sgd } = await import('../../src-worker/train/sgd');
+  const { syntheticTrainingStep } = await import('../../src-worker/train/synthetic-step');
 
   // the budget is for measuring: loading tfjs, Dawn or libtensorflow comes before it
   const budgetEnd = performance.now() + request.budgetMs;
@@ -159,22 +157,12 @@ async function bench(request: Extract<ProbeRequest, { probe: 'bench' }>): Promis
   // the step runs (warm-up + one timed) even when the convolution used up the budget: the parent's timeout bounds it
   const s = request.step;
   if (s === null) return;
-  const model = createModel(s.model, { numClasses: s.numClasses, lowResolution: true, widthMultiplier: s.width, seed: 1 });
-  const params = model.namedVariables().filter((v) => v.trainable).map(({ path, variable }) => ({ path, variable }));
-  const sgd = new Sgd(params, { momentum: 0.9, weightDecay: 5e-4 });
-  const images = tf.randomUniform([s.batch, 32, 32, 3]) as TF.Tensor4D;
-  const labels = tf.tensor1d(Array.from({ length: s.batch }, (_, i) => i % s.numClasses), 'int32');
-  const trainable = model.trainableVariables();
-  const step = async () => {
-    const { grads, value } = tf.variableGrads(() => crossEntropyFromLogits(model.forward(images, true), labels), trainable);
-    sgd.step(grads, 0.05);
-    await value.data();
-    tf.dispose([value, ...Object.values(grads)]);
-  };
-  await send({ kind: 'step', ...(await timeIt(step, budgetEnd, 3)) });
-  tf.dispose([images, labels]);
-  sgd.dispose();
-  model.dispose();
+  const { step, dispose } = syntheticTrainingStep(s.model, { width: s.width, batch: s.batch, numClasses: s.numClasses });
+  try {
+    await send({ kind: 'step', ...(await timeIt(step, budgetEnd, 3)) });
+  } finally {
+    dispose();
+  }
 }
 
 async function main(): Promise<void> {

@@ -39,7 +39,7 @@ describe('usage errors exit with 2, as `normlab train --help` promises', () => {
     const cases: [string[], RegExp][] = [
       [['train', '--model', 'cnn', ...small, '--batch-size', 'two'], /option '--batch-size <n>' argument 'two' is invalid\. expected a positive integer, got "two"/],
       [['train', '--model', 'cnn', ...small, '--batch-size', '8', '--bogus'], /unknown option '--bogus'/],
-      [['train', '--model', 'cnn', ...small, '--batch-size', '8', '--backend', 'gpu'], /option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, tensorflow, wasm, cpu/],
+      [['train', '--model', 'cnn', ...small, '--batch-size', '8', '--backend', 'gpu'], /option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, tensorflow, webgpu, wasm, cpu/],
       [['export', '--db', join(tmp.dir, 'x.db')], /required option '--what <kind>' not specified/],
       [['privacy', '--noise', '1', '--steps', '10'], /required option '--sample-rate <q>' not specified/],
       [['privacy', '--noise', 'lots', '--sample-rate', '0.1', '--steps', '10'], /privacy: --noise must be a number, got "lots"/],
