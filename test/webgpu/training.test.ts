@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src-worker/backend';
 import { createModel, type NormLabModel } from '../../src-worker/models';
 import { perSampleGradients } from '../../src-worker/train/dp/per-sample-grads';
+import { throwIfGpuFailed } from '../../src-worker/train/gpu-failures';
 import { crossEntropyFromLogits } from '../../src-worker/train/loss';
 import { Sgd } from '../../src-worker/train/sgd';
 import { expectClose } from '../worker/kn/helpers';
@@ -76,6 +77,21 @@ describe('a training step of every model family on webgpu equals the cpu step', 
     expect(onGpu.loss).toBeCloseTo(onCpu.loss, 4);
     expect(onGpu.leaked).toBe(0);
     for (const [path, w] of onCpu.after) expectClose(onGpu.after.get(path)!, w, 2e-4, 2e-5, `${name} ${path}`);
+  });
+
+  it('a GPU out of memory becomes a named run failure, not a silent wrong result', async () => {
+    await initBackend('webgpu');
+    // 1 GiB: more than SwiftShader's device memory; the sum silently reads 0 unless the device's error is checked
+    const big = tf.fill([2 ** 28], 1);
+    const total = tf.sum(big);
+    await total.data();
+    tf.dispose([big, total]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(() => throwIfGpuFailed({ model: 'knresnet18', batchSize: 4096, width: 1 }, 'training step 1')).toThrow(
+      /^out of GPU memory: model knresnet18, batch 4096, width 1 \(training step 1: .*\); lower --batch-size or --width$/,
+    );
+    // reported once: the next check sees a healthy device
+    expect(() => throwIfGpuFailed({ model: 'knresnet18', batchSize: 4096, width: 1 }, 'training step 2')).not.toThrow();
   });
 
   it("DP-SGD's per-sample gradients of a KN model are the cpu ones", async () => {
