@@ -134,6 +134,9 @@ export async function activateWebGpu(opts: OpenWebGpuOptions = {}): Promise<GpuA
   });
   watchDevice(device);
   exposeToTfjs(gpu);
+  // tfjs-webgpu runs small ops on the CPU by default (moving their inputs off and back onto the GPU); a training
+  // step is one long chain of device work, so every op stays on the GPU
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info));
   if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');

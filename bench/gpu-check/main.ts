@@ -369,12 +369,11 @@ async function main(o: Options): Promise<number> {
   report.golden = { pass: goldenPass, placement: goldenPlacement, errors, results: results.map((r) => ({ ...r, result: { ...r.result, maxAbs: String(r.result.maxAbs), maxRel: String(r.result.maxRel) } })) };
   writeReport();
 
-  // ---- timings, with tfjs's default placement (as training runs)
+  // ---- timings, with every kernel on the GPU, as training runs (activateWebGpu turns tfjs's CPU forwarding off)
   if (!o.goldenOnly) {
-    tf.env().set('WEBGPU_CPU_FORWARD', true);
     resetPlacement();
     console.log(`timings on webgpu: width ${o.width}, batches ${o.batches.join(' and ')}, median of ${o.steps} training steps after a warm-up `
-      + `(SGD momentum, loss read each step), WEBGPU_CPU_FORWARD=true (tfjs's default, as training runs):`);
+      + `(SGD momentum, loss read each step), WEBGPU_CPU_FORWARD=false (as training runs):`);
     const webgpu = await timings('webgpu', o);
     const p = placementReport();
     console.log(`  CPU fallback while timing: ${p.cpuHandoffs} of ${p.kernels} kernels ran on the CPU${p.cpuHandoffs ? ` (${listing(placement.cpuHandoffs)})` : ''}, `
