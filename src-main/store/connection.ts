@@ -89,7 +89,7 @@ function openReadonly(path: string, busyTimeoutMs: number): Database.Database {
   const immutable = new Database(`${pathToFileURL(path).href}?immutable=1`, { readonly: true, timeout: busyTimeoutMs });
   try {
     immutable.pragma('schema_version');
-    return withName(immutable, path);
+    return immutable;
   } catch (error) {
     immutable.close();
     throw new StoreOpenError(
@@ -98,15 +98,6 @@ function openReadonly(path: string, busyTimeoutMs: number): Database.Database {
         'copy the file to a writable folder',
     );
   }
-}
-
-/**
- * The connection with `name` reporting the file's path instead of the URI it was opened by: the store names its file
- * by `db.name` in messages and opens its second (export) connection from it. better-sqlite3 defines `name` as a
- * non-configurable getter, so a proxy is the one way to change what it reports; everything else passes through.
- */
-function withName(db: Database.Database, name: string): Database.Database {
-  return new Proxy(db, { get: (target, prop) => (prop === 'name' ? name : Reflect.get(target, prop, target)) });
 }
 
 function folderIsWritable(dir: string): boolean {

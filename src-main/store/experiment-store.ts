@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { resolve } from 'node:path';
 import { parseRunSpec } from '../../src-worker/run-spec';
 import type { WorkerEvent } from '../../src-worker/protocol';
 import { queryAggregates, queryCurves, readGroupInfo, type GroupInfo } from './aggregates';
@@ -76,7 +77,8 @@ export class ExperimentStore {
   /** Opens (creating and migrating if needed) the store file; throws StoreOpenError naming file and problem. */
   static open(file: string, options: StoreOptions = {}): ExperimentStore {
     const db = openDatabase(file, { readonly: options.readonly, busyTimeoutMs: options.busyTimeoutMs });
-    return new ExperimentStore(db.name, db, options);
+    // the path, not db.name: a store in a read-only folder is opened by a `file:…?immutable=1` URI
+    return new ExperimentStore(resolve(file), db, options);
   }
 
   get schemaVersion(): number {
