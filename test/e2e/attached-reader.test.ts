@@ -175,7 +175,9 @@ describe('serve attached to a store that `normlab sweep` schedules', () => {
     // the sweep left: this server's scheduler takes the lease, and the banner goes
     await until(async () => (await queueState(serve)).scheduledBy?.self === true, 15_000, 'serve to hold the lease');
     await banner.waitFor({ state: 'detached', timeout: 10_000 });
-    expect(await page.getByRole('button', { name: 'Pause queue' }).isEnabled()).toBe(true);
+    // between the sweep's release and serve's take-over the page may have read "nobody holds it yet" (no banner,
+    // pause still disabled); its next read of the store enables pause
+    await until(async () => page.getByRole('button', { name: 'Pause queue' }).isEnabled(), 10_000, 'pause to be enabled once serve holds the lease');
     await page.screenshot({ path: join(RESULTS_DIR, 'attached-runs-taken-over.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
     await page.close();
