@@ -21,7 +21,10 @@ export interface DeviceInfo {
 export interface RunController {
   /** Stops a running run (the worker checkpoints and reports `cancelled`) or drops a queued one. */
   cancel(runId: number): Promise<void>;
-  /** Puts an interrupted, failed or cancelled run back in the queue, to resume from its latest checkpoint. */
+  /**
+   * Puts a run back in the queue (the statuses run-states.ts allows), to resume from its latest checkpoint. The
+   * service checks the transition first and reads the run back afterwards, so a refusal here is never silent.
+   */
   retry(runId: number): Promise<void>;
   /** Stops starting new runs; running ones continue. */
   pause(): Promise<void>;

@@ -1,7 +1,9 @@
 import type { RunSpec } from '../../src-worker/run-spec';
 import { exportCsvToFile, exportCsvToString } from '../export/csv';
+import { InvalidTransitionError } from '../store/errors';
 import type { ExperimentStore } from '../store/experiment-store';
 import { searchFamilyKey } from '../store/group-key';
+import { canTransition, transitionSources } from '../store/run-states';
 import type {
   CheckpointRecord, GroupAggregate, GroupCurve, LatestMetric, LogRecord, MetricPoint, NormStatsRecord, RunRecord,
   RunStatus, SweepSummary,
@@ -212,14 +214,27 @@ export class NormLabService implements NormLabApi {
     });
   }
 
+  /**
+   * Puts a failed, diverged, cancelled or interrupted run back in the queue (run-states.ts decides which). A
+   * refused retry (a finished run) is a `conflict` error with the store's reason, never a silent no-op.
+   */
   retry(runId: number): Promise<RunRecord> {
     return this.call(async () => {
       const run = this.requireRun(parseId(runId, 'run id'));
-      if (this.controller) {
-        await this.controller.retry(run.id);
-        return this.requireRun(run.id);
+      if (!canTransition(run.status, 'queued')) {
+        throw new InvalidTransitionError(run.id, run.status, 'queued', transitionSources('queued'));
       }
-      return this.store.requeue(run.id);
+      if (!this.controller) return this.store.requeue(run.id);
+      await this.controller.retry(run.id);
+      const after = this.requireRun(run.id);
+      // the scheduler swallows a requeue that lost a race (the run changed meanwhile): say so rather than drop it
+      if (after.status !== 'queued' && after.status !== 'running') {
+        if (!canTransition(after.status, 'queued')) {
+          throw new InvalidTransitionError(run.id, after.status, 'queued', transitionSources('queued'));
+        }
+        throw new ServiceError('conflict', `run ${run.id} was not requeued: it is still ${after.status}; see its log`);
+      }
+      return after;
     });
   }
 

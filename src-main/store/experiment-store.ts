@@ -5,6 +5,7 @@ import type { WorkerEvent } from '../../src-worker/protocol';
 import { queryAggregates, queryCurves, readGroupInfo, type GroupInfo } from './aggregates';
 import { openDatabase } from './connection';
 import { IngestError, InvalidTransitionError, RunNotFoundError, StoreError } from './errors';
+import { transitionSources } from './run-states';
 import { canonicalJson, configGroupKey, groupConfig, runKey } from './group-key';
 import { IngestBuffer, type MetricRow, type PendingRows } from './ingest-buffer';
 import { toRunRecord, runWhere, type RunRow } from './run-rows';
@@ -292,7 +293,7 @@ export class ExperimentStore {
 
   /** Marks one particular queued run running (a one-off run started outside the queue). */
   markRunning(runId: number, device: string): RunRecord {
-    return this.transition(runId, 'running', ['queued'], {
+    return this.transition(runId, 'running', transitionSources('running'), {
       device,
       started_at: this.now(),
       finished_at: null,
@@ -302,11 +303,11 @@ export class ExperimentStore {
   }
 
   finishRun(runId: number, metrics: FinalMetrics): RunRecord {
-    return this.transition(runId, 'finished', ['running'], { ...finalColumns(metrics), finished_at: this.now() });
+    return this.transition(runId, 'finished', transitionSources('finished'), { ...finalColumns(metrics), finished_at: this.now() });
   }
 
   divergeRun(runId: number, reason: string, metrics?: FinalMetrics): RunRecord {
-    return this.transition(runId, 'diverged', ['running'], {
+    return this.transition(runId, 'diverged', transitionSources('diverged'), {
       ...(metrics ? finalColumns(metrics) : {}),
       error_reason: reason,
       finished_at: this.now(),
@@ -317,11 +318,11 @@ export class ExperimentStore {
   failRun(runId: number, reason: string, stderrTail?: string): RunRecord {
     const sets: Record<string, SetValue> = { error_reason: reason, finished_at: this.now() };
     if (stderrTail !== undefined) sets.stderr_tail = stderrTail.slice(-STDERR_TAIL_CHARS);
-    return this.transition(runId, 'failed', ['running', 'queued'], sets);
+    return this.transition(runId, 'failed', transitionSources('failed'), sets);
   }
 
   cancelRun(runId: number, metrics?: FinalMetrics): RunRecord {
-    return this.transition(runId, 'cancelled', ['queued', 'running', 'interrupted'], {
+    return this.transition(runId, 'cancelled', transitionSources('cancelled'), {
       ...(metrics ? finalColumns(metrics) : {}),
       finished_at: this.now(),
     });
@@ -329,7 +330,7 @@ export class ExperimentStore {
 
   /** The worker checkpointed to be resumed (Ctrl-C, the app quitting): the run waits for the next start. */
   interruptRun(runId: number, metrics?: FinalMetrics): RunRecord {
-    return this.transition(runId, 'interrupted', ['running'], {
+    return this.transition(runId, 'interrupted', transitionSources('interrupted'), {
       ...(metrics ? finalColumns(metrics) : {}),
       error_reason: 'stopped for now; it resumes from its checkpoint on the next start',
     });
@@ -369,10 +370,10 @@ export class ExperimentStore {
     })();
   }
 
-  /** Puts an interrupted, failed or cancelled run back in the queue; the earlier outcome stays in its log. */
+  /** Puts an interrupted, failed, diverged or cancelled run back in the queue (run-states.ts); the earlier outcome stays in its log. */
   requeue(runId: number): RunRecord {
     const before = this.requireRun(runId);
-    const run = this.transition(runId, 'queued', ['interrupted', 'failed', 'cancelled'], {
+    const run = this.transition(runId, 'queued', transitionSources('queued'), {
       device: null,
       error_reason: null,
       finished_at: null,

@@ -3,9 +3,8 @@ import type { DistributionSummary, NormLayerStats } from '../../src-worker/kn/st
 
 /** Every type here is plain data (numbers, strings, arrays, objects) so it can cross IPC and HTTP unchanged. */
 
-export const RUN_STATUSES: readonly RunStatus[] = [
-  'queued', 'running', 'finished', 'failed', 'diverged', 'cancelled', 'interrupted',
-];
+/** The state machine (statuses, transitions, user actions) lives in run-states.ts; the list is re-exported here. */
+export { RUN_STATUSES } from './run-states';
 
 /** Times are milliseconds since the Unix epoch. */
 export interface SweepRecord {
