@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropoutMask } from '../../src-worker/kn/dropout';
 import {
-  dot, naiveKernelNorm1x1, naiveKernelNorm2d, naiveKnConv2d, numericGradients, type Array4, type NaiveWindowOptions,
+  dot, naiveKernelNorm1x1, naiveKernelNorm2d, naiveKnConv2d, normals as drawNormals, numericGradients, type Array4, type NaiveWindowOptions,
 } from '../../test/worker/kn/naive';
 import { goldenFileSchema, type GoldenCase, type GoldenFile } from './golden';
 
@@ -26,19 +26,8 @@ const EPS = 1e-5;
 type Shape4 = [number, number, number, number];
 type Pad4 = [number, number, number, number];
 
-/** Deterministic normal draws (Box-Muller over a mulberry32 stream), rounded to float32. */
-function normals(count: number, seed: number, scale = 1): Float64Array {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i++) out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
-  return out;
-}
+/** The test suites' normal draws (naive.ts), rounded to float32: the values a float32 backend is given. */
+const normals = (count: number, seed: number, scale = 1): Float64Array => drawNormals(count, seed, scale).map(Math.fround);
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const array4 = (shape: Shape4, seed: number, scale = 1): Array4 => ({ shape, data: normals(sizeOf(shape), seed, scale) });

@@ -2,23 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { expect } from 'vitest';
 import type { Padding4 } from '../../../src-worker/kn/options';
 import { resolvePadding } from '../../../src-worker/kn/validate';
-import { dot, naiveKnConv2d, numericGradients, type Array4, type NaiveWindowOptions } from './naive';
+import { dot, naiveKnConv2d, normals, numericGradients, type Array4, type NaiveWindowOptions } from './naive';
 
-/** Deterministic normal draws (Box-Muller over a mulberry32 stream): fixtures are the same on every run. */
-export function normals(count: number, seed: number, scale = 1, offset = 0): Float64Array {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
-    out[i] = offset + scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  }
-  return out;
-}
+export { normals };
 
 /** Values rounded to float32 first, so the naive float64 reference sees exactly what the op sees. */
 export function array4(shape: [number, number, number, number], seed: number, scale = 1, offset = 0): Array4 {

@@ -208,3 +208,19 @@ export function numericGradients(f: (params: Float64Array[]) => number, params: 
 
 /** sum(out * probe): a scalar loss whose gradient w.r.t. the output is `probe`. */
 export const dot = (a: Float64Array, b: Float64Array): number => a.reduce((s, v, i) => s + v * b[i], 0);
+
+/** Deterministic normal draws (Box-Muller over a mulberry32 stream): fixtures are the same on every run. */
+export function normals(count: number, seed: number, scale = 1, offset = 0): Float64Array {
+  let state = seed >>> 0;
+  const uniform = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    out[i] = offset + scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  }
+  return out;
+}
