@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { problems } from './helpers';
 import { expandSweep, parseSweepSpec, SweepSpecError } from '../../../src-main/sweeps';
-
-function problems(input: unknown): string[] {
-  try {
-    expandSweep(parseSweepSpec(input));
-  } catch (error) {
-    expect(error).toBeInstanceOf(SweepSpecError);
-    return (error as SweepSpecError).problems;
-  }
-  throw new Error('expected the spec to be rejected');
-}
 
 const base = { model: 'kn_cnn', dataset: 'synthetic', syntheticTrainSize: 50, epochs: 1, lr: 0.1 };
 

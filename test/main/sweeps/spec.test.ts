@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { problems } from './helpers';
 import { configGroupKey } from '../../../src-main/store';
 import { expandSweep, parseSweepSpec, refuseDpIncompatibleModels, SweepSpecError } from '../../../src-main/sweeps';
 
 const base = { model: 'knresnet18', dataset: 'synthetic', epochs: 2, batchSize: 16, lr: 0.1 };
 const { lr: _lr, ...baseNoLr } = base;
-
-function problems(input: unknown): string[] {
-  try {
-    expandSweep(parseSweepSpec(input));
-  } catch (error) {
-    expect(error).toBeInstanceOf(SweepSpecError);
-    return (error as SweepSpecError).problems;
-  }
-  throw new Error('expected the spec to be rejected');
-}
 
 describe('sweep spec validation', () => {
   it('names the grid element that is wrong', () => {
