@@ -30,7 +30,7 @@ export async function runSweepToEnd(
   runtime: NormLabRuntime,
   spec: unknown,
   reporter: SweepReporter,
-  pollMs = 250,
+  opts: { pollMs?: number; signal?: AbortSignal } = {},
 ): Promise<SweepOutcome> {
   const submitted = await runtime.service.submitSweep(spec);
   const sweepId = submitted.sweepId;
@@ -50,14 +50,19 @@ export async function runSweepToEnd(
   runtime.scheduler.on('event', onEvent);
   runtime.scheduler.on('runEnded', onEnded);
   try {
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
         const pending = runtime.store.countRuns({ sweepId, status: UNFINISHED });
         if (pending === 0 && runtime.scheduler.runningRunIds().length === 0) {
           clearInterval(timer);
           resolve();
         }
-      }, pollMs);
+      }, opts.pollMs ?? 250);
+      // stopped from outside: polling ends before the runtime (and its store) is closed under it
+      opts.signal?.addEventListener('abort', () => {
+        clearInterval(timer);
+        reject(new SweepInterrupted());
+      }, { once: true });
     });
   } finally {
     runtime.scheduler.off('event', onEvent);
@@ -71,6 +76,45 @@ export async function runSweepToEnd(
     aggregates: runtime.store.aggregates({ sweepId }),
     allFinished: runs.every((r) => r.status === 'finished'),
   };
+}
+
+/** runSweepToEnd was stopped through its signal. */
+export class SweepInterrupted extends Error {
+  override name = 'SweepInterrupted';
+  constructor() {
+    super('the sweep was interrupted');
+  }
+}
+
+/**
+ * runSweepToEnd for a command in a terminal: SIGINT or SIGTERM means "stop for now", so polling stops, every
+ * worker checkpoints, the runs stay interrupted (the same command resumes them) and the process exits 130; a
+ * second signal exits at once. Returns only when the sweep ends on its own.
+ */
+export async function runSweepUntilSignalled(
+  runtime: NormLabRuntime, spec: unknown, reporter: SweepReporter, onStopping: () => void = () => {},
+): Promise<SweepOutcome> {
+  const abort = new AbortController();
+  let stopping: Promise<never> | null = null;
+  const stop = () => {
+    if (stopping) return;
+    onStopping();
+    process.once('SIGINT', () => process.exit(130));
+    abort.abort();
+    stopping = runtime.close({ interruptRunning: true }).then(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await runSweepToEnd(runtime, spec, reporter, { signal: abort.signal });
+  } catch (err) {
+    // the process exits 130 once the workers have checkpointed
+    if (err instanceof SweepInterrupted && stopping) return await stopping;
+    throw err;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
 }
 
 export function formatPercent(value: number | null, digits = 2): string {

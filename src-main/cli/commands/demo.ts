@@ -4,7 +4,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRuntime } from '../../runtime';
 import { finiteNumber, positiveInt } from '../option-parsers';
-import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepToEnd, type SweepReporter } from '../sweep-runner';
+import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepUntilSignalled, type SweepReporter } from '../sweep-runner';
 import { backendRequestSchema } from '../../../src-worker/run-spec';
 
 /**
@@ -110,9 +110,6 @@ async function runDemo(o: DemoOptions): Promise<number> {
     say(`results go to ${dbFile}; browse them with: npx normlab serve --db ${dbFile}`);
   }
   const runtime = await openRuntime({ dbFile, startScheduler: false, devices: { cpuSlots: workers }, log: say });
-  const stop = () => void runtime.close({ interruptRunning: true }).then(() => process.exit(130));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   try {
     const reporter: SweepReporter = json
       ? {
@@ -121,7 +118,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
           runEnded: () => {},
         }
       : textReporter(say);
-    const outcome = await runSweepToEnd(runtime, demoSweepSpec(o), reporter);
+    const outcome = await runSweepUntilSignalled(runtime, demoSweepSpec(o), reporter);
     if (json) {
       process.stdout.write(JSON.stringify({ event: 'demo_summary', db: dbFile, aggregates: outcome.aggregates }) + '\n');
     } else {
@@ -130,8 +127,6 @@ async function runDemo(o: DemoOptions): Promise<number> {
     }
     return outcome.allFinished ? 0 : 1;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
     await runtime.close();
   }
 }

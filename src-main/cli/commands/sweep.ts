@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { openRuntime } from '../../runtime';
-import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepToEnd, type SweepReporter } from '../sweep-runner';
+import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepUntilSignalled, type SweepReporter } from '../sweep-runner';
 
 interface SweepOptions {
   db: string;
@@ -98,17 +98,10 @@ export function register(program: Command): void {
           slotsPerGpu: positiveInt(opts.workersPerGpu, '--workers-per-gpu'),
         },
       });
-      const stop = () => {
-        // Ctrl-C means "stop for now": workers checkpoint, runs stay interrupted, and the same command resumes
-        // them. A second signal while checkpointing kills at once; the next start resumes from the last checkpoint.
-        process.stderr.write('stopping: running workers checkpoint and stop; run the same command again to resume (interrupt again to quit at once)\n');
-        process.once('SIGINT', () => process.exit(130));
-        void runtime.close({ interruptRunning: true }).then(() => process.exit(130));
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
       try {
-        const outcome = await runSweepToEnd(runtime, spec, opts.json ? jsonReporter() : textReporter());
+        const outcome = await runSweepUntilSignalled(runtime, spec, opts.json ? jsonReporter() : textReporter(), () =>
+          process.stderr.write('stopping: running workers checkpoint and stop; run the same command again to resume (interrupt again to quit at once)\n'),
+        );
         if (opts.json) {
           process.stdout.write(JSON.stringify({ event: 'sweep_done', sweepId: outcome.sweepId, allFinished: outcome.allFinished, aggregates: outcome.aggregates }) + '\n');
         } else {
@@ -120,8 +113,6 @@ export function register(program: Command): void {
         }
         if (!outcome.allFinished) process.exitCode = 1;
       } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
         await runtime.close();
       }
     });
