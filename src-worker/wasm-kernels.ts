@@ -3,11 +3,13 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilterConfig } from './wasm-kernels/conv2d-backprop-filter';
 import { conv2dBackpropInputConfig } from './wasm-kernels/conv2d-backprop-input';
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './wasm-kernels/depthwise-backprop';
 import { maxPoolGradConfig } from './wasm-kernels/max-pool-grad';
 import { unsortedSegmentSumConfig } from './wasm-kernels/unsorted-segment-sum';
 
 /**
- * Gradient kernels the wasm backend lacks (Conv2DBackpropFilter; UnsortedSegmentSum, tf.gather's gradient),
+ * Gradient kernels the wasm backend lacks (Conv2DBackpropFilter; both depthwise conv gradients, for ConvNeXt;
+ * UnsortedSegmentSum, tf.gather's gradient),
  * runs slowly (its Conv2DBackpropInput is a scalar loop) or gets wrong (its MaxPoolGrad drops windows
  * whose values are all negative). The conv gradients become forward convolutions that XNNPACK runs fast.
  */
@@ -16,6 +18,8 @@ const TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   conv2dBackpropInputConfig,
   maxPoolGradConfig,
   unsortedSegmentSumConfig,
+  depthwiseBackpropInputConfig,
+  depthwiseBackpropFilterConfig,
 ];
 
 /** The wasm backend's own kernels that ours replaced, kept so benchmarks can compare against them. */
