@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { MetricKeys } from './metric-keys';
 import { runWhere } from './run-rows';
 import { RUN_STATUSES } from './types';
 import type { AggregateFilter, GroupAggregate, GroupCurve, MeanSd, RunStatus } from './types';
@@ -185,4 +186,28 @@ export function queryCurves(
     });
   }
   return [...curves.values()];
+}
+
+/** The compare views' reads; config_groups rows never change once written, so they are kept for the store's life. */
+export class AggregateReads {
+  private readonly groupInfo = new Map<string, GroupInfo>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly metricKeys: MetricKeys,
+  ) {}
+
+  aggregates(filter: AggregateFilter): GroupAggregate[] {
+    return queryAggregates(this.db, filter, (keys) => this.lookupGroupInfo(keys));
+  }
+
+  curves(groupKeys: readonly string[], metric: string, statuses: readonly RunStatus[]): GroupCurve[] {
+    return queryCurves(this.db, this.metricKeys.lookup(metric), groupKeys, metric, statuses);
+  }
+
+  private lookupGroupInfo(keys: readonly string[]): Map<string, GroupInfo> {
+    const missing = keys.filter((k) => !this.groupInfo.has(k));
+    if (missing.length > 0) for (const [k, info] of readGroupInfo(this.db, missing)) this.groupInfo.set(k, info);
+    return this.groupInfo;
+  }
 }
