@@ -1,40 +1,15 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson, executionFieldNames } from './run-fields';
 import type { RunSpec } from './run-spec';
 
 /**
- * Fields that say where or how a run is executed or observed, not what is being measured. Two specs that differ
- * only in these describe the same run: the config-group key and a checkpoint's config hash both leave them out.
+ * Fields that say where or how a run is executed or observed, not what is being measured (role `execution` in the
+ * run spec's metadata). Two specs that differ only in these describe the same run: the config-group key and a
+ * checkpoint's config hash both leave them out.
  */
-export const EXECUTION_FIELDS = [
-  'runId',
-  'checkpointDir',
-  'resume',
-  'backend',
-  'checkpointEvery',
-  'progressEvery',
-  // sampling statistics only reads tensors; it does not change training
-  'statsEvery',
-  // display-only: the preset's values are already resolved into the other fields
-  'preset',
-] as const satisfies readonly (keyof RunSpec)[];
+export const EXECUTION_FIELDS: readonly (keyof RunSpec)[] = executionFieldNames() as (keyof RunSpec)[];
 
-/** JSON with object keys sorted at every depth and undefined fields dropped, so equal configs give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
-}
+export { canonicalJson };
 
 /** The spec without execution-only fields: everything that decides what the run computes, seed included. */
 export function runConfig(spec: RunSpec): Record<string, unknown> {

@@ -1,31 +1,60 @@
 import { z } from 'zod';
+import { DATASET_NAMES, field } from './run-field-meta';
 
 /**
  * A run spec is the whole truth about a run: a worker needs nothing else to start or resume it.
  * Field names are the CLI's flags in camelCase. Presets are resolved into concrete fields before a spec is
  * handed to a worker (see train/presets.ts), so workers never interpret a preset name.
+ *
+ * Each field is declared once, here: type, default, description (`.describe()`) and the metadata of
+ * run-field-meta.ts (CLI flag, which runs it applies to, experiment or execution). The CLI's `train` flags, the
+ * sweep builder's fields, the run-detail config view and the config-group key are derived from it (run-fields.ts).
  */
 export const lrScheduleSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('constant') }),
   // cosine annealing from lr down to lr * decay over `epochs` (the paper's CIFAR recipe: decay 0.01)
-  z.object({ kind: z.literal('cosine'), decay: z.number().min(0).max(1).default(0.01) }),
+  z.object({
+    kind: z.literal('cosine'),
+    decay: field(z.number().min(0).max(1).default(0.01), 'cosine: final lr as a fraction of lr', {
+      label: 'Cosine final lr fraction', role: 'experiment', cli: { value: '<x>' },
+    }),
+  }),
   // lr * gamma^k after each milestone epoch (ImageNet: 30/60/90, gamma 0.1; DP recipe: 70/90, gamma 0.5)
-  z.object({ kind: z.literal('multistep'), milestones: z.array(z.number().int().positive()), gamma: z.number().positive() }),
+  z.object({
+    kind: z.literal('multistep'),
+    milestones: field(z.array(z.number().int().positive()).default([30, 60, 90]), 'multistep: epochs, e.g. 30,60,90', {
+      label: 'Milestone epochs', role: 'experiment', cli: { value: '<list>' },
+    }),
+    gamma: field(z.number().positive().default(0.1), 'multistep: factor at each milestone', {
+      label: 'Factor at each milestone', role: 'experiment', cli: { value: '<x>' },
+    }),
+  }),
   // lr * (1 - t/T)^power, per step (segmentation recipe, power 0.9)
-  z.object({ kind: z.literal('poly'), power: z.number().positive().default(0.9) }),
+  z.object({
+    kind: z.literal('poly'),
+    power: field(z.number().positive().default(0.9), 'poly: exponent', { label: 'Poly exponent', role: 'experiment', cli: { value: '<x>' } }),
+  }),
 ]);
 export type LrSchedule = z.infer<typeof lrScheduleSchema>;
+export const LR_SCHEDULE_KINDS = lrScheduleSchema.options.map((o) => o.shape.kind.value);
+
+const dpOption = { role: 'experiment', scope: { dp: true } } as const;
 
 export const dpOptionsSchema = z.object({
-  /** Target epsilon; with delta, epochs and sampling rate it calibrates the noise multiplier. */
-  targetEpsilon: z.number().positive().optional(),
-  /** Explicit noise multiplier sigma; used when targetEpsilon is absent. */
-  noiseMultiplier: z.number().positive().optional(),
-  delta: z.number().positive().lt(1).default(8e-7),
-  /** Per-sample L2 clipping bound C. */
-  maxGradNorm: z.number().positive().default(1),
-  /** Expected logical batch size under Poisson sampling (q = logicalBatch / trainSize). */
-  logicalBatch: z.number().int().positive(),
+  targetEpsilon: field(z.number().positive().optional(), 'DP: privacy budget ε the noise is calibrated to (8 unless --noise-multiplier)', {
+    ...dpOption, label: 'Target ε', cli: { value: '<x>' },
+  }),
+  noiseMultiplier: field(z.number().positive().optional(), 'DP: noise multiplier σ, instead of calibrating to --target-epsilon', {
+    ...dpOption, label: 'Noise multiplier σ', cli: { value: '<x>' },
+  }),
+  delta: field(z.number().positive().lt(1).default(8e-7), 'DP: δ', { ...dpOption, label: 'δ', cli: { value: '<x>' } }),
+  maxGradNorm: field(z.number().positive().default(1), 'DP: per-example clipping bound C', {
+    ...dpOption, label: 'Clipping bound C', cli: { value: '<x>' },
+  }),
+  // q = logicalBatch / trainSize
+  logicalBatch: field(z.number().int().positive(), 'DP: expected Poisson-sampled batch per step (the paper: 8192)', {
+    ...dpOption, label: 'Logical batch', cli: {},
+  }),
 });
 export type DpOptions = z.infer<typeof dpOptionsSchema>;
 
@@ -36,57 +65,90 @@ export type DpOptions = z.infer<typeof dpOptionsSchema>;
 export const backendRequestSchema = z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
 export type BackendRequest = z.infer<typeof backendRequestSchema>;
 
-export const datasetNameSchema = z.enum(['cifar10', 'cifar100', 'synthetic', 'folder', 'imagenet32']);
-export type DatasetName = z.infer<typeof datasetNameSchema>;
+export const datasetNameSchema = z.enum(DATASET_NAMES);
+export type { DatasetName } from './run-field-meta';
 
 export const runSpecSchema = z.object({
-  /** Assigned by the store; absent for a one-off `normlab train`. */
-  runId: z.number().int().positive().optional(),
-  model: z.string().min(1),
-  dataset: datasetNameSchema,
-  /** Folder holding cifar-10-batches-bin/ or cifar-100-binary/ (torchvision's root), or train/ + val/. */
-  dataDir: z.string().optional(),
-  /** For `synthetic`: size of the generated set. */
-  syntheticTrainSize: z.number().int().positive().optional(),
-  syntheticTestSize: z.number().int().positive().optional(),
-  /** Image side length for `folder` data sets (224 in the ImageNet recipe). */
-  imageSize: z.number().int().positive().optional(),
-  epochs: z.number().int().positive(),
-  batchSize: z.number().int().positive(),
-  lr: z.number().positive(),
-  momentum: z.number().min(0).max(1).default(0.9),
-  /** Nesterov momentum (PyTorch's SGD flag); the paper's recipes leave it off. */
-  nesterov: z.boolean().optional(),
-  weightDecay: z.number().min(0).default(5e-4),
-  schedule: lrScheduleSchema.default({ kind: 'cosine', decay: 0.01 }),
-  seed: z.number().int().min(0).default(0),
-  /**
-   * Standardise inputs with per-channel mean/std. Absent: off for KernelNorm models on CIFAR (the reference
-   * feeds them raw [0, 1] images), on otherwise.
-   */
-  normalizeInputs: z.boolean().optional(),
-  /** Training-set augmentation (random crop + flip for CIFAR, as in the paper); absent means on. */
-  augment: z.boolean().optional(),
-  /** Width multiplier applied to every layer (1 = the paper's widths). */
-  width: z.number().positive().max(4).default(1),
-  knDropout: z.number().min(0).lt(1).default(0.05),
-  groups: z.number().int().positive().default(32),
-  activation: z.enum(['relu', 'mish']).default('relu'),
-  /** 3x3 stem for 32x32 inputs; defaults from the data set when absent. */
-  lowResolution: z.boolean().optional(),
-  backend: backendRequestSchema.default('auto'),
-  checkpointDir: z.string().optional(),
-  /** Write a checkpoint every N epochs (0 = only on cancel and at the end). */
-  checkpointEvery: z.number().int().min(0).default(1),
-  /** Resume from the latest checkpoint in checkpointDir when one exists. */
-  resume: z.boolean().default(false),
-  /** Sample per-layer normalization statistics every N training steps (0 = never). */
-  statsEvery: z.number().int().min(0).default(50),
-  /** Emit a progress event every N batches. */
-  progressEvery: z.number().int().positive().default(10),
-  /** Name of the preset this spec started from, kept for display only. */
-  preset: z.string().optional(),
-  dp: dpOptionsSchema.optional(),
+  runId: field(z.number().int().positive().optional(), 'assigned by the store; absent for a one-off `normlab train`', {
+    label: 'Run id', role: 'execution', cli: false,
+  }),
+  model: field(z.string().min(1), 'model name from the registry (see `normlab models`)', { label: 'Model', role: 'experiment', cli: { value: '<name>' } }),
+  dataset: field(datasetNameSchema, 'data set', { label: 'Data set', role: 'experiment', cli: { value: '<name>' } }),
+  // cifar: the folder holding cifar-10-batches-bin/ or cifar-100-binary/ (torchvision's root); folder: train/ + val/
+  dataDir: field(z.string().optional(), 'folder holding the data set (cifar: the torchvision root; run `normlab download` to fetch it)', {
+    label: 'Data folder', role: 'experiment', cli: { value: '<dir>' }, scope: { exceptDatasets: ['synthetic'] },
+  }),
+  syntheticTrainSize: field(z.number().int().positive().optional(), 'synthetic: training images', {
+    label: 'Training images', role: 'experiment', cli: {}, scope: { datasets: ['synthetic'] },
+  }),
+  syntheticTestSize: field(z.number().int().positive().optional(), 'synthetic: test images', {
+    label: 'Test images', role: 'experiment', cli: {}, scope: { datasets: ['synthetic'] },
+  }),
+  // 224 in the ImageNet recipe
+  imageSize: field(z.number().int().positive().optional(), 'folder: image side length', {
+    label: 'Image size', role: 'experiment', cli: {}, scope: { datasets: ['folder'] },
+  }),
+  epochs: field(z.number().int().positive(), 'training epochs', { label: 'Epochs', role: 'experiment', cli: {} }),
+  batchSize: field(z.number().int().positive(), 'mini-batch size', { label: 'Batch size', role: 'experiment', cli: {} }),
+  lr: field(z.number().positive(), 'base learning rate', { label: 'Learning rate', role: 'experiment', cli: { value: '<x>' } }),
+  momentum: field(z.number().min(0).max(1).default(0.9), 'SGD momentum', { label: 'Momentum', role: 'experiment', cli: {}, builder: true }),
+  // PyTorch's SGD flag; the paper's recipes leave it off
+  nesterov: field(z.boolean().optional(), 'Nesterov momentum', { label: 'Nesterov', role: 'experiment', cli: { negatable: 'positive' }, builder: true }),
+  weightDecay: field(z.number().min(0).default(5e-4), 'weight decay (applied to all parameters, as the reference does)', {
+    label: 'Weight decay', role: 'experiment', cli: {}, builder: true,
+  }),
+  schedule: field(lrScheduleSchema.default({ kind: 'cosine', decay: 0.01 }), 'learning-rate schedule', {
+    label: 'LR schedule', role: 'experiment', cli: { value: '<kind>' }, builder: true,
+  }),
+  seed: field(z.number().int().min(0).default(0), 'seed for model init, data order, augmentation and dropout', {
+    label: 'Seed', role: 'experiment', cli: {},
+  }),
+  // absent: off for KernelNorm models on CIFAR (the reference feeds them raw [0, 1] images), on otherwise
+  normalizeInputs: field(z.boolean().optional(), 'standardise inputs per channel (absent: on, except KernelNorm models on CIFAR, as the reference)', {
+    label: 'Normalize inputs', role: 'experiment', cli: { negatable: 'both' }, builder: true,
+  }),
+  // random crop + flip for CIFAR, as in the paper
+  augment: field(z.boolean().optional(), 'training-set augmentation (absent: on)', {
+    label: 'Augmentation', role: 'experiment', cli: { negatable: 'negative' }, builder: true,
+  }),
+  width: field(z.number().positive().max(4).default(1), 'width multiplier of every layer (1 = the paper)', {
+    label: 'Width multiplier', role: 'experiment', cli: { value: '<x>' },
+  }),
+  knDropout: field(z.number().min(0).lt(1).default(0.05), 'KernelNorm dropout probability', {
+    label: 'KN dropout', role: 'experiment', cli: { value: '<p>' }, scope: { norms: ['kn'] }, builder: true,
+  }),
+  groups: field(z.number().int().positive().default(32), 'GroupNorm groups', {
+    label: 'GroupNorm groups', role: 'experiment', cli: {}, scope: { norms: ['gn'] }, builder: true,
+  }),
+  activation: field(z.enum(['relu', 'mish']).default('relu'), 'activation (DP-SGD runs: mish unless set)', {
+    label: 'Activation', role: 'experiment', cli: { value: '<name>' }, builder: true,
+  }),
+  // absent: from the data set (images of 64 px or less)
+  lowResolution: field(z.boolean().optional(), '3x3 stem (absent: for images of 64 px or less)', {
+    label: 'Low-resolution stem', role: 'experiment', cli: { negatable: 'positive' }, scope: { exceptFamilies: ['cnn', 'kn_cnn'] }, builder: true,
+  }),
+  backend: field(backendRequestSchema.default('auto'), 'tfjs backend', { label: 'Backend', role: 'execution', cli: { value: '<name>' } }),
+  checkpointDir: field(z.string().optional(), 'write checkpoints here', { label: 'Checkpoint folder', role: 'execution', cli: { value: '<dir>' } }),
+  checkpointEvery: field(z.number().int().min(0).default(1), 'checkpoint every N epochs (0: only on cancel and at the end)', {
+    label: 'Checkpoint every (epochs)', role: 'execution', cli: {},
+  }),
+  resume: field(z.boolean().default(false), 'continue from the newest checkpoint in --checkpoint-dir', {
+    label: 'Resume', role: 'execution', cli: { negatable: 'positive' },
+  }),
+  // sampling statistics only reads tensors; it does not change training
+  statsEvery: field(z.number().int().min(0).default(50), 'normalisation statistics every N steps (0: never)', {
+    label: 'Statistics every (steps)', role: 'execution', cli: {},
+  }),
+  progressEvery: field(z.number().int().positive().default(10), 'progress event every N batches', {
+    label: 'Progress every (batches)', role: 'execution', cli: {},
+  }),
+  // display-only: the preset's values are already resolved into the other fields
+  preset: field(z.string().optional(), 'recipe to start from (cifar100-paper, imagenet-paper, dp-paper, …); explicit flags win', {
+    label: 'Preset', role: 'execution', cli: { value: '<name>' },
+  }),
+  dp: field(dpOptionsSchema.optional(), 'train with DP-SGD (Poisson sampling, per-example clipping, Gaussian noise); --batch-size is the micro-batch; activation defaults to mish', {
+    label: 'DP-SGD', role: 'experiment', cli: { switch: true }, scope: { dpCapable: true },
+  }),
 });
 export type RunSpecInput = z.input<typeof runSpecSchema>;
 export type RunSpec = z.output<typeof runSpecSchema>;

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, EXECUTION_FIELDS, runConfig } from '../../src-worker/run-config';
-import type { RunSpec } from '../../src-worker/run-spec';
+import { withoutDefaults } from '../../src-worker/run-fields';
+import type { z } from 'zod';
+import { runSpecSchema, type RunSpec } from '../../src-worker/run-spec';
 
-/** Execution-only fields (see src-worker/run-config.ts): left out of the config-group key. */
+/** Execution-only fields (role `execution` in the run spec's metadata): left out of the config-group key. */
 export const NON_EXPERIMENT_FIELDS = EXECUTION_FIELDS;
 
 export { canonicalJson };
@@ -21,11 +23,24 @@ function shortHash(text: string): string {
 }
 
 /**
- * Config-group key: the same for every seed of one experiment. The spec must be parsed (defaults applied) so an
- * omitted field and its default value give the same key.
+ * The text a key hashes: the group config without the fields that equal their schema default. A field added
+ * later with a default therefore changes no key, and neither does writing a default out or leaving it implicit.
  */
+export function groupKeyText(config: Record<string, unknown>, schema: z.ZodObject = runSpecSchema): string {
+  return canonicalJson(withoutDefaults(config, schema));
+}
+
+/**
+ * The key of a group config (`config_groups.config_json`, or `groupConfig(spec)`); `schema` is the run spec schema
+ * the config follows (a test passes a schema with an added field).
+ */
+export function groupKeyOfConfig(config: Record<string, unknown>, schema: z.ZodObject = runSpecSchema): string {
+  return shortHash(groupKeyText(config, schema));
+}
+
+/** Config-group key: the same for every seed of one experiment. */
 export function configGroupKey(spec: RunSpec): string {
-  return shortHash(canonicalJson(groupConfig(spec)));
+  return groupKeyOfConfig(groupConfig(spec));
 }
 
 /** Identity of one run within a sweep: its group plus its seed. Re-submitting a spec finds the same keys. */
@@ -35,5 +50,6 @@ export function runKey(spec: RunSpec): string {
 
 /** Key of a learning-rate search family: the group without lr, whose members differ only in lr and seed. */
 export function searchFamilyKey(spec: RunSpec): string {
-  return shortHash(canonicalJson(groupConfig(spec, ['lr'])));
+  return shortHash(groupKeyText(groupConfig(spec, ['lr'])));
 }
+

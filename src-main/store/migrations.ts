@@ -1,10 +1,45 @@
 import type Database from 'better-sqlite3';
+import type { RunSpec } from '../../src-worker/run-spec';
+import { groupConfig, groupKeyOfConfig } from './group-key';
+
+/** A migration is SQL, or a function for steps SQL cannot express (hashing a stored spec). */
+export type Migration = string | ((db: Database.Database) => void);
+
+/**
+ * Recomputes every stored config-group key (`runs.group_key`, `runs.run_key`, `config_groups.group_key`) with
+ * the current key function, from the specs and configs the rows hold, so re-submitting a sweep finds the runs it
+ * made before. Appending this step again is how a later change to the key (a changed default) reaches old files.
+ */
+function rekeyConfigGroups(db: Database.Database): void {
+  const runs = db.prepare(`SELECT id, seed, spec_json FROM runs`).all() as { id: number; seed: number; spec_json: string }[];
+  const updateRun = db.prepare(`UPDATE runs SET group_key = ?, run_key = ? WHERE id = ?`);
+  for (const run of runs) {
+    // stored specs were parsed before they were written, so every field a key reads is there; parsing them
+    // again is not needed, and would refuse a spec an older schema accepted
+    const spec = JSON.parse(run.spec_json) as RunSpec;
+    const groupKey = groupKeyOfConfig(groupConfig(spec));
+    try {
+      updateRun.run(groupKey, `${groupKey}:${run.seed}`, run.id);
+    } catch (error) {
+      throw new Error(`re-keying run ${run.id}: ${error instanceof Error ? error.message : String(error)} (another run of its sweep has the same configuration and seed)`);
+    }
+  }
+  const groups = db.prepare(`SELECT * FROM config_groups`).all() as { group_key: string; model: string; dataset: string; lr: number; batch_size: number; epochs: number; config_json: string }[];
+  db.exec(`DELETE FROM config_groups`);
+  const insert = db.prepare(`
+    INSERT INTO config_groups (group_key, model, dataset, lr, batch_size, epochs, config_json)
+    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_key) DO NOTHING`);
+  for (const g of groups) {
+    const config = JSON.parse(g.config_json) as Record<string, unknown>;
+    insert.run(groupKeyOfConfig(config), g.model, g.dataset, g.lr, g.batch_size, g.epochs, g.config_json);
+  }
+}
 
 /**
  * Numbered schema migrations; migration i (1-based) takes the file from user_version i-1 to i. Append only:
  * a released migration is never edited, because files already at that version would not see the change.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   /* 1: initial schema */ `
   CREATE TABLE sweeps (
     id          INTEGER PRIMARY KEY,
@@ -160,6 +195,7 @@ export const MIGRATIONS: readonly string[] = [
   DELETE FROM checkpoints WHERE id NOT IN (SELECT MAX(id) FROM checkpoints GROUP BY run_id, path);
   CREATE UNIQUE INDEX checkpoints_run_path ON checkpoints (run_id, path);
   `,
+  /* 3: config-group keys leave out fields at their default */ rekeyConfigGroups,
 ];
 
 export class SchemaVersionError extends Error {
@@ -171,7 +207,7 @@ export class SchemaVersionError extends Error {
  * same new file cannot both migrate it, and a failing step leaves the file at its old version. Taking the write
  * lock even when nothing is to do is deliberate: a store that cannot write should fail at open, not mid-sweep.
  */
-export function migrate(db: Database.Database, migrations: readonly string[] = MIGRATIONS): number {
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number {
   db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > migrations.length) {
@@ -180,7 +216,9 @@ export function migrate(db: Database.Database, migrations: readonly string[] = M
       );
     }
     for (let version = current + 1; version <= migrations.length; version++) {
-      db.exec(migrations[version - 1]!);
+      const step = migrations[version - 1]!;
+      if (typeof step === 'string') db.exec(step);
+      else step(db);
       db.pragma(`user_version = ${version}`);
     }
   }).immediate();

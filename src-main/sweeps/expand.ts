@@ -1,8 +1,8 @@
-import { PresetError, resolvePreset } from '../../src-worker/train/presets';
+import { PresetError, presetFields, resolvePreset } from '../../src-worker/train/presets';
 import { parseRunSpec, runSpecSchema, type RunSpec, type RunSpecInput } from '../../src-worker/run-spec';
 import { batchProblem, knownTrainSize } from '../../src-worker/data/train-size';
 import { configGroupKey } from '../store/group-key';
-import { objectFieldShape, renderPath, splitDotted, SweepSpecError, type SweepSpec } from './spec';
+import { renderPath, splitDotted, SweepSpecError, type SweepSpec } from './spec';
 
 /** Seeds a sweep runs each config with: `seeds`, else 1..repeats, else the run spec's default seed. */
 export function sweepSeeds(spec: SweepSpec): number[] {
@@ -48,16 +48,17 @@ export function expandSweep(spec: SweepSpec): Expansion {
   return { runs, groups: new Set(runs.map(configGroupKey)).size };
 }
 
-/** base + one grid point (+ lrSearch.start), with a preset resolved; checked against the run spec schema. */
+/**
+ * base + one grid point (+ lrSearch.start), with a preset resolved (presets.ts: explicit fields win, dp options
+ * refine the preset's, DP implies Mish and ε = 8); checked against the run spec schema.
+ */
 function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: number): RunSpecInput {
   const plain = Object.fromEntries(Object.entries(point).filter(([axis]) => !splitDotted(axis)));
-  const merged = { ...spec.base, ...plain } as Partial<RunSpecInput>;
+  const merged: Record<string, unknown> = { ...spec.base, ...plain };
   if (spec.lrSearch) merged.lr = spec.lrSearch.start;
-  let resolved: Record<string, unknown>;
-  let presetFields: Record<string, unknown> = {};
+  let fromPreset: Record<string, unknown> = {};
   try {
-    resolved = resolvePreset(merged);
-    if (merged.preset !== undefined) presetFields = resolvePreset({ preset: merged.preset });
+    if (typeof merged.preset === 'string') fromPreset = presetFields(merged.preset);
   } catch (error) {
     if (error instanceof PresetError) {
       const where = 'preset' in point ? `grid.preset[${index}]` : 'base.preset';
@@ -65,27 +66,22 @@ function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: n
     }
     throw error;
   }
-  // options objects (dp) set in base refine the preset's rather than replace them: base.dp {maxGradNorm: 2}
-  // over dp-paper keeps its ε and logical batch
-  for (const field of Object.keys(merged)) {
-    const mine = (merged as Record<string, unknown>)[field];
-    const preset = presetFields[field];
-    if (objectFieldShape(field) && isObject(mine) && isObject(preset)) resolved[field] = { ...preset, ...mine };
-  }
+  // a dotted axis sets one option of an object field over what base (or else the preset) has for it
   for (const [axis, value] of Object.entries(point)) {
     const dotted = splitDotted(axis);
     if (!dotted) continue;
     const [field, key] = dotted;
-    const current = resolved[field];
+    const current = merged[field] ?? fromPreset[field];
     if (current === undefined) {
       throw new SweepSpecError([
         `${renderPath(['grid', axis])}: varies ${field}.${key}, but nothing sets ${field}: give base.${field} (the other options) or a preset that has it` +
           (field === 'dp' ? ' (dp-paper)' : ''),
       ]);
     }
-    resolved[field] = { ...(current as object), [key]: value };
+    merged[field] = { ...(merged[field] as object | undefined), [key]: value };
   }
-  const problems = describeRunProblems(point, resolved as Partial<RunSpecInput>);
+  const resolved = resolvePreset(merged as Partial<RunSpecInput>);
+  const problems = describeRunProblems(point, resolved);
   if (problems.length) throw new SweepSpecError(problems);
   const batch = describeBatchProblem(point, parseRunSpec({ ...resolved, seed: 0 }));
   if (batch) throw new SweepSpecError([batch]);
@@ -106,10 +102,6 @@ function describeBatchProblem(point: Record<string, unknown>, run: RunSpec): str
     .join(', ');
   const more = run.dataset === 'synthetic' ? ' or raise syntheticTrainSize' : '';
   return `${where}${label ? ` (grid point ${label})` : ''}: ${problem.message}; lower ${problem.field}${more}`;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /**
