@@ -3,19 +3,43 @@ import type { ExperimentStore } from '../store/experiment-store';
 import type { WorkerEvent } from '../../src-worker/protocol';
 import type { ClaimedRun, SchedulerStore } from './scheduler';
 
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 /**
  * The scheduler's narrow view of the experiment store. Status changes that lost a race (a run cancelled from
- * the UI while its worker was already exiting) are ignored rather than thrown, since the store has the truth.
+ * the UI while its worker was already exiting) are ignored rather than thrown, since the store has the truth;
+ * a requeue that fails is written to the run's own log as well, since nobody else would tell the user why the
+ * run did not come back.
+ *
+ * `flush()` (called after every non-progress event) writes at once only what exists nowhere else: an event
+ * without a journal stamp. A journaled event is already fsync'd in its worker's journal, which is replayed from
+ * the store's acknowledged position on resume (and the store skips what it has), so it may wait in the ingest
+ * buffer for its timer (StoreOptions.flushMs, 250 ms: what the live UI needs) or for a full batch: a crash then
+ * loses nothing, and ingest batches across events instead of committing once per event. Status changes and
+ * `done` events still flush first, so a run is never seen finished without its history.
  */
 export function schedulerStoreFor(store: ExperimentStore, log: (message: string) => void = () => {}): SchedulerStore {
   const attempt = <T>(what: string, fn: () => T, fallback: T): T => {
     try {
       return fn();
     } catch (err) {
-      log(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      log(`${what}: ${errorText(err)}`);
       return fallback;
     }
   };
+  const requeue = (runId: number, when?: string): boolean => {
+    try {
+      store.requeue(runId);
+      return true;
+    } catch (err) {
+      const message = `not requeued${when ? ` ${when}` : ''}: ${errorText(err)}`;
+      log(`run ${runId} ${message}`);
+      attempt(`writing to the log of run ${runId}`, () => store.addRunLog(runId, 'warn', message), undefined);
+      return false;
+    }
+  };
+  /** Whether an event since the last write exists only in memory (no journal holds it). */
+  let unjournaledPending = false;
   return {
     acquireLease: (me, isDead) => store.acquireLease(me, isDead),
     renewLease: (owner) => store.renewLease(owner),
@@ -35,8 +59,11 @@ export function schedulerStoreFor(store: ExperimentStore, log: (message: string)
     },
     ingestEvent(runId: number, event: WorkerEvent): void {
       attempt(`recording ${event.event} of run ${runId}`, () => store.apply(runId, event), undefined);
+      if (event.event !== 'progress' && event.seq === undefined) unjournaledPending = true;
     },
     flush(): void {
+      if (!unjournaledPending) return;
+      unjournaledPending = false;
       attempt('flushing the store', () => store.flush(), 0);
     },
     markFailed(runId: number, reason: string, stderrTail: string): void {
@@ -57,14 +84,11 @@ export function schedulerStoreFor(store: ExperimentStore, log: (message: string)
       if (!run || (run.status !== 'queued' && run.status !== 'interrupted')) return false;
       return attempt(`cancelling run ${runId}`, () => (store.cancelRun(runId), true), false);
     },
-    requeue(runId: number): boolean {
-      return attempt(`requeueing run ${runId}`, () => (store.requeue(runId), true), false);
-    },
+    requeue: (runId) => requeue(runId),
+    /** Returns the number of runs queued again; one that could not be says why in its log. */
     recoverInterrupted(owner: string): number {
       store.markInterruptedAtStartup(owner);
-      const ids = store.interruptedRunIds();
-      for (const id of ids) attempt(`requeueing interrupted run ${id}`, () => store.requeue(id), undefined);
-      return ids.length;
+      return store.interruptedRunIds().filter((id) => requeue(id, 'to resume at start-up')).length;
     },
     hasQueued(): boolean {
       return store.countRuns({ status: 'queued' }) > 0;
