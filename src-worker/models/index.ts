@@ -1,4 +1,5 @@
 import { cnn } from './cnn';
+import { convnextTiny } from './convnext';
 import { knresnet } from './knresnet';
 import { buildModel, describeArchitecture, type ArchitectureFactory } from './model';
 import { resolveModelOptions } from './options';
@@ -54,6 +55,16 @@ function buildRegistry(): Map<string, RegistryEntry> {
   entries.push({
     info: { name: 'kn_cnn', family: 'kn_cnn', norm: 'kn', description: 'two-layer toy CNN with KNConv2d layers' },
     build: cnn(true),
+  });
+  entries.push({
+    info: { name: 'convnext_tiny', family: 'convnext', norm: 'ln',
+      description: "ConvNeXt-Tiny (torchvision's; LayerNorm over channels)" },
+    build: convnextTiny(false),
+  });
+  entries.push({
+    info: { name: 'knconvnext_tiny', family: 'knconvnext', norm: 'kn',
+      description: 'ConvNeXt-Tiny with KNConv2d downsampling (the reference\'s KNConvNeXt)' },
+    build: convnextTiny(true),
   });
   return new Map(entries.map((e) => [e.info.name, e]));
 }

@@ -45,3 +45,9 @@ export function pytorchDefaultUniform(fanIn: number): Initializer {
 export function constantInit(value: number): Initializer {
   return (shape) => tf.fill(shape, value);
 }
+
+/**
+ * nn.init.trunc_normal_(std=0.02): torch truncates at a = −2, b = 2 in absolute units, i.e. at ±100σ, so the draw
+ * is a plain N(0, 0.02²) in practice. tf.truncatedNormal would cut at ±2σ and shrink the spread, so it is not used.
+ */
+export const truncatedNormal002: Initializer = (shape, seed) => tf.randomNormal(shape, 0, 0.02, 'float32', seed);

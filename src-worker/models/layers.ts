@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { kernelNorm2d1x1, knConv2d } from '../kn/ops';
 import { batchNorm2d, groupNorm2d, layerNorm2d } from '../kn/norms';
-import { constantInit, kaimingNormalFanOut, pytorchDefaultUniform, type Initializer } from './init';
+import { constantInit, kaimingNormalFanOut, pytorchDefaultUniform, truncatedNormal002, type Initializer } from './init';
 import { groupsFor } from './options';
 import type { ModelBuilder, Param, ParameterisedLayer, RunContext } from './builder';
 import type { LayerInfo, NormKind } from './types';
@@ -23,15 +23,23 @@ export function fromTorchPadding(p: number | [number, number] | [number, number,
  * How a layer's parameters start:
  * - 'kaiming_fan_out': weight N(0, 2/fan_out), bias 0 (the reference's init loops for ResNets and KNResNets)
  * - 'pytorch_default': weight and bias U(±1/√fan_in) (what nn.Conv2d/nn.Linear do when nothing overrides)
+ * - 'trunc_normal_002': weight trunc_normal_(std=0.02), bias 0 (ConvNeXt's init loop)
  */
-export type ConvInit = 'kaiming_fan_out' | 'pytorch_default';
+export type ConvInit = 'kaiming_fan_out' | 'pytorch_default' | 'trunc_normal_002';
 
 function weightInit(init: ConvInit, fanIn: number, fanOut: number): Initializer {
-  return init === 'kaiming_fan_out' ? kaimingNormalFanOut(fanOut) : pytorchDefaultUniform(fanIn);
+  switch (init) {
+    case 'kaiming_fan_out':
+      return kaimingNormalFanOut(fanOut);
+    case 'pytorch_default':
+      return pytorchDefaultUniform(fanIn);
+    case 'trunc_normal_002':
+      return truncatedNormal002;
+  }
 }
 
 function biasInit(init: ConvInit, fanIn: number): Initializer {
-  return init === 'kaiming_fan_out' ? constantInit(0) : pytorchDefaultUniform(fanIn);
+  return init === 'pytorch_default' ? pytorchDefaultUniform(fanIn) : constantInit(0);
 }
 
 export interface ConvSpec {
@@ -178,9 +186,14 @@ export class Linear implements ParameterisedLayer {
   private readonly weight: Param;
   private readonly bias: Param;
 
-  constructor(b: ModelBuilder, readonly path: string, spec: { inFeatures: number; outFeatures: number; zeroBias: boolean }) {
+  constructor(
+    b: ModelBuilder,
+    readonly path: string,
+    spec: { inFeatures: number; outFeatures: number; zeroBias: boolean; init?: 'pytorch_default' | 'trunc_normal_002' },
+  ) {
     const { inFeatures, outFeatures } = spec;
-    this.weight = b.param(`${path}.weight`, [inFeatures, outFeatures], pytorchDefaultUniform(inFeatures));
+    const weight = spec.init === 'trunc_normal_002' ? truncatedNormal002 : pytorchDefaultUniform(inFeatures);
+    this.weight = b.param(`${path}.weight`, [inFeatures, outFeatures], weight);
     this.bias = b.param(`${path}.bias`, [outFeatures], spec.zeroBias ? constantInit(0) : pytorchDefaultUniform(inFeatures));
     b.register(this);
   }

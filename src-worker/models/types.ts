@@ -18,7 +18,7 @@ export interface ModelOptions {
   seed?: number;
 }
 
-export type ModelFamily = 'knresnet' | 'resnet' | 'preact_resnet' | 'cnn' | 'kn_cnn';
+export type ModelFamily = 'knresnet' | 'resnet' | 'preact_resnet' | 'cnn' | 'kn_cnn' | 'convnext' | 'knconvnext';
 export type NormKind = 'kn' | 'bn' | 'gn' | 'ln' | 'nn';
 
 export interface ModelInfo {
@@ -29,7 +29,8 @@ export interface ModelInfo {
   description: string;
 }
 
-export type LayerKind = 'knconv' | 'knconv1x1' | 'conv' | 'linear' | 'bn' | 'gn' | 'ln';
+/** 'dwconv': a depthwise conv (ConvNeXt's 7×7), weight [kh, kw, C, 1]. */
+export type LayerKind = 'knconv' | 'knconv1x1' | 'conv' | 'dwconv' | 'linear' | 'bn' | 'gn' | 'ln';
 
 /**
  * One parameterised layer. For 'knconv1x1' the tap sees the 1×1 convolution: its input is the

@@ -326,5 +326,7 @@ export function layerSampleGrads(info: LayerInfo, input: tf.Tensor, outputGrad: 
     }
     case 'bn':
       throw new Error(`DP-SGD: layer ${info.path} is BatchNorm, which mixes examples in a batch`);
+    case 'dwconv':
+      throw new Error(`DP-SGD: layer ${info.path} is a depthwise conv, for which per-sample gradients are not implemented`);
   }
 }

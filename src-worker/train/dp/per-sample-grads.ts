@@ -30,6 +30,11 @@ export function assertDpCompatible(model: DpModel): void {
       `DP-SGD cannot train ${model.info.name}: BatchNorm mixes examples in a batch; use a KN, GN or LN model`,
     );
   }
+  if (model.info.name.includes('convnext') || layers.some((l) => l.kind === 'dwconv')) {
+    throw new DpIncompatibleModelError(
+      `DP-SGD cannot train ${model.info.name}: per-sample gradients of its depthwise convs and layer scales are not implemented`,
+    );
+  }
   const covered = new Set(layers.flatMap(layerVariables).map((v) => v.name));
   const missing = model.trainableVariables().filter((v) => !covered.has(v.name));
   if (missing.length > 0) {

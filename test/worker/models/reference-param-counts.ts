@@ -114,6 +114,25 @@ export function cnnParamCount(o: CountOptions): number {
   return conv(3, s(32), 3, true) + conv(s(32), s(64), 3, true) + linear(s(64), o.numClasses);
 }
 
+// ---- torchvision convnext_tiny / the reference's knconvnext_tiny (models/knconvnext/knconvnext.py) --------
+// Stem Conv2d(3, 96, 4, stride 4, bias) + LayerNorm2d; per CNBlock(d): depthwise Conv2d(d, d, 7, groups d, bias),
+// LayerNorm(d), Linear(d, 4d), Linear(4d, d), layer_scale (d); between stages LayerNorm2d(in) + Conv2d(in, out, 2,
+// stride 2, bias) — or, in the KN model, ReLU + KNConv2d(in, out, 2×2, bias) with no norm; head LayerNorm2d + Linear.
+export function convnextTinyParamCount(kernelNormalized: boolean, o: CountOptions): number {
+  const s = scaler(o.widthMultiplier);
+  const widths = [96, 192, 384, 768].map(s);
+  const depths = [3, 3, 9, 3];
+  const layerNorm = (c: number) => 2 * c;
+  const block = (d: number) => (49 * d + d) + layerNorm(d) + linear(d, 4 * d) + linear(4 * d, d) + d;
+  let total = conv(3, widths[0]!, 4, true) + layerNorm(widths[0]!);
+  depths.forEach((n, i) => {
+    total += n * block(widths[i]!);
+    const next = widths[i + 1];
+    if (next !== undefined) total += (kernelNormalized ? 0 : layerNorm(widths[i]!)) + conv(widths[i]!, next, 2, true);
+  });
+  return total + layerNorm(widths[3]!) + linear(widths[3]!, o.numClasses);
+}
+
 /** The expected count for any registered name. */
 export function referenceParamCount(name: string, o: CountOptions): number {
   let m: RegExpMatchArray | null;
@@ -125,5 +144,6 @@ export function referenceParamCount(name: string, o: CountOptions): number {
     return preactResnetParamCount(Number(m[1]) as 18 | 34 | 50, m[2] as 'bn', o);
   }
   if (name === 'cnn' || name === 'kn_cnn') return cnnParamCount(o);
+  if (name === 'convnext_tiny' || name === 'knconvnext_tiny') return convnextTinyParamCount(name.startsWith('kn'), o);
   throw new Error(`referenceParamCount: no reference count for ${name}`);
 }

@@ -8,7 +8,7 @@ const EXPECTED_NAMES = [
   'knresnet18', 'knresnet34', 'knresnet50',
   ...[18, 34, 50].flatMap((d) => ['bn', 'gn', 'ln', 'nn'].map((n) => `resnet${d}_${n}`)),
   ...[18, 34, 50].flatMap((d) => ['bn', 'gn', 'ln', 'nn'].map((n) => `preact_resnet${d}_${n}`)),
-  'cnn', 'kn_cnn',
+  'cnn', 'kn_cnn', 'convnext_tiny', 'knconvnext_tiny',
 ];
 
 beforeAll(async () => {
@@ -51,6 +51,13 @@ describe('parameter counts (reference, 100 classes, low resolution)', () => {
     expect(describeModel('knresnet18', lowRes100).paramCount).toBe(11_215_840);
     expect(describeModel('preact_resnet34_gn', lowRes100).paramCount).toBe(21_326_500);
     expect(describeModel('knresnet50', lowRes100).paramCount).toBe(23_681_570);
+  });
+
+  it("ConvNeXt-Tiny at 1000 classes: torchvision's published count, and KN's without the three downsampling LayerNorms", () => {
+    const imagenet = { numClasses: 1000, lowResolution: false };
+    expect(referenceParamCount('convnext_tiny', imagenet)).toBe(28_589_128); // torchvision's ConvNeXt_Tiny_Weights meta
+    expect(describeModel('convnext_tiny', imagenet).paramCount).toBe(28_589_128);
+    expect(describeModel('knconvnext_tiny', imagenet).paramCount).toBe(28_589_128 - 2 * (96 + 192 + 384));
   });
 
   it('the independent reference table agrees with the known values', () => {
