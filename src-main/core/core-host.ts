@@ -16,8 +16,8 @@ type CoreState =
 
 export interface CoreHostOptions {
   /** Called once the backend is closed after a shutdown (or a lost host); the entry exits the process. */
-  onClosed(exitCode: number): void;
-  log(message: string): void;
+  onClosed: (exitCode: number) => void;
+  log: (message: string) => void;
 }
 
 function describeMessage(message: unknown): string {
@@ -148,14 +148,14 @@ export class CoreHost {
     const { state } = this;
     this.state = { phase: 'closing' };
     if (state.phase === 'open') {
-      // the last batch goes out before the workers stop, so the host sees every event that happened
-      state.stopLive();
       try {
         await state.backend.close({ interruptRunning });
       } catch (error) {
         this.opts.log(`closing the store and scheduler failed: ${error instanceof Error ? error.message : String(error)}`);
         this.exitCode = 1;
       }
+      // only now: the workers' last words (their checkpoint, `done` interrupted) come while the backend closes
+      state.stopLive();
     }
     await this.link.drain();
     this.opts.onClosed(this.exitCode);

@@ -8,6 +8,9 @@ import { CoreHost } from './core-host';
 import { connectToParent } from './parent-link';
 
 const log = (message: string) => process.stderr.write(`normlab core: ${message}\n`);
+// a host that died took the reading end of our stderr (and stdout) with it: the EPIPE of a log line must not
+// crash the orderly shutdown that follows
+for (const stream of [process.stderr, process.stdout]) stream.on('error', () => {});
 
 const link = connectToParent();
 const host = new CoreHost(link, {

@@ -40,7 +40,7 @@ function utilityLink(port: PortLike): ParentLink {
   };
 }
 
-function nodeLink(send: NonNullable<typeof process.send>): ParentLink {
+function nodeLink(): ParentLink {
   let inFlight = 0;
   let waiting: (() => void)[] = [];
   const settle = () => {
@@ -51,10 +51,10 @@ function nodeLink(send: NonNullable<typeof process.send>): ParentLink {
   return {
     kind: 'node',
     send(message) {
-      if (!process.connected) return;
+      if (!process.connected || !process.send) return;
       inFlight++;
       try {
-        send.call(process, message, settle);
+        process.send(message, settle);
       } catch (error) {
         settle();
         throw error;
@@ -77,7 +77,7 @@ function nodeLink(send: NonNullable<typeof process.send>): ParentLink {
 export function connectToParent(): ParentLink {
   const port: unknown = Reflect.get(process, 'parentPort');
   if (isPortLike(port)) return utilityLink(port);
-  if (process.send) return nodeLink(process.send);
+  if (process.send) return nodeLink();
   throw new Error(
     'the NormLab core process has no channel to a host: start it with CoreClient (child_process.fork with an IPC channel) or as an Electron utilityProcess',
   );

@@ -1,17 +1,19 @@
 import { app, BrowserWindow, dialog, session, shell } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openAppBackend, type AppBackend } from '../server/app-backend';
+import { CoreClient, type CoreEnd } from '../core/core-client';
 import { CONTENT_SECURITY_POLICY } from '../server/static-files';
 import { registerIpc } from './ipc';
+import { forkUtilityCore } from './utility-core';
 
 /**
- * The desktop shell: one window, one backend (store + scheduler + service) in this process, workers as plain
- * Node child processes (ELECTRON_RUN_AS_NODE, started by the scheduler). Nothing here that the CLI lacks.
+ * The desktop shell: one window, its dialogs and IPC forwarding, nothing else. The core (store + scheduler +
+ * service, synchronous SQLite included) runs in a utilityProcess (src-main/core/core-process.ts), which forks the
+ * training workers itself; so a long export or a burst of metric writes never freezes the window.
  */
 const here = fileURLToPath(new URL('.', import.meta.url));
 let mainWindow: BrowserWindow | null = null;
-let backend: AppBackend | null = null;
+let core: CoreClient | null = null;
 let removeIpc: (() => void) | null = null;
 
 /** NORMLAB_HOME overrides where the DB, checkpoints and downloaded data live (userData by default). */
@@ -52,6 +54,27 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
+/**
+ * The core died on its own. The window's calls already fail with the reason (the IPC handlers stay, so they are
+ * rejected rather than left unanswered); this says so once, and offers a fresh start, which recovers the runs
+ * it was training (their workers stop when their parent is gone; the next scheduler resumes them).
+ */
+async function reportDeadCore(end: CoreEnd): Promise<void> {
+  const options = {
+    type: 'error' as const,
+    title: 'NormLab stopped working',
+    message: 'The NormLab core process (store and scheduler) stopped unexpectedly.',
+    detail: `${end.message}\n\nRuns it was training resume when NormLab starts again.`,
+    buttons: ['Restart NormLab', 'Quit'],
+    defaultId: 0,
+    cancelId: 1,
+  };
+  const win = mainWindow && !mainWindow.isDestroyed() ? mainWindow : null;
+  const { response } = win ? await dialog.showMessageBox(win, options) : await dialog.showMessageBox(options);
+  if (response === 0) app.relaunch();
+  app.exit(1);
+}
+
 if (!app.requestSingleInstanceLock()) {
   // a second NormLab would run its own scheduler on the same store; hand over to the first one instead
   app.quit();
@@ -73,12 +96,18 @@ if (!app.requestSingleInstanceLock()) {
     session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
     const home = homeDir();
-    backend = await openAppBackend({
+    // built next to this file by electron-vite, as in `npm start`
+    core = new CoreClient(forkUtilityCore(join(here, 'core-process.js')));
+    await core.open({
       dbFile: join(home, 'normlab.db'),
       checkpointRoot: join(home, 'checkpoints'),
       dataDir: join(home, 'data'),
     });
-    removeIpc = registerIpc(backend.api, backend.live, () => mainWindow);
+    // from here on a dead core is a dialog; one that dies while opening is the start-up error below
+    core.onEnd((end) => {
+      if (!end.expected) void reportDeadCore(end);
+    });
+    removeIpc = registerIpc(core, () => mainWindow);
     mainWindow = createWindow();
     mainWindow.on('closed', () => {
       mainWindow = null;
@@ -92,11 +121,11 @@ if (!app.requestSingleInstanceLock()) {
 
   let quitting = false;
   app.on('before-quit', (event) => {
-    if (quitting || !backend) return;
+    if (quitting || !core) return;
     // running workers checkpoint before the app goes, so their runs resume on the next start
     event.preventDefault();
     quitting = true;
     removeIpc?.();
-    void backend.close({ interruptRunning: true }).finally(() => app.quit());
+    void core.shutdown({ interruptRunning: true }).finally(() => app.quit());
   });
 }
