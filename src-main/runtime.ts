@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { NormLabService } from './api/service';
+import { NormLabService, type NormLabServiceOptions } from './api/service';
 import { SchedulerController } from './scheduler/controller';
 import { detectDevices, type Device, type DeviceDetectionOptions } from './scheduler/devices';
 import { Scheduler } from './scheduler/scheduler';
@@ -21,6 +21,8 @@ export interface NormLabRuntimeOptions {
   startScheduler?: boolean;
   workerEntry?: string;
   log?: (message: string) => void;
+  /** The service's data folder, download listener and doctor settings (the scheduler is this runtime's own). */
+  service?: Omit<NormLabServiceOptions, 'scheduler'>;
 }
 
 /** The store, the scheduler and the service wired together: what the CLI, `normlab serve` and Electron share. */
@@ -46,7 +48,7 @@ export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabR
       maxAutoRetries: opts.maxAutoRetries,
     });
     const controller = new SchedulerController(scheduler, () => detectDevices(opts.devices));
-    const service = new NormLabService(store, controller);
+    const service = new NormLabService(store, controller, { ...opts.service, scheduler });
     // an lr search proposes its next runs only once the current ones have results
     scheduler.on('runEnded', (runId) => {
       service.afterRunEnded(runId).catch((err: unknown) => log(`lr search after run ${runId}: ${String(err)}`));

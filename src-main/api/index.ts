@@ -1,4 +1,6 @@
-export { NormLabService } from './service';
-export type { NormLabApi, SubmitSweepResult, AdvanceLrSearchResult, LrSearchFamilyState, RunDetail, ExportResult } from './service';
+export { NormLabService, type NormLabServiceOptions } from './service';
+export type { NormLabApi } from './service';
+export type * from './types';
+export type * from './schemas';
 export type { RunController, DeviceInfo } from './run-controller';
-export { ServiceError, type ServiceErrorCode } from './errors';
+export { ServiceError, errorCodeOf, exitCodeOf, httpStatusOf, toServiceError, type ErrorCode, type ServiceErrorCode } from './errors';

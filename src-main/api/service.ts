@@ -1,95 +1,108 @@
 import type { RunSpec } from '../../src-worker/run-spec';
+import { isDownloadable } from '../../src-worker/data/registry';
+import type { DoctorOptions, DoctorReport } from '../doctor';
 import { exportCsvToFile, exportCsvToString } from '../export/csv';
+import type { LeaseState } from '../scheduler/scheduler';
 import { InvalidTransitionError } from '../store/errors';
 import type { ExperimentStore } from '../store/experiment-store';
 import { searchFamilyKey } from '../store/group-key';
 import { canTransition, transitionSources } from '../store/run-states';
 import type {
-  CheckpointRecord, GroupAggregate, GroupCurve, LatestMetric, LogRecord, MetricPoint, NormStatsRecord, RunRecord,
-  RunStatus, SweepSummary,
+  CheckpointRecord, GroupAggregate, GroupCurve, LogRecord, MetricPoint, NormStatsRecord, RunRecord, RunStatus, SweepSummary,
 } from '../store/types';
-import { refuseDpIncompatibleModels } from '../sweeps/dp-models';
-import { expandSweep, sweepSeeds } from '../sweeps/expand';
-import { proposeLrTrials, type LrSearchDecision, type LrTrial } from '../sweeps/lr-search';
-import { parseSweepSpec } from '../sweeps/spec';
+import { sweepSeeds } from '../sweeps/expand';
+import { proposeLrTrials, type LrTrial } from '../sweeps/lr-search';
+import { parseSweepSpec, SweepSpecError } from '../sweeps/spec';
+import { datasetSummaries, modelSummaries, presetSummaries } from './catalog';
+import { cloneRun, effectiveEdits } from './clone-run';
 import { ServiceError, toServiceError } from './errors';
 import {
-  parseAggregateFilter, parseExportFilter, parseExportKind, parseGroupKeys, parseId, parseLogQuery, parseName,
-  parseOptionalName, parseRunFilter,
+  parseAggregateFilter, parseCountFilter, parseDoctorOptions, parseExportFilter, parseExportKind, parseGroupKeys, parseId, parseLogQuery,
+  parseName, parseOptionalName, parseRetryChanges, parseRunFilter,
 } from './inputs';
 import type { DeviceInfo, RunController } from './run-controller';
+import type {
+  AggregateFilterInput, CountFilterInput, DoctorOptionsInput, ExportFilterInput, LogQueryInput, RetryChanges,
+  RunFilterInput, SweepSpecArg,
+} from './schemas';
+import { checkSweep } from './submit-checks';
+import { previewOf } from './sweep-preview';
+import type {
+  AdvanceLrSearchResult, DatasetSummary, DownloadEvent, ExportResult, ModelSummary, QueueState, RunDetail, SubmitSweepResult,
+  SweepPreview,
+} from './types';
 
-/** Everything here is plain data, so it crosses IPC (structured clone) and HTTP (JSON) unchanged. */
-
-export interface SubmitSweepResult {
-  sweepId: number;
-  name: string;
-  /** False when a sweep of this name existed and the spec was added to it. */
-  sweepCreated: boolean;
-  groups: number;
-  runs: {
-    /** Runs the spec asks for now (for an lr search: the runs the searcher has proposed so far). */
-    total: number;
-    created: number;
-    existing: number;
-    /** Statuses of the runs that already existed, e.g. { finished: 6 }. */
-    existingByStatus: Partial<Record<RunStatus, number>>;
-  };
-  lrSearch: LrSearchFamilyState[] | null;
-}
-
-export interface LrSearchFamilyState extends LrSearchDecision {
-  familyKey: string;
-  /** The family's config in short: model and dataset. */
-  model: string;
-  dataset: string;
-}
-
-export interface AdvanceLrSearchResult {
-  added: number;
-  families: LrSearchFamilyState[];
-}
-
-export interface RunDetail {
-  run: RunRecord;
-  params: Record<string, string>;
-  latestMetrics: Record<string, LatestMetric>;
-  latestCheckpoint: CheckpointRecord | null;
-}
-
-export type ExportResult = { rows: number; path: string } | { rows: number; csv: string };
+export type * from './types';
 
 /**
  * The one API of NormLab: the CLI calls it directly, Electron exposes it over IPC as window.api, and
- * `normlab serve` over HTTP. Every argument is validated here (callers may be a renderer or a remote client);
- * every failure is a ServiceError with a code.
+ * `normlab serve` over HTTP, all through the method table in src-main/server/routes.ts. Each parameter's type is
+ * its schema's input (schemas.ts) and is parsed here again (callers may be a renderer or a remote client); every
+ * failure is a ServiceError with a code of the one taxonomy (errors.ts).
  */
 export interface NormLabApi {
   listSweeps(): Promise<SweepSummary[]>;
   getSweep(id: number): Promise<SweepSummary>;
-  submitSweep(spec: unknown): Promise<SubmitSweepResult>;
+  /** Checks the spec against the registries and the disk first: a refused sweep writes nothing. */
+  submitSweep(spec: SweepSpecArg): Promise<SubmitSweepResult>;
+  /** submitSweep's checks and a run count and time estimate, without queueing anything. */
+  previewSweep(spec: SweepSpecArg): Promise<SweepPreview>;
   advanceLrSearch(sweepId: number): Promise<AdvanceLrSearchResult>;
-  listRuns(filter?: unknown): Promise<RunRecord[]>;
+  listRuns(filter?: RunFilterInput): Promise<RunRecord[]>;
+  /** Total runs matching a filter, for paging the runs list. */
+  countRuns(filter?: CountFilterInput): Promise<number>;
   getRun(id: number): Promise<RunDetail>;
   getRunMetrics(id: number, key?: string): Promise<Record<string, MetricPoint[]>>;
-  getRunLogs(id: number, options?: { afterId?: number; limit?: number }): Promise<LogRecord[]>;
+  getRunLogs(id: number, options?: LogQueryInput): Promise<LogRecord[]>;
   getRunCheckpoints(id: number): Promise<CheckpointRecord[]>;
   getNormStats(runId: number, layer?: string): Promise<NormStatsRecord[]>;
   listNormLayers(runId: number): Promise<{ layer: string; kind: NormStatsRecord['kind'] }[]>;
-  compare(filter?: unknown): Promise<GroupAggregate[]>;
+  compare(filter?: AggregateFilterInput): Promise<GroupAggregate[]>;
   curves(groupKeys: string[], metric: string): Promise<GroupCurve[]>;
   cancel(runId: number): Promise<RunRecord>;
-  retry(runId: number): Promise<RunRecord>;
+  /**
+   * Without changes: the run goes back in the queue (to resume from its checkpoint). With changed lr, epochs or
+   * seed: a new run in the same sweep with the edited spec, the original left as it was ("clone and edit").
+   */
+  retry(runId: number, changes?: RetryChanges): Promise<RunRecord>;
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** Who places this store's runs (this process or another one) and this process's own pause flag. */
+  queueState(): Promise<QueueState>;
   devices(): Promise<DeviceInfo[]>;
-  exportCsv(what: string, filter?: unknown, outPath?: string): Promise<ExportResult>;
+  listModels(): Promise<ModelSummary[]>;
+  listPresets(): Promise<{ name: string; description: string }[]>;
+  listDatasets(): Promise<DatasetSummary[]>;
+  /** Starts a download into the data folder; progress goes to the `onDownload` option. */
+  downloadDataset(name: string): Promise<{ started: boolean }>;
+  /**
+   * `normlab doctor` on the machine running NormLab: GPUs, native TensorFlow, WebGPU adapters, wasm, what `auto`
+   * picks, and with `bench` a few-second benchmark per backend (~20 s in all). A read; one at a time.
+   */
+  doctor(opts?: DoctorOptionsInput): Promise<DoctorReport>;
+  /** `what` is one of EXPORT_KINDS; a string, as a CLI flag or a file name gives it, checked here. */
+  exportCsv(what: string, filter?: ExportFilterInput, outPath?: string): Promise<ExportResult>;
+}
+
+export interface NormLabServiceOptions {
+  /** Where data sets are downloaded and looked for (what a run's dataDir should be); none: no downloads. */
+  dataDir?: string;
+  /** The scheduler placing this store's runs in this process, for queueState. */
+  scheduler?: { isPaused(): boolean; lease(): LeaseState };
+  onDownload?: (event: DownloadEvent) => void;
+  /** For `doctor`: the nvidia-smi to ask, where to look for tfjs-node(-gpu), … (the defaults otherwise). */
+  doctor?: Omit<DoctorOptions, 'bench' | 'onProgress'>;
 }
 
 export class NormLabService implements NormLabApi {
+  private readonly downloads = new Set<string>();
+  // probes and benchmarks start child processes: a second caller waits for the one under way
+  private readonly doctorRuns = new Map<boolean, Promise<DoctorReport>>();
+
   constructor(
     private readonly store: ExperimentStore,
     private readonly controller: RunController | null = null,
+    private readonly options: NormLabServiceOptions = {},
   ) {}
 
   listSweeps(): Promise<SweepSummary[]> {
@@ -101,23 +114,21 @@ export class NormLabService implements NormLabApi {
   }
 
   /**
-   * Validates and expands the spec and queues its runs. Submitting again (same name) adds only what is new:
-   * runs already present, finished or not, are counted as existing and left alone.
+   * Validates, expands and checks the spec, then queues its runs. Submitting again (same name) adds only what is
+   * new: runs already present, finished or not, are counted as existing and left alone.
    */
-  submitSweep(input: unknown): Promise<SubmitSweepResult> {
+  submitSweep(input: SweepSpecArg): Promise<SubmitSweepResult> {
     return this.call(async () => {
-      const spec = parseSweepSpec(input);
-      const expansion = expandSweep(spec);
-      await refuseDpIncompatibleModels(spec, expansion.runs);
+      const { spec, runs, groups } = await checkSweep(input);
       const { sweep, created } = this.store.upsertSweep({ name: spec.name, spec, priority: spec.priority });
-      const added = this.store.addRuns(sweep.id, expansion.runs, { priority: spec.priority });
+      const added = this.store.addRuns(sweep.id, runs, { priority: spec.priority });
       const existingByStatus: Partial<Record<RunStatus, number>> = {};
       for (const run of added.runs) if (!run.created) existingByStatus[run.status] = (existingByStatus[run.status] ?? 0) + 1;
       const result: SubmitSweepResult = {
         sweepId: sweep.id,
         name: sweep.name,
         sweepCreated: created,
-        groups: expansion.groups,
+        groups,
         runs: { total: added.runs.length, created: added.created, existing: added.existing, existingByStatus },
         lrSearch: null,
       };
@@ -133,6 +144,20 @@ export class NormLabService implements NormLabApi {
     });
   }
 
+  previewSweep(input: SweepSpecArg): Promise<SweepPreview> {
+    return this.call(async () => {
+      let checked: Awaited<ReturnType<typeof checkSweep>>;
+      try {
+        checked = await checkSweep(input);
+      } catch (error) {
+        if (error instanceof SweepSpecError) return { ok: false, problems: error.problems };
+        throw error;
+      }
+      const slots = Math.max(1, (this.controller ? await this.controller.devices() : []).length);
+      return previewOf(this.store, checked, slots);
+    });
+  }
+
   /** Asks the lr searcher for the next runs of every search family in the sweep and queues them. */
   advanceLrSearch(sweepId: number): Promise<AdvanceLrSearchResult> {
     return this.call(() => {
@@ -142,7 +167,7 @@ export class NormLabService implements NormLabApi {
     });
   }
 
-  /** For the scheduler: call when a run has ended, so an lr search moves on without anyone polling. */
+  /** For the scheduler (not an API method): call when a run has ended, so an lr search moves on without polling. */
   afterRunEnded(runId: number): Promise<AdvanceLrSearchResult> {
     return this.call(() => {
       const run = this.requireRun(parseId(runId, 'run id'));
@@ -152,8 +177,12 @@ export class NormLabService implements NormLabApi {
     });
   }
 
-  listRuns(filter?: unknown): Promise<RunRecord[]> {
+  listRuns(filter?: RunFilterInput): Promise<RunRecord[]> {
     return this.call(() => this.store.listRuns(parseRunFilter(filter)));
+  }
+
+  countRuns(filter?: CountFilterInput): Promise<number> {
+    return this.call(() => this.store.countRuns(parseCountFilter(filter)));
   }
 
   getRun(id: number): Promise<RunDetail> {
@@ -172,7 +201,7 @@ export class NormLabService implements NormLabApi {
     return this.call(() => this.store.getMetrics(parseId(id, 'run id'), parseOptionalName(key, 'metric key')));
   }
 
-  getRunLogs(id: number, options?: { afterId?: number; limit?: number }): Promise<LogRecord[]> {
+  getRunLogs(id: number, options?: LogQueryInput): Promise<LogRecord[]> {
     return this.call(() => this.store.getLogs(parseId(id, 'run id'), parseLogQuery(options)));
   }
 
@@ -188,7 +217,7 @@ export class NormLabService implements NormLabApi {
     return this.call(() => this.store.listNormLayers(this.requireRun(parseId(runId, 'run id')).id));
   }
 
-  compare(filter?: unknown): Promise<GroupAggregate[]> {
+  compare(filter?: AggregateFilterInput): Promise<GroupAggregate[]> {
     return this.call(() => this.store.aggregates(parseAggregateFilter(filter)));
   }
 
@@ -215,14 +244,21 @@ export class NormLabService implements NormLabApi {
   }
 
   /**
-   * Puts a failed, diverged, cancelled or interrupted run back in the queue (run-states.ts decides which). A
-   * refused retry (a finished run) is a `conflict` error with the store's reason, never a silent no-op.
+   * Only for a failed, diverged, cancelled or interrupted run (run-states.ts decides which); a refused retry (a
+   * finished run) is a `conflict` error with the store's reason, never a silent no-op. Changes that leave every
+   * field as it was are a plain retry.
    */
-  retry(runId: number): Promise<RunRecord> {
+  retry(runId: number, changes?: RetryChanges): Promise<RunRecord> {
     return this.call(async () => {
       const run = this.requireRun(parseId(runId, 'run id'));
+      const edits = effectiveEdits(run, parseRetryChanges(changes));
       if (!canTransition(run.status, 'queued')) {
         throw new InvalidTransitionError(run.id, run.status, 'queued', transitionSources('queued'));
+      }
+      if (Object.keys(edits).length > 0) {
+        const clone = await cloneRun(this.store, run, edits, run.priority);
+        this.controller?.queueChanged?.();
+        return clone;
       }
       if (!this.controller) return this.store.requeue(run.id);
       await this.controller.retry(run.id);
@@ -246,12 +282,78 @@ export class NormLabService implements NormLabApi {
     return this.call(() => this.requireController('resume').resume());
   }
 
+  queueState(): Promise<QueueState> {
+    return this.call(() => {
+      const { scheduler } = this.options;
+      // the store's row is the truth; the scheduler's own state only says whether the holder is this process
+      const lease = this.store.lease();
+      const mine = scheduler?.lease();
+      return {
+        paused: scheduler ? scheduler.isPaused() : null,
+        hasScheduler: scheduler !== undefined,
+        scheduledBy: lease && {
+          pid: lease.pid,
+          host: lease.host,
+          self: mine?.state === 'held' && mine.lease.owner === lease.owner,
+          heartbeatAgeMs: Math.max(0, Date.now() - lease.heartbeatAt),
+        },
+      };
+    });
+  }
+
   devices(): Promise<DeviceInfo[]> {
     return this.call(() => (this.controller ? this.controller.devices() : []));
   }
 
+  listModels(): Promise<ModelSummary[]> {
+    return this.call(() => modelSummaries());
+  }
+
+  listPresets(): Promise<{ name: string; description: string }[]> {
+    return this.call(() => presetSummaries());
+  }
+
+  listDatasets(): Promise<DatasetSummary[]> {
+    return this.call(() => datasetSummaries(this.options.dataDir ?? null));
+  }
+
+  downloadDataset(name: string): Promise<{ started: boolean }> {
+    return this.call(async () => {
+      const dataset = parseName(name, 'name');
+      if (!isDownloadable(dataset)) {
+        throw new ServiceError('invalid_input', `data set "${dataset}" cannot be downloaded (only cifar10 and cifar100 can)`);
+      }
+      const { dataDir, onDownload = () => {} } = this.options;
+      if (dataDir === undefined) throw new ServiceError('unavailable', 'cannot download: this service has no data folder');
+      if (this.downloads.has(dataset)) return { started: false };
+      this.downloads.add(dataset);
+      const { downloadCifar } = await import('../../src-worker/data/download');
+      void downloadCifar(dataset, {
+        dataDir,
+        onProgress: (p) => onDownload({ dataset, phase: p.phase, receivedBytes: p.receivedBytes, totalBytes: p.totalBytes }),
+      })
+        .then(() => onDownload({ dataset, phase: 'done', receivedBytes: 0 }))
+        .catch((err: unknown) => onDownload({ dataset, phase: 'error', receivedBytes: 0, message: err instanceof Error ? err.message : String(err) }))
+        .finally(() => this.downloads.delete(dataset));
+      return { started: true };
+    });
+  }
+
+  doctor(opts?: DoctorOptionsInput): Promise<DoctorReport> {
+    return this.call(() => {
+      const bench = parseDoctorOptions(opts).bench === true;
+      const running = this.doctorRuns.get(bench);
+      if (running) return running;
+      const run = import('../doctor')
+        .then(({ runDoctor }) => runDoctor({ ...this.options.doctor, bench }))
+        .finally(() => this.doctorRuns.delete(bench));
+      this.doctorRuns.set(bench, run);
+      return run;
+    });
+  }
+
   /** To a file (streamed, any size) when `outPath` is given; otherwise the CSV text, for small exports. */
-  exportCsv(what: string, filter?: unknown, outPath?: string): Promise<ExportResult> {
+  exportCsv(what: string, filter?: ExportFilterInput, outPath?: string): Promise<ExportResult> {
     return this.call(async () => {
       const kind = parseExportKind(what);
       const parsedFilter = parseExportFilter(filter);
@@ -262,7 +364,7 @@ export class NormLabService implements NormLabApi {
 
   // ---------------------------------------------------------------- internals
 
-  /** Runs a method body and turns store and spec errors into ServiceErrors; always asynchronous. */
+  /** Runs a method body and classifies what it throws (errors.ts); always asynchronous. */
   private async call<T>(body: () => T | Promise<T>): Promise<T> {
     try {
       return await body();

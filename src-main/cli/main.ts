@@ -2,10 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { UsageError } from './option-parsers';
+import { errorCodeOf, EXIT_USAGE, exitCodeOf } from '../api/errors';
 
-/** Exit status of a call the CLI refuses as given (bad flag, missing option, unknown command); 1 is a failure. */
-export const EXIT_USAGE = 2;
+export { EXIT_USAGE };
 
 /** Parse errors commander has already printed (with the help after them), so main() only sets the exit status. */
 const reported = new WeakSet<Error>();
@@ -55,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`normlab: ${message}\n`);
-    // an InvalidArgumentError thrown by an action rather than an option parser is a bad call all the same
-    process.exitCode = err instanceof UsageError || err instanceof CommanderError ? EXIT_USAGE : 1;
+    // the taxonomy's exit code: 2 for a call refused as given (a usage error, a bad spec), 1 for a failure
+    process.exitCode = exitCodeOf(errorCodeOf(err));
   }
 }

@@ -1,6 +1,8 @@
 import type { GroupAggregate, RunRecord, RunStatus } from '../store/types';
 import type { NormLabRuntime } from '../runtime';
 import type { SubmitSweepResult } from '../api/service';
+import type { SweepSpecArg } from '../api/schemas';
+import { EXIT_INTERRUPTED, handleStopSignals } from './stop-signals';
 import type { WorkerEvent } from '../../src-worker/protocol';
 import type { LeaseState } from '../scheduler/scheduler';
 
@@ -28,7 +30,7 @@ export interface SweepReporter {
  */
 export async function runSweepToEnd(
   runtime: NormLabRuntime,
-  spec: unknown,
+  spec: SweepSpecArg,
   reporter: SweepReporter,
   opts: { pollMs?: number; signal?: AbortSignal } = {},
 ): Promise<SweepOutcome> {
@@ -92,28 +94,23 @@ export class SweepInterrupted extends Error {
  * second signal exits at once. Returns only when the sweep ends on its own.
  */
 export async function runSweepUntilSignalled(
-  runtime: NormLabRuntime, spec: unknown, reporter: SweepReporter, onStopping: () => void = () => {},
+  runtime: NormLabRuntime, spec: SweepSpecArg, reporter: SweepReporter, onStopping: () => void = () => {},
 ): Promise<SweepOutcome> {
   const abort = new AbortController();
-  let stopping: Promise<never> | null = null;
-  const stop = () => {
-    if (stopping) return;
+  let stopped: Promise<never> | null = null;
+  const signals = handleStopSignals(() => {
     onStopping();
-    process.once('SIGINT', () => process.exit(130));
     abort.abort();
-    stopping = runtime.close({ interruptRunning: true }).then(() => process.exit(130));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+    stopped = runtime.close({ interruptRunning: true }).then(() => process.exit(EXIT_INTERRUPTED));
+  });
   try {
     return await runSweepToEnd(runtime, spec, reporter, { signal: abort.signal });
   } catch (err) {
     // the process exits 130 once the workers have checkpointed
-    if (err instanceof SweepInterrupted && stopping) return await stopping;
+    if (err instanceof SweepInterrupted && stopped) return await stopped;
     throw err;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    signals.dispose();
   }
 }
 

@@ -1,11 +1,10 @@
 import type { NormLabApi } from '../api';
 import type { LiveHub } from './live-events';
-import { changingMethods, type ApiMethod } from './routes';
-import type { AppApi, UiExtras } from './ui-extras';
+import { API_METHODS, changingMethods, type ApiMethod } from './routes';
 
 // from the routes' own `changes`, so a new write route is announced (and refused when read-only) by declaring it
-const QUEUE_CHANGING: ReadonlySet<string> = changingMethods('queue');
-const CHANGING: ReadonlySet<string> = changingMethods();
+const QUEUE_CHANGING: ReadonlySet<ApiMethod> = changingMethods('queue');
+const CHANGING: ReadonlySet<ApiMethod> = changingMethods();
 
 /** A call that would change something, made to a backend or server opened read-only. Answered as 405 over HTTP. */
 export class ReadOnlyError extends Error {
@@ -24,24 +23,23 @@ export interface BindOptions {
   readOnly?: string;
 }
 
+type BoundMethod = (...args: unknown[]) => Promise<unknown>;
+
 /**
- * One object with every method of the service and the UI extras bound, so transports can call api[name](...)
- * without knowing the classes; calls that change the queue are announced as a live `queue_changed`.
+ * The service's methods named in the method table (routes.ts), and no others, each wrapped so that a call
+ * that changes the queue is announced as a live `queue_changed`, and every write refuses when read-only. What
+ * IPC and HTTP dispatch to, so both reach exactly the same methods.
  */
-export function bindAppApi(service: NormLabApi, extras: UiExtras, live: LiveHub, opts: BindOptions = {}): AppApi {
-  const api = {} as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const source of [service, extras] as object[]) {
-    const proto = Object.getPrototypeOf(source) === Object.prototype ? source : Object.getPrototypeOf(source);
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const fn = (source as Record<string, unknown>)[name];
-      if (name === 'constructor' || typeof fn !== 'function') continue;
-      api[name] = async (...args: unknown[]) => {
-        if (opts.readOnly !== undefined && CHANGING.has(name)) throw new ReadOnlyError(name as ApiMethod, opts.readOnly);
-        const result = await (fn as (...a: unknown[]) => Promise<unknown>).apply(source, args);
-        if (QUEUE_CHANGING.has(name)) live.emit({ type: 'queue_changed' });
-        return result;
-      };
-    }
+export function bindAppApi(service: NormLabApi, live: LiveHub, opts: BindOptions = {}): NormLabApi {
+  const api: Partial<Record<ApiMethod, BoundMethod>> = {};
+  for (const name of API_METHODS) {
+    const fn = service[name] as BoundMethod;
+    api[name] = async (...args: unknown[]) => {
+      if (opts.readOnly !== undefined && CHANGING.has(name)) throw new ReadOnlyError(name, opts.readOnly);
+      const result = await fn.apply(service, args);
+      if (QUEUE_CHANGING.has(name)) live.emit({ type: 'queue_changed' });
+      return result;
+    };
   }
-  return api as unknown as AppApi;
+  return api as NormLabApi;
 }

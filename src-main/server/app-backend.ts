@@ -1,12 +1,12 @@
 import { dirname, join } from 'node:path';
-import { NormLabService } from '../api/service';
+import { NormLabService, type NormLabApi } from '../api/service';
 import { ServiceError } from '../api/errors';
 import type { RunController } from '../api/run-controller';
+import type { DownloadEvent } from '../api/types';
 import { openRuntime, type NormLabRuntime, type NormLabRuntimeOptions } from '../runtime';
 import { ExperimentStore } from '../store/experiment-store';
 import { bindAppApi } from './app-api';
 import { LiveHub, toLiveEvent } from './live-events';
-import { createUiExtras, type AppApi } from './ui-extras';
 
 export interface AppBackendOptions extends Pick<NormLabRuntimeOptions, 'dbFile' | 'checkpointRoot' | 'devices' | 'workerEntry' | 'log'> {
   /** Where data sets are downloaded; `<db folder>/data` by default. */
@@ -19,9 +19,9 @@ export interface AppBackendOptions extends Pick<NormLabRuntimeOptions, 'dbFile' 
   startScheduler?: boolean;
 }
 
-/** The runtime (store + scheduler + service) plus what the UI needs on top: live events and the UI extras. */
+/** The runtime (store + scheduler + service) plus what the UI needs on top: live events and the bound API. */
 export interface AppBackend {
-  api: AppApi;
+  api: NormLabApi;
   live: LiveHub;
   /** Null for a read-only viewer, which has no scheduler. */
   runtime: NormLabRuntime | null;
@@ -46,14 +46,14 @@ function readOnlyController(): RunController {
 export async function openAppBackend(opts: AppBackendOptions): Promise<AppBackend> {
   const live = new LiveHub();
   const dataDir = opts.dataDir ?? join(dirname(opts.dbFile), 'data');
+  const onDownload = (e: DownloadEvent) => live.emit({ type: 'download', ...e });
   if (opts.startScheduler === false) {
     // not openRuntime: it opens the file read-write (migrating it, switching it to WAL) and makes a scheduler
     const store = ExperimentStore.open(opts.dbFile, { readonly: true });
-    const service = new NormLabService(store, readOnlyController());
-    const extras = createUiExtras({ store, service, live, dataDir });
+    const service = new NormLabService(store, readOnlyController(), { dataDir, onDownload });
     let closed = false;
     return {
-      api: bindAppApi(service, extras, live, { readOnly: READ_ONLY_REASON }),
+      api: bindAppApi(service, live, { readOnly: READ_ONLY_REASON }),
       live,
       runtime: null,
       readOnly: true,
@@ -65,16 +65,15 @@ export async function openAppBackend(opts: AppBackendOptions): Promise<AppBacken
       },
     };
   }
-  const runtime = await openRuntime({ ...opts, startScheduler: true });
+  const runtime = await openRuntime({ ...opts, startScheduler: true, service: { dataDir, onDownload } });
   const { scheduler, store, service } = runtime;
   scheduler.on('event', (runId, event) => live.emit(toLiveEvent(runId, event)));
   scheduler.on('runStarted', (runId, device) => live.emit({ type: 'run_started', runId, device }));
   scheduler.on('runEnded', (runId) => live.emit({ type: 'run_ended', runId, status: store.getRun(runId)?.status }));
   // taking over from (or waiting on) another process changes who trains the runs: pages re-read the queue state
   scheduler.on('lease', () => live.emit({ type: 'queue_changed' }));
-  const extras = createUiExtras({ store, service, live, dataDir, scheduler });
   return {
-    api: bindAppApi(service, extras, live),
+    api: bindAppApi(service, live),
     live,
     runtime,
     readOnly: false,

@@ -4,16 +4,17 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Duplex } from 'node:stream';
 import { ReadOnlyError } from './app-api';
 import { isAuthorized, tokenCookie, tokensEqual } from './auth';
-import { dispatch, HTTP_STATUS, stripUndefined, toErrorBody, type ApiErrorBody } from './dispatch';
+import { httpStatusOf } from '../api/errors';
+import type { NormLabApi } from '../api/service';
+import { dispatch, stripUndefined, toErrorBody, type ApiErrorBody } from './dispatch';
 import { LiveBatcher } from './live-batcher';
 import { liveCoalesceKey, type LiveEvent, type LiveSource } from './live-events';
 import { hostGuard, originProblem } from './request-guard';
 import { apiRoutes, matchPath, type ApiMethod } from './routes';
 import { securityHeaders, serveStatic } from './static-files';
-import type { AppApi } from './ui-extras';
 
 export interface NormLabServerOptions {
-  api: AppApi;
+  api: NormLabApi;
   live: LiveSource;
   token: string;
   /** The built renderer (index.html + assets). */
@@ -54,7 +55,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function sendError(res: ServerResponse, body: ApiErrorBody): void {
-  sendJson(res, HTTP_STATUS[body.code] ?? 500, { error: body });
+  sendJson(res, httpStatusOf(body.code), { error: body });
 }
 
 const forbidden = (message: string): ApiErrorBody => ({ code: 'forbidden', message, problems: [] });

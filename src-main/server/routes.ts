@@ -1,16 +1,19 @@
 import { z } from 'zod';
-import type { AppApi } from './ui-extras';
+import type { NormLabApi } from '../api/service';
+import { RUN_STATUSES, type RunStatus } from '../store/run-states';
+import { aggregateFilterSchema, groupKeysSchema, retryChangesSchema, sweepSpecInputSchema } from '../api/schemas';
 
 /**
- * The HTTP face of the API, shared by the server (which turns a request into a service call) and the browser
- * client (which turns a call into a request), so the two cannot drift apart. Pure: zod and types only, because
- * the renderer bundles it. Each route says how to read its input from the request (path params + query for
- * GET, path params + JSON body for POST), validated here at the edge, and how that input maps onto the
- * service method's arguments. The service validates the arguments' contents once more, in depth.
+ * The method table of the API: every method a client may call, and nothing else. HTTP routes are generated
+ * from it (the server turns a request into a service call, the browser client a call into a request), and so
+ * is IPC (dispatchArgs maps positional arguments onto the same input and back), so the transports cannot drift
+ * apart. Pure: zod and types only, because the renderer bundles it. Each route says how to read its input from
+ * the request (path params + query for GET, path params + JSON body for POST), validated here at the edge, and
+ * how that input maps onto the service method's arguments. The service validates the arguments once more.
  */
-export type ApiMethod = keyof AppApi;
-export type ApiArgs<K extends ApiMethod> = Parameters<AppApi[K]>;
-export type ApiResult<K extends ApiMethod> = Awaited<ReturnType<AppApi[K]>>;
+export type ApiMethod = keyof NormLabApi;
+export type ApiArgs<K extends ApiMethod> = Parameters<NormLabApi[K]>;
+export type ApiResult<K extends ApiMethod> = Awaited<ReturnType<NormLabApi[K]>>;
 
 export interface RouteDef<K extends ApiMethod, S extends z.ZodType = z.ZodType> {
   verb: 'GET' | 'POST';
@@ -35,36 +38,44 @@ const route =
 const pathId = z.coerce.number().int().positive();
 const optionalInt = z.coerce.number().int().min(0).optional();
 /** `status=queued,running` in a query string, an array in a body. */
-const csvList = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v),
-  z.array(z.string().min(1)).optional(),
+const splitCsv = (v: unknown) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v);
+const csvList = z.preprocess(splitCsv, z.array(z.string().min(1)).optional());
+const statusList = z.preprocess(splitCsv, z.array(z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]])).optional());
+/** `ids=3,5,8` in a query string, an array of numbers in a body. */
+const idList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').filter(Boolean).map(Number) : v),
+  z.array(z.number().int().positive()).max(10_000).optional(),
 );
-const oneOrList = (v: string[] | undefined) => (v === undefined ? undefined : v.length === 1 ? v[0] : v);
+const oneOrList = <T>(v: T[] | undefined) => (v === undefined ? undefined : v.length === 1 ? v[0] : v);
 const empty = z.strictObject({});
 const runQuery = z.strictObject({
   sweepId: z.coerce.number().int().positive().optional(),
-  status: csvList,
+  status: statusList,
+  groupKey: csvList,
   model: z.string().min(1).optional(),
   dataset: z.string().min(1).optional(),
+  ids: idList,
   limit: optionalInt,
   offset: optionalInt,
 });
 const exportQuery = z.strictObject({
   what: z.string().min(1),
   sweepId: z.coerce.number().int().positive().optional(),
-  status: csvList,
+  status: statusList,
   model: z.string().min(1).optional(),
   dataset: z.string().min(1).optional(),
 });
-type RunQuery = z.output<typeof runQuery>;
-type FilterArg = { sweepId?: number; status?: string | string[]; model?: string; dataset?: string; limit?: number; offset?: number };
+type RunQuery = Partial<z.output<typeof runQuery>>;
+type FilterArg = { status?: string | readonly string[]; groupKey?: string | readonly string[]; ids?: readonly number[] };
 
-function queryToFilter(q: RunQuery): Record<string, unknown> {
-  return Object.fromEntries(Object.entries({ ...q, status: oneOrList(q.status) }).filter(([, v]) => v !== undefined));
+/** A query's lists back into the filter's one-or-many fields. */
+function queryToFilter<Q extends RunQuery>({ status, groupKey, ...rest }: Q) {
+  return { ...rest, status: oneOrList(status), groupKey: oneOrList(groupKey) };
 }
-function filterToQuery(filter: unknown): Record<string, unknown> {
-  const f = (filter ?? {}) as FilterArg;
-  return { ...f, status: Array.isArray(f.status) ? f.status.join(',') : f.status };
+const joined = (v: string | readonly (string | number)[] | undefined) => (Array.isArray(v) ? v.join(',') : (v as string | undefined));
+function filterToQuery(filter: FilterArg | undefined): Record<string, unknown> {
+  const f = filter ?? {};
+  return { ...f, status: joined(f.status), groupKey: joined(f.groupKey), ids: joined(f.ids) };
 }
 
 export const apiRoutes = {
@@ -74,11 +85,11 @@ export const apiRoutes = {
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
   }),
   submitSweep: route('submitSweep')({
-    verb: 'POST', changes: 'queue', path: '/api/sweeps', input: z.strictObject({ spec: z.record(z.string(), z.unknown()) }),
+    verb: 'POST', changes: 'queue', path: '/api/sweeps', input: z.strictObject({ spec: sweepSpecInputSchema }),
     toArgs: (i) => [i.spec], fromArgs: (spec) => ({ spec }),
   }),
   previewSweep: route('previewSweep')({
-    verb: 'POST', path: '/api/sweeps/preview', input: z.strictObject({ spec: z.record(z.string(), z.unknown()) }),
+    verb: 'POST', path: '/api/sweeps/preview', input: z.strictObject({ spec: sweepSpecInputSchema }),
     toArgs: (i) => [i.spec], fromArgs: (spec) => ({ spec }),
   }),
   advanceLrSearch: route('advanceLrSearch')({
@@ -90,8 +101,8 @@ export const apiRoutes = {
     toArgs: (q) => [queryToFilter(q)], fromArgs: (filter) => filterToQuery(filter),
   }),
   countRuns: route('countRuns')({
-    verb: 'GET', path: '/api/runs/count', input: runQuery.pick({ sweepId: true, status: true }),
-    toArgs: (q) => [queryToFilter(q) as Parameters<AppApi['countRuns']>[0]], fromArgs: (filter) => filterToQuery(filter),
+    verb: 'GET', path: '/api/runs/count', input: runQuery.omit({ limit: true, offset: true }),
+    toArgs: (q) => [queryToFilter(q)], fromArgs: (filter) => filterToQuery(filter),
   }),
   getRun: route('getRun')({
     verb: 'GET', path: '/api/runs/:id', input: z.strictObject({ id: pathId }),
@@ -122,17 +133,18 @@ export const apiRoutes = {
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
   }),
   retry: route('retry')({
-    verb: 'POST', changes: 'queue', path: '/api/runs/:id/retry', input: z.strictObject({ id: pathId }),
-    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+    // with lr, epochs or seed: "clone and edit", a new run with the edited spec
+    verb: 'POST', changes: 'queue', path: '/api/runs/:id/retry', input: retryChangesSchema.extend({ id: pathId }),
+    toArgs: ({ id, ...changes }) => [id, changes], fromArgs: (id, changes) => ({ id, ...changes }),
   }),
   compare: route('compare')({
     verb: 'POST', path: '/api/compare',
-    input: z.strictObject({ filter: z.record(z.string(), z.unknown()).optional() }),
+    input: z.strictObject({ filter: aggregateFilterSchema.optional() }),
     toArgs: (i) => [i.filter], fromArgs: (filter) => ({ filter }),
   }),
   curves: route('curves')({
     verb: 'POST', path: '/api/curves',
-    input: z.strictObject({ groupKeys: z.array(z.string().min(1)).max(1000), metric: z.string().min(1) }),
+    input: z.strictObject({ groupKeys: groupKeysSchema, metric: z.string().min(1) }),
     toArgs: (i) => [i.groupKeys, i.metric], fromArgs: (groupKeys, metric) => ({ groupKeys, metric }),
   }),
   pause: route('pause')({ verb: 'POST', changes: 'queue', path: '/api/queue/pause', input: empty, toArgs: () => [], fromArgs: () => ({}) }),
@@ -160,6 +172,9 @@ export const apiRoutes = {
     fromArgs: (what, filter) => ({ what, ...filterToQuery(filter) }),
   }),
 } satisfies { [K in ApiMethod]: RouteDef<K, z.ZodType> };
+
+/** Every method of the table, in its order. */
+export const API_METHODS = Object.keys(apiRoutes) as ApiMethod[];
 
 /** `/api/runs/:id/logs` + { id: 3, afterId: 7 } → path `/api/runs/3/logs`, rest { afterId: 7 }. */
 export function fillPath(path: string, input: Record<string, unknown>): { path: string; rest: Record<string, unknown> } {

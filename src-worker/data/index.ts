@@ -48,3 +48,4 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<Dataset> {
       return ImageNet32Dataset.open(requireDataDir(opts), { normalize: opts.normalize });
   }
 }
+export { DATASETS, DATASET_NAMES, checkDataDir, datasetEntry, isDownloadable, trainSizeOf, type DataCheck, type DatasetEntry } from './registry';

@@ -8,7 +8,6 @@ import { bindAppApi } from '../../src-main/server/app-api';
 import { newToken } from '../../src-main/server/auth';
 import { startNormLabServer, type RunningServer } from '../../src-main/server/http-server';
 import { LiveHub, type LiveEvent } from '../../src-main/server/live-events';
-import { createUiExtras } from '../../src-main/server/ui-extras';
 import { ExperimentStore } from '../../src-main/store';
 
 /** Live updates over the WebSocket are batched and coalesced, so a sweep streaming hundreds of runs stays light. */
@@ -21,9 +20,9 @@ const token = newToken();
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'normlab-live-'));
   store = ExperimentStore.open(join(dir, 'normlab.db'));
-  const service = new NormLabService(store);
   live = new LiveHub();
-  const api = bindAppApi(service, createUiExtras({ store, service, live, dataDir: dir }), live);
+  const service = new NormLabService(store, null, { dataDir: dir });
+  const api = bindAppApi(service, live);
   server = await startNormLabServer({ api, live, token, staticDir: dir, liveIntervalMs: 200 });
 });
 

@@ -5,7 +5,6 @@ import { dispatchArgs, toErrorBody } from '../../src-main/server/dispatch';
 import { NormLabService } from '../../src-main/api/service';
 import { bindAppApi } from '../../src-main/server/app-api';
 import { LiveHub } from '../../src-main/server/live-events';
-import { createUiExtras } from '../../src-main/server/ui-extras';
 import { ExperimentStore } from '../../src-main/store';
 import type { LiveEvent } from '../../src-main/server/live-events';
 import type { ElectronBridge } from '../../src-main/electron/preload';
@@ -14,7 +13,7 @@ import { flushPromises } from '@vue/test-utils';
 import { afterAll, beforeAll } from 'vitest';
 
 /**
- * A renderer client wired to a real backend (store + service + UI extras, no scheduler) on a temp SQLite file,
+ * A renderer client wired to a real backend (store + service, no scheduler) on a temp SQLite file,
  * through the same dispatch the Electron IPC handler uses: component tests exercise the real API, not a fake.
  * Live events are delivered synchronously as one batch per emit, so tests control timing.
  */
@@ -53,9 +52,9 @@ export async function openInProcessClient(populate?: (dbFile: string) => void): 
   const dir = mkdtempSync(join(tmpdir(), 'normlab-renderer-'));
   populate?.(join(dir, 'normlab.db'));
   const store = ExperimentStore.open(join(dir, 'normlab.db'));
-  const service = new NormLabService(store);
   const live = new LiveHub();
-  const api = bindAppApi(service, createUiExtras({ store, service, live, dataDir: join(dir, 'data') }), live);
+  const service = new NormLabService(store, null, { dataDir: join(dir, 'data'), onDownload: (e) => live.emit({ type: 'download', ...e }) });
+  const api = bindAppApi(service, live);
   const bridge: ElectronBridge = {
     kind: 'electron',
     async call(method, args) {

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SweepSpecArg } from '../../api/schemas';
 import { openRuntime } from '../../runtime';
 import { finiteNumber, positiveInt } from '../option-parsers';
 import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepUntilSignalled, type SweepReporter } from '../sweep-runner';
@@ -46,7 +47,7 @@ export interface DemoOptions {
   json?: boolean;
 }
 
-export function demoSweepSpec(o: DemoOptions): unknown {
+export function demoSweepSpec(o: DemoOptions): SweepSpecArg {
   return {
     name: `demo-${o.width}-${o.epochs}ep`,
     base: {

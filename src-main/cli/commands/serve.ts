@@ -4,6 +4,8 @@ import { newToken } from '../../server/auth';
 import { openAppBackend } from '../../server/app-backend';
 import { startNormLabServer } from '../../server/http-server';
 import { ensureRenderer } from '../../server/renderer-build';
+import { positiveInt } from '../option-parsers';
+import { handleStopSignals } from '../stop-signals';
 
 interface ServeOptions {
   db: string;
@@ -21,12 +23,6 @@ interface ServeOptions {
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0 picks a free one)');
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
 }
 
@@ -90,13 +86,10 @@ export function register(program: Command): void {
       // the URL on stdout alone, so scripts (and the E2E test) can read it
       process.stdout.write(`${server.url}\n`);
       await new Promise<void>((done) => {
-        const stop = () => {
+        handleStopSignals(() => {
           say('stopping: running workers checkpoint and stop; interrupt again to quit at once');
-          process.once('SIGINT', () => process.exit(130));
           void server.close().then(() => backend.close({ interruptRunning: true })).then(done);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        });
       });
     });
 }

@@ -1,35 +1,33 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import type { SweepSpecArg } from '../../api/schemas';
 import { openRuntime } from '../../runtime';
+import { positiveInt, UsageError } from '../option-parsers';
 import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepUntilSignalled, type SweepReporter } from '../sweep-runner';
 
 interface SweepOptions {
   db: string;
-  workers?: string;
-  workersPerGpu?: string;
+  workers?: number;
+  workersPerGpu: number;
   checkpointRoot?: string;
   json?: boolean;
 }
 
-function readSpec(file: string): unknown {
+function readSpec(file: string): SweepSpecArg {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new Error(`cannot read sweep spec ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  let spec: unknown;
   try {
-    return JSON.parse(text);
+    spec = JSON.parse(text);
   } catch (err) {
-    throw new Error(`sweep spec ${file} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(`sweep spec ${file} is not valid JSON: ${(err as Error).message}`);
   }
-}
-
-function positiveInt(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${value}"`);
-  return n;
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new UsageError(`sweep spec ${file} must hold a JSON object`);
+  return spec as SweepSpecArg;
 }
 
 function jsonReporter(): SweepReporter {
@@ -83,8 +81,8 @@ export function register(program: Command): void {
     .description('run a sweep spec to the end on this machine\'s GPUs (or CPU slots); resumes interrupted runs')
     .argument('<spec>', 'sweep spec (JSON file)')
     .requiredOption('--db <file>', 'experiment store (SQLite file, created if missing)')
-    .option('--workers <n>', 'worker processes when running on CPU (default: one per core)')
-    .option('--workers-per-gpu <n>', 'worker processes per GPU', '1')
+    .option('--workers <n>', 'worker processes when running on CPU (default: one per core)', positiveInt)
+    .option('--workers-per-gpu <n>', 'worker processes per GPU', positiveInt, 1)
     .option('--checkpoint-root <dir>', 'where run checkpoints go (default: next to the DB)')
     .option('--json', 'one JSON event per line on stdout')
     .action(async (specFile: string, opts: SweepOptions) => {
@@ -94,8 +92,8 @@ export function register(program: Command): void {
         checkpointRoot: opts.checkpointRoot,
         startScheduler: false,
         devices: {
-          cpuSlots: positiveInt(opts.workers, '--workers'),
-          slotsPerGpu: positiveInt(opts.workersPerGpu, '--workers-per-gpu'),
+          cpuSlots: opts.workers,
+          slotsPerGpu: opts.workersPerGpu,
         },
       });
       try {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NormLabService, ServiceError, type DeviceInfo, type RunController } from '../../../src-main/api';
+import { NormLabService, ServiceError, type DeviceInfo, type RunController, type RunFilterInput } from '../../../src-main/api';
 import { ExperimentStore } from '../../../src-main/store';
 import { epochMetrics, finalMetrics, tempDir } from '../store/helpers';
 
@@ -35,7 +35,7 @@ function runToEnd(store: ExperimentStore, runId: number, acc: number, status: 'f
 describe('NormLabService', () => {
   it('submits a sweep and, re-submitted, adds only what is new', async () => {
     const { store, service } = open();
-    const spec = { name: 'kn-vs-bn', base: { ...base, lr: 0.1 }, grid: { model: ['knresnet18', 'resnet18'] }, seeds: [1, 2] };
+    const spec = { name: 'kn-vs-bn', base: { ...base, lr: 0.1 }, grid: { model: ['knresnet18', 'resnet18_bn'] }, seeds: [1, 2] };
     const first = await service.submitSweep(spec);
     expect(first).toMatchObject({ name: 'kn-vs-bn', sweepCreated: true, groups: 2, runs: { total: 4, created: 4, existing: 0 } });
     const [r1, r2] = await service.listRuns({ sweepId: first.sweepId, limit: 2 });
@@ -56,8 +56,8 @@ describe('NormLabService', () => {
 
   it('rejects bad input with a code and every problem, and keeps what was recorded', async () => {
     const { store, service } = open();
-    await service.submitSweep({ name: 'ok', base: { ...base, model: 'm', lr: 0.1 } });
-    const bad = await rejection(service.submitSweep({ name: 'ok', base: { ...base, model: 'm' }, grid: { lr: [0.1, -2] } }));
+    await service.submitSweep({ name: 'ok', base: { ...base, model: 'cnn', lr: 0.1 } });
+    const bad = await rejection(service.submitSweep({ name: 'ok', base: { ...base, model: 'cnn' }, grid: { lr: [0.1, -2] } }));
     expect(bad.code).toBe('invalid_input');
     expect(bad.problems).toEqual([expect.stringMatching(/^grid\.lr\[1\]: /)]);
     expect(JSON.parse(JSON.stringify(bad))).toMatchObject({ code: 'invalid_input', problems: bad.problems });
@@ -65,7 +65,9 @@ describe('NormLabService', () => {
 
     expect((await rejection(service.getRun(999))).code).toBe('not_found');
     expect((await rejection(service.getRun(-1))).message).toMatch(/run id/);
-    const filterError = await rejection(service.listRuns({ sweepId: 'one', colour: 'red' }));
+    // what a remote caller may send, whatever the types say
+    const untyped: unknown = { sweepId: 'one', colour: 'red' };
+    const filterError = await rejection(service.listRuns(untyped as RunFilterInput));
     expect(filterError.problems).toEqual(
       expect.arrayContaining([expect.stringMatching(/^filter\.sweepId: /), expect.stringMatching(/^filter: .*colour/)]),
     );
@@ -146,7 +148,7 @@ describe('NormLabService', () => {
 
   it('cancels and retries through the store without a scheduler, and delegates to one when attached', async () => {
     const alone = open();
-    const { sweepId } = await alone.service.submitSweep({ name: 's', base: { ...base, model: 'm', lr: 0.1 }, repeats: 2 });
+    const { sweepId } = await alone.service.submitSweep({ name: 's', base: { ...base, model: 'cnn', lr: 0.1 }, repeats: 2 });
     const [a, b] = await alone.service.listRuns({ sweepId });
     expect((await alone.service.cancel(a!.id)).status).toBe('cancelled');
     expect((await alone.service.retry(a!.id)).status).toBe('queued');
@@ -170,7 +172,7 @@ describe('NormLabService', () => {
     };
     const withScheduler = open(controller);
     holder = withScheduler.store;
-    const sub = await withScheduler.service.submitSweep({ name: 's', base: { ...base, model: 'm', lr: 0.1 } });
+    const sub = await withScheduler.service.submitSweep({ name: 's', base: { ...base, model: 'cnn', lr: 0.1 } });
     const [run] = await withScheduler.service.listRuns({ sweepId: sub.sweepId });
     withScheduler.store.markRunning(run!.id, 'cpu:0');
     expect((await withScheduler.service.cancel(run!.id)).status).toBe('cancelled');
