@@ -40,6 +40,10 @@ export interface CliFlag {
    * `both` gives the two.
    */
   negatable?: 'positive' | 'negative' | 'both';
+  /** The help section it is listed in, when not the one its role gives (`--preset` is about the run). */
+  helpGroup?: 'run';
+  /** Help text of `--no-flag`. */
+  negatedDescription?: string;
   /** An object field given by a switch that turns it on (`--dp`); its own fields have their own flags. */
   switch?: true;
 }

@@ -105,11 +105,11 @@ export const runSpecSchema = z.object({
   }),
   // absent: off for KernelNorm models on CIFAR (the reference feeds them raw [0, 1] images), on otherwise
   normalizeInputs: field(z.boolean().optional(), 'standardise inputs per channel (absent: on, except KernelNorm models on CIFAR, as the reference)', {
-    label: 'Normalize inputs', role: 'experiment', cli: { negatable: 'both' }, builder: true,
+    label: 'Normalize inputs', role: 'experiment', cli: { negatable: 'both', negatedDescription: 'feed raw [0, 1] images' }, builder: true,
   }),
   // random crop + flip for CIFAR, as in the paper
   augment: field(z.boolean().optional(), 'training-set augmentation (absent: on)', {
-    label: 'Augmentation', role: 'experiment', cli: { negatable: 'negative' }, builder: true,
+    label: 'Augmentation', role: 'experiment', cli: { negatable: 'negative', negatedDescription: 'no training-set augmentation' }, builder: true,
   }),
   width: field(z.number().positive().max(4).default(1), 'width multiplier of every layer (1 = the paper)', {
     label: 'Width multiplier', role: 'experiment', cli: { value: '<x>' },
@@ -144,7 +144,7 @@ export const runSpecSchema = z.object({
   }),
   // display-only: the preset's values are already resolved into the other fields
   preset: field(z.string().optional(), 'recipe to start from (cifar100-paper, imagenet-paper, dp-paper, …); explicit flags win', {
-    label: 'Preset', role: 'execution', cli: { value: '<name>' },
+    label: 'Preset', role: 'execution', cli: { value: '<name>', helpGroup: 'run' },
   }),
   dp: field(dpOptionsSchema.optional(), 'train with DP-SGD (Poisson sampling, per-example clipping, Gaussian noise); --batch-size is the micro-batch; activation defaults to mish', {
     label: 'DP-SGD', role: 'experiment', cli: { switch: true }, scope: { dpCapable: true },

@@ -26,3 +26,8 @@ export function finiteNumber(value: string): number {
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
   return n;
 }
+
+/** "30,60,90" → [30, 60, 90]; each item a positive integer. */
+export function intList(value: string): number[] {
+  return value.split(',').map((v) => positiveInt(v.trim()));
+}

@@ -1,9 +1,10 @@
 import cliProgress from 'cli-progress';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { finiteNumber, nonNegativeInt, positiveInt, UsageError } from '../option-parsers';
+import { Command, Option } from 'commander';
+import { UsageError } from '../option-parsers';
+import { flagOf, runFlagOptions, runInputFromFlags } from '../run-flags';
 import type { FinalMetrics, WorkerEvent } from '../../../src-worker/protocol';
-import { backendRequestSchema, datasetNameSchema, type LrSchedule, type RunSpecInput } from '../../../src-worker/run-spec';
-import { resolvePreset } from '../../../src-worker/train/presets';
+import { lrScheduleSchema, type RunSpecInput } from '../../../src-worker/run-spec';
+import { PresetError, presetFields, resolvePreset } from '../../../src-worker/train/presets';
 import { executeRun, type RunResult } from '../../../src-worker/train/run';
 
 /**
@@ -12,89 +13,52 @@ import { executeRun, type RunResult } from '../../../src-worker/train/run';
  */
 export const EXIT = { finished: 0, failed: 1, invalid: 2, diverged: 3, cancelled: 130, interrupted: 130 } as const;
 
-function intList(value: string): number[] {
-  return value.split(',').map((v) => positiveInt(v.trim()));
-}
-
-interface TrainOptions {
-  model?: string; dataset?: string; dataDir?: string; epochs?: number; batchSize?: number; lr?: number; seed?: number;
-  width?: number; preset?: string; checkpointDir?: string; resume?: boolean; backend?: string; json?: boolean;
-  momentum?: number; weightDecay?: number; nesterov?: boolean; schedule?: string; decay?: number; milestones?: number[];
-  gamma?: number; power?: number; syntheticTrainSize?: number; syntheticTestSize?: number; imageSize?: number;
-  checkpointEvery?: number; statsEvery?: number; progressEvery?: number; knDropout?: number; groups?: number;
-  activation?: string; augment?: boolean; lowResolution?: boolean; normalizeInputs?: boolean;
-  dp?: boolean; targetEpsilon?: number; noiseMultiplier?: number; delta?: number; maxGradNorm?: number; logicalBatch?: number;
-}
-
 /** A flag combination the run spec cannot express; reported like a bad flag value (exit 2). */
 export class TrainUsageError extends UsageError {
   override name = 'TrainUsageError';
 }
 
-const DP_FLAGS = { targetEpsilon: '--target-epsilon', noiseMultiplier: '--noise-multiplier', delta: '--delta', maxGradNorm: '--max-grad-norm', logicalBatch: '--logical-batch' } as const;
-
-function presetFields(name: string | undefined): Partial<RunSpecInput> {
-  if (name === undefined) return {};
+function hasDpPreset(name: unknown): boolean {
+  if (typeof name !== 'string') return false;
   try {
-    return resolvePreset({ preset: name });
+    return presetFields(name).dp !== undefined;
   } catch {
-    return {}; // an unknown preset is reported by executeRun like any other invalid spec
+    return false; // an unknown preset is reported by executeRun like any other invalid spec
   }
+}
+
+function scheduleFrom(schedule: { kind: string; params: Record<string, unknown> }): unknown {
+  const asked = { kind: schedule.kind, ...schedule.params };
+  // the schema fills the parameters not given (cosine decay 0.01, …); a bad one is left for executeRun to name
+  const parsed = lrScheduleSchema.safeParse(asked);
+  return parsed.success ? parsed.data : asked;
 }
 
 /**
- * The DP options the flags describe, merged over a DP preset's (resolvePreset would replace the preset's dp
- * object whole, so `--preset dp-paper --max-grad-norm 2` would lose the preset's ε and logical batch).
+ * The run spec the flags describe, resolved like every front end's (presets.ts): the preset's fields under the
+ * flags, DP options refining the preset's, DP implying Mish and ε = 8. An unknown preset is left in for executeRun
+ * to report.
  */
-function dpFrom(o: TrainOptions, preset: Partial<RunSpecInput>): RunSpecInput['dp'] {
-  const given = Object.fromEntries(Object.keys(DP_FLAGS).flatMap((k) => (o[k as keyof typeof DP_FLAGS] === undefined ? [] : [[k, o[k as keyof typeof DP_FLAGS]]])));
-  if (!o.dp && !preset.dp) {
-    const flags = Object.keys(given).map((k) => DP_FLAGS[k as keyof typeof DP_FLAGS]);
-    if (flags.length > 0) throw new TrainUsageError(`${flags.join(', ')}: DP-SGD options; add --dp (or --preset dp-paper)`);
-    return undefined;
+export function specInputFromOptions(options: Record<string, unknown>): Partial<RunSpecInput> {
+  const flags = runInputFromFlags(options);
+  const input: Record<string, unknown> = { ...flags.fields };
+  if (flags.schedule) input.schedule = scheduleFrom(flags.schedule);
+  if (flags.dp.on || hasDpPreset(input.preset)) {
+    input.dp = flags.dp.given;
+  } else {
+    const given = Object.keys(flags.dp.given).map((key) => flagOf(`dp.${key}`));
+    if (given.length > 0) throw new TrainUsageError(`${given.join(', ')}: DP-SGD options; add --dp (or --preset dp-paper)`);
   }
-  const dp = { ...preset.dp, ...given } as Partial<NonNullable<RunSpecInput['dp']>>;
-  if (dp.logicalBatch === undefined) {
+  let resolved = input as Partial<RunSpecInput>;
+  try {
+    resolved = resolvePreset(resolved);
+  } catch (error) {
+    if (!(error instanceof PresetError)) throw error;
+  }
+  if (resolved.dp && resolved.dp.logicalBatch === undefined) {
     throw new TrainUsageError('--dp needs --logical-batch N: the expected size of the Poisson-sampled batch (the paper uses 8192 on CIFAR-10)');
   }
-  // the paper's budget unless the noise is given directly
-  if (dp.targetEpsilon === undefined && dp.noiseMultiplier === undefined) dp.targetEpsilon = 8;
-  return dp as RunSpecInput['dp'];
-}
-
-function scheduleFrom(o: TrainOptions): LrSchedule | undefined {
-  switch (o.schedule) {
-    case undefined:
-      return undefined;
-    case 'constant':
-      return { kind: 'constant' };
-    case 'cosine':
-      return { kind: 'cosine', decay: o.decay ?? 0.01 };
-    case 'multistep':
-      return { kind: 'multistep', milestones: o.milestones ?? [30, 60, 90], gamma: o.gamma ?? 0.1 };
-    case 'poly':
-      return { kind: 'poly', power: o.power ?? 0.9 };
-    default:
-      throw new InvalidArgumentError(`unknown schedule "${o.schedule}"`);
-  }
-}
-
-/** The run spec the flags describe (before presets are resolved; undefined fields are left to the preset). */
-export function specInputFromOptions(o: TrainOptions): Partial<RunSpecInput> {
-  const preset = presetFields(o.preset);
-  const dp = dpFrom(o, preset);
-  // the paper trains every DP model with Mish; an explicit --activation (or the preset's) still wins
-  const activation = o.activation ?? (dp && preset.activation === undefined ? 'mish' : undefined);
-  return {
-    model: o.model, dataset: o.dataset as RunSpecInput['dataset'], dataDir: o.dataDir, epochs: o.epochs,
-    batchSize: o.batchSize, lr: o.lr, seed: o.seed, width: o.width, preset: o.preset, checkpointDir: o.checkpointDir,
-    resume: o.resume, backend: o.backend as RunSpecInput['backend'], momentum: o.momentum, weightDecay: o.weightDecay,
-    nesterov: o.nesterov, schedule: scheduleFrom(o), syntheticTrainSize: o.syntheticTrainSize,
-    syntheticTestSize: o.syntheticTestSize, imageSize: o.imageSize, checkpointEvery: o.checkpointEvery,
-    statsEvery: o.statsEvery, progressEvery: o.progressEvery, knDropout: o.knDropout, groups: o.groups,
-    activation: activation as RunSpecInput['activation'], augment: o.augment, lowResolution: o.lowResolution,
-    normalizeInputs: o.normalizeInputs, dp,
-  };
+  return resolved;
 }
 
 /** Turns `batchSize: expected number` into `--batch-size: expected number` so messages name the flag. */
@@ -197,61 +161,24 @@ export function cancelOnSignals(onFirst?: () => void): { isCancelled: () => bool
 }
 
 export function register(program: Command): void {
-  program
+  const train = program
     .command('train')
-    .description('train one model and report per-epoch metrics (exit codes: 0 finished, 1 failed, 2 invalid, 3 diverged, 130 cancelled)')
-    .option('--model <name>', 'model name from the registry (see `normlab models`)')
-    .addOption(new Option('--dataset <name>', 'data set').choices(datasetNameSchema.options))
-    .option('--data-dir <dir>', 'folder holding the data set (cifar: the torchvision root; run `normlab download` to fetch it)')
-    .option('--epochs <n>', 'training epochs', positiveInt)
-    .option('--batch-size <n>', 'mini-batch size', positiveInt)
-    .option('--lr <x>', 'base learning rate', finiteNumber)
-    .option('--seed <n>', 'seed for model init, data order, augmentation and dropout', nonNegativeInt)
-    .option('--width <x>', 'width multiplier of every layer (1 = the paper)', finiteNumber)
-    .option('--preset <name>', 'recipe to start from (cifar100-paper, imagenet-paper, …); explicit flags win')
-    .option('--checkpoint-dir <dir>', 'write checkpoints here')
-    .option('--checkpoint-every <n>', 'checkpoint every N epochs (0: only on cancel and at the end)', nonNegativeInt)
-    .option('--resume', 'continue from the newest checkpoint in --checkpoint-dir')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices([...backendRequestSchema.options]))
-    .option('--momentum <x>', 'SGD momentum', finiteNumber)
-    .option('--weight-decay <x>', 'weight decay (applied to all parameters, as the reference does)', finiteNumber)
-    .option('--nesterov', 'Nesterov momentum')
-    .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['cosine', 'multistep', 'poly', 'constant']))
-    .option('--decay <x>', 'cosine: final lr as a fraction of lr (default 0.01)', finiteNumber)
-    .option('--milestones <list>', 'multistep: epochs, e.g. 30,60,90', intList)
-    .option('--gamma <x>', 'multistep: factor at each milestone (default 0.1)', finiteNumber)
-    .option('--power <x>', 'poly: exponent (default 0.9)', finiteNumber)
-    .option('--synthetic-train-size <n>', 'synthetic: training images', positiveInt)
-    .option('--synthetic-test-size <n>', 'synthetic: test images', positiveInt)
-    .option('--image-size <n>', 'folder: image side length', positiveInt)
-    .option('--kn-dropout <p>', 'KernelNorm dropout probability', finiteNumber)
-    .option('--groups <n>', 'GroupNorm groups', positiveInt)
-    .addOption(new Option('--activation <name>', 'activation').choices(['relu', 'mish']))
-    .option('--low-resolution', '3x3 stem (default for images of 64 px or less)')
-    .option('--no-augment', 'no training-set augmentation')
-    .option('--normalize-inputs', 'standardise inputs per channel (default: on, except KernelNorm models on CIFAR, as the reference)')
-    .option('--no-normalize-inputs', 'feed raw [0, 1] images')
-    .option('--stats-every <n>', 'normalisation statistics every N steps (0: never)', nonNegativeInt)
-    .option('--progress-every <n>', 'progress event every N batches', positiveInt)
-    .option('--dp', 'train with DP-SGD (Poisson sampling, per-example clipping, Gaussian noise); --batch-size is the micro-batch; activation defaults to mish')
-    .option('--target-epsilon <x>', 'DP: privacy budget ε the noise is calibrated to (default 8 unless --noise-multiplier)', finiteNumber)
-    .option('--noise-multiplier <x>', 'DP: noise multiplier σ, instead of calibrating to --target-epsilon', finiteNumber)
-    .option('--delta <x>', 'DP: δ (default 8e-7)', finiteNumber)
-    .option('--max-grad-norm <x>', 'DP: per-example clipping bound C (default 1)', finiteNumber)
-    .option('--logical-batch <n>', 'DP: expected Poisson-sampled batch per step (the paper: 8192)', positiveInt)
-    .option('--json', 'one JSON event per line on stdout; the last line is {"event":"done",…}')
-    .action(async (options: TrainOptions) => {
-      let input: Partial<RunSpecInput>;
-      try {
-        input = specInputFromOptions(options);
-      } catch (err) {
-        if (!(err instanceof TrainUsageError)) throw err;
-        process.stderr.write(`normlab train: ${err.message}\n`);
-        process.exitCode = EXIT.invalid;
-        return;
-      }
-      process.exitCode = await runInProcess(input, options.json ?? false);
-    });
+    .description('train one model and report per-epoch metrics (exit codes: 0 finished, 1 failed, 2 invalid, 3 diverged, 130 cancelled)');
+  // the run flags come from the run spec's schema (run-flags.ts); --json is about this command's output only
+  for (const option of runFlagOptions()) train.addOption(option);
+  train.addOption(new Option('--json', 'one JSON event per line on stdout; the last line is {"event":"done",…}').helpGroup('Output options:'));
+  train.action(async (options: Record<string, unknown>) => {
+    let input: Partial<RunSpecInput>;
+    try {
+      input = specInputFromOptions(options);
+    } catch (err) {
+      if (!(err instanceof TrainUsageError)) throw err;
+      process.stderr.write(`normlab train: ${err.message}\n`);
+      process.exitCode = EXIT.invalid;
+      return;
+    }
+    process.exitCode = await runInProcess(input, options.json === true);
+  });
 }
 
 /** Runs one spec here, rendering its events; returns the exit code. */

@@ -1,0 +1,71 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { register, specInputFromOptions } from '../../src-main/cli/commands/train';
+import { dpFields, runFields, scheduleFields } from '../../src-worker/run-fields';
+import { parseRunSpec } from '../../src-worker/run-spec';
+
+function trainCommand(): Command {
+  const program = new Command().exitOverride();
+  register(program);
+  return program.commands.find((c) => c.name() === 'train')!.exitOverride();
+}
+
+/** The spec `normlab train ARGS` would run: commander's real parsing, the action swapped for a capture. */
+function specOf(args: string[]): ReturnType<typeof specInputFromOptions> {
+  const program = new Command().exitOverride();
+  register(program);
+  let captured: ReturnType<typeof specInputFromOptions> | undefined;
+  program.commands.find((c) => c.name() === 'train')!.exitOverride().action((options) => {
+    captured = specInputFromOptions(options);
+  });
+  program.parse(['train', ...args], { from: 'user' });
+  return captured!;
+}
+
+describe('normlab train flags, derived from the run spec schema', () => {
+  it('has a flag for every field with CLI metadata, and only those', () => {
+    const flags = trainCommand().options.map((o) => o.long);
+    for (const field of [...runFields(), ...dpFields(), ...scheduleFields()]) {
+      if (!field.meta.cli) continue;
+      const kebab = field.key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+      const name = field.meta.cli.name ?? kebab;
+      expect(flags.includes(`--${name}`) || flags.includes(`--no-${name}`), field.path).toBe(true);
+    }
+    expect(flags).not.toContain('--run-id');
+    expect(flags).toEqual(expect.arrayContaining(['--kn-dropout', '--groups', '--no-augment', '--normalize-inputs', '--no-normalize-inputs', '--json']));
+  });
+
+  it('--help shows defaults, what a run needs, and which runs a field applies to', () => {
+    const help = trainCommand().helpInformation({ error: false }).replace(/\s+/g, ' ');
+    expect(help).toContain('--momentum <x> SGD momentum (default: 0.9)');
+    expect(help).toContain('--groups <n> GroupNorm groups (default: 32; GroupNorm models only)');
+    expect(help).toContain('--kn-dropout <p> KernelNorm dropout probability (default: 0.05; KernelNorm models only)');
+    expect(help).toMatch(/--epochs <n> training epochs \(required unless --preset sets it\)/);
+    expect(help).toMatch(/--logical-batch <n> .*\(required with --dp unless --preset sets it\)/);
+    expect(help).toMatch(/--synthetic-train-size <n> synthetic: training images \(synthetic only\)/);
+    expect(help).toMatch(/Run options:.*Execution options:.*--backend <name>.*DP-SGD options:.*--dp .*Output options:.*--json/);
+  });
+
+  it('turns every kind of flag into its field: numbers, lists, choices, switches and negations', () => {
+    const base = ['--model', 'resnet18_gn', '--dataset', 'synthetic', '--epochs', '2', '--batch-size', '8', '--lr', '0.1'];
+    const input = specOf([...base, '--groups', '8', '--momentum', '0.5', '--weight-decay', '0', '--nesterov', '--no-augment', '--no-normalize-inputs',
+      '--schedule', 'multistep', '--gamma', '0.5', '--seed', '4', '--backend', 'wasm', '--stats-every', '0', '--low-resolution']);
+    expect(input).toMatchObject({
+      model: 'resnet18_gn', groups: 8, momentum: 0.5, weightDecay: 0, nesterov: true, augment: false, normalizeInputs: false,
+      schedule: { kind: 'multistep', milestones: [30, 60, 90], gamma: 0.5 }, seed: 4, backend: 'wasm', statsEvery: 0, lowResolution: true,
+    });
+    expect(specOf([...base, '--schedule', 'cosine']).schedule).toEqual({ kind: 'cosine', decay: 0.01 });
+    expect(specOf([...base, '--schedule', 'multistep', '--milestones', '5,8']).schedule).toEqual({ kind: 'multistep', milestones: [5, 8], gamma: 0.1 });
+    // a flag not given leaves the field to the preset or the schema's default
+    const plain = specOf(base);
+    expect(plain).not.toHaveProperty('momentum');
+    expect(parseRunSpec(plain)).toMatchObject({ momentum: 0.9, schedule: { kind: 'cosine', decay: 0.01 }, augment: true });
+    expect(() => specOf([...base, '--stats-every', '-1'])).toThrow(/expected an integer >= 0, got "-1"/);
+    expect(() => specOf([...base, '--milestones', '5,x'])).toThrow(/expected a positive integer, got "x"/);
+  });
+
+  it('a noise multiplier over dp-paper replaces its ε instead of being overruled by it', () => {
+    const spec = parseRunSpec(specOf(['--preset', 'dp-paper', '--dataset', 'synthetic', '--noise-multiplier', '1.2']));
+    expect(spec.dp).toEqual({ noiseMultiplier: 1.2, delta: 8e-7, maxGradNorm: 1, logicalBatch: 8192 });
+  });
+});
