@@ -1,14 +1,6 @@
 import { fork } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { tsNodeExecArgv } from '../node-runtime';
-import { WORKER_ENTRY } from '../scheduler/worker-process';
+import { childEntry } from '../entry-points';
 import type { ProbeRequest } from './probe-protocol';
-
-/**
- * Anchored on the worker's entry (src-worker/main.ts), which the scheduler already finds from source and from the
- * electron-vite bundle alike: this module may land in a chunk one folder deeper (out/main/chunks/) when bundled.
- */
-const PROBE_ENTRY = join(dirname(WORKER_ENTRY), '..', 'src-main', 'doctor', 'probe-child.ts');
 
 export interface ChildOutcome<M> {
   /** The messages the child sent, in order (a probe sends what it knows before a step that may crash it). */
@@ -37,8 +29,10 @@ export function runProbe<M>(request: ProbeRequest, opts: RunProbeOptions): Promi
     let timedOut = false;
     let child: ReturnType<typeof fork>;
     try {
-      child = fork(PROBE_ENTRY, [JSON.stringify(request)], {
-        execArgv: tsNodeExecArgv(),
+      // out/main/probe-child.js when running built, probe-child.ts through tsx otherwise
+      const probe = childEntry('probe-child');
+      child = fork(probe.file, [JSON.stringify(request)], {
+        execArgv: probe.execArgv,
         // ELECTRON_RUN_AS_NODE: a plain Node process when the doctor runs inside Electron's main process
         env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...opts.env },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

@@ -1,12 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { tsNodeExecArgv } from '../node-runtime';
+import { childEntry } from '../entry-points';
+import { nodeExecArgvFor } from '../node-runtime';
 import type { ParentMessage, RunSpec, WorkerEvent } from '../../src-worker/protocol';
 import type { JournalAck } from '../../src-worker/train/journal';
 
-// join() rather than new URL(…, import.meta.url): Vite rewrites the latter into an asset import when bundling
-export const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src-worker', 'main.ts');
+/** out/main/worker.js when running built, src-worker/main.ts otherwise (src-main/entry-points.ts). */
+export const WORKER_ENTRY = childEntry('worker').file;
 
 export interface WorkerExit {
   code: number | null;
@@ -76,8 +75,9 @@ export function forkWorker(opts: ForkWorkerOptions = {}): IdleWorker {
     env.NORMLAB_GPU_NAME = opts.gpu.name;
     env.NORMLAB_GPU_ORDINAL = String(opts.gpu.ordinal);
   }
-  const child: ChildProcess = fork(opts.entry ?? WORKER_ENTRY, [], {
-    execArgv: tsNodeExecArgv(),
+  const entry = opts.entry ?? WORKER_ENTRY;
+  const child: ChildProcess = fork(entry, [], {
+    execArgv: nodeExecArgvFor(entry),
     env,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'advanced',

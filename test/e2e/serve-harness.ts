@@ -17,11 +17,8 @@ export async function buildApp(): Promise<void> {
  * it runs, which must not pull the assets from under a page another test file has open.
  */
 export async function buildRendererInto(outDir: string): Promise<string> {
-  const { build } = await import('vite');
-  const { rendererConfig } = await import('../../src-renderer/vite.renderer.config');
-  const config = rendererConfig(ROOT);
-  await build({ ...config, configFile: false, logLevel: 'warn', build: { ...config.build, outDir } });
-  return outDir;
+  const { buildRendererInto: build } = await import('../../src-renderer/vite.renderer.config');
+  return build(ROOT, outDir);
 }
 
 export interface ServeProcess {
