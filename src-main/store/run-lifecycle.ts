@@ -37,6 +37,8 @@ export class RunLifecycle {
     private readonly ctx: StoreContext,
     private readonly runs: Runs,
     private readonly logs: RunLogs,
+    /** The state machine's rule; a parameter only so a test can show that no status write bypasses it. */
+    private readonly sources: (to: RunStatus) => readonly RunStatus[] = transitionSources,
   ) {}
 
   /**
@@ -141,7 +143,7 @@ export class RunLifecycle {
     const [row] = this.writeStatus(to, { sql: 'id = @runId', params: { runId } }, sets);
     if (row) return toRunRecord(row);
     const current = this.runs.require(runId);
-    throw new InvalidTransitionError(runId, current.status, to, transitionSources(to));
+    throw new InvalidTransitionError(runId, current.status, to, this.sources(to));
   }
 
   /** The one statement that writes `runs.status`: rows of `target` whose status may move to `to` (run-states.ts). */
@@ -157,7 +159,7 @@ export class RunLifecycle {
         params[`set_${column}`] = value;
       }
     }
-    const from = transitionSources(to).map((s) => `'${s}'`).join(', ');
+    const from = this.sources(to).map((s) => `'${s}'`).join(', ');
     // a handful of distinct statements (one per transition kind), so the prepared-statement cache holds them
     const sql = `UPDATE runs SET ${assignments.join(', ')} WHERE (${target.sql}) AND status IN (${from}) RETURNING *`;
     return this.ctx.stmt(sql).all(params) as RunRow[];
