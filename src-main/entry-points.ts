@@ -11,6 +11,8 @@ import { nodeExecArgvFor } from './node-runtime';
 export const CHILD_ENTRIES = {
   /** one training run per process (the scheduler's workers) */
   worker: 'src-worker/main.ts',
+  /** one run from a file, no parent process: what a Slurm job script starts on a compute node */
+  'batch-worker': 'src-worker/batch-main.ts',
   /** one `normlab doctor` probe per process: a native addon that crashes takes only the probe down */
   'probe-child': 'src-main/doctor/probe-child.ts',
   /** store + scheduler + service away from Electron's main thread (a utilityProcess, or a Node child) */

@@ -55,7 +55,7 @@ afterAll(() => {
 describe('npm run build', () => {
   it('puts Electron main, the CLI, its commands and every forked entry under out/main', () => {
     const main = readdirSync(join(app, 'out', 'main'));
-    for (const file of ['index.js', 'cli.js', 'worker.js', 'probe-child.js', 'core-process.js']) expect(main, file).toContain(file);
+    for (const file of ['index.js', 'cli.js', 'worker.js', 'batch-worker.js', 'probe-child.js', 'core-process.js']) expect(main, file).toContain(file);
     expect(readdirSync(join(app, 'out', 'main', 'commands'))).toEqual(expect.arrayContaining(['train.js', 'sweep.js', 'serve.js', 'doctor.js', 'models.js']));
     expect(existsSync(join(app, 'out', 'preload', 'index.cjs'))).toBe(true);
     expect(existsSync(join(app, 'out', 'renderer', 'index.html'))).toBe(true);
@@ -95,15 +95,16 @@ describe('the built CLI, without tsx', () => {
 
   it('normlab sweep runs each run in a worker process forked from out/main/worker.js', async () => {
     const spec = join(base, 'spec.json');
-    writeFileSync(spec, JSON.stringify(tinySweep('built', { seeds: [1, 2] })));
+    writeFileSync(spec, JSON.stringify(tinySweep('built')));
     const r = await normlab(app, ['sweep', spec, '--db', join(base, 'sweep.db'), '--workers', '1', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const events = jsonLines(r.stdout);
     // `started` and `epoch` carry a runId: the worker sent them over its IPC channel
     const started = events.filter((e) => e.event === 'started');
-    expect(started.map((e) => e.runId).sort()).toEqual([1, 2]);
+    expect(started.map((e) => e.runId)).toEqual([1]);
     expect(started.every((e) => typeof e.numParams === 'number' && e.numParams > 0)).toBe(true);
-    expect(events.filter((e) => e.event === 'run_ended').map((e) => e.status)).toEqual(['finished', 'finished']);
+    expect(events.filter((e) => e.event === 'epoch' && e.runId === 1)).toHaveLength(1);
+    expect(events.filter((e) => e.event === 'run_ended').map((e) => e.status)).toEqual(['finished']);
     expect(events.at(-1)).toMatchObject({ event: 'sweep_done', allFinished: true });
   });
 
@@ -153,6 +154,22 @@ describe('the built CLI, without tsx', () => {
     } finally {
       renameSync(`${renderer}.away`, renderer);
     }
+  });
+});
+
+describe('the built batch worker (a Slurm job runs it with plain node)', () => {
+  it('starts from out/main/batch-worker.js and refuses a call without --run as a bad request (exit 2)', async () => {
+    const r = await new Promise<Result>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(app, 'out', 'main', 'batch-worker.js')], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^normlab batch worker: /);
   });
 });
 
