@@ -2,9 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runSpecSchema, type RunSpec } from '../../../src-worker/run-spec';
 import { SchedulingPolicy, type PolicyOptions } from '../../../src-main/scheduler/policy';
 import type { WorkerExit } from '../../../src-main/scheduler/worker-process';
+import type { SchedulerStore } from '../../../src-main/scheduler/scheduler-store';
 import { FakeCluster, FakeExecutor, type FakeExecutorOptions } from './fake-executor';
 import { MemorySchedulerStore } from './memory-store';
-import { waitFor } from './helpers';
+import { tempDir, waitFor } from './helpers';
+import { join } from 'node:path';
+import { ExperimentStore } from '../../../src-main/store/experiment-store';
+import { schedulerStoreFor } from '../../../src-main/scheduler/store-adapter';
 
 const spec = (seed: number): RunSpec => runSpecSchema.parse({ model: 'cnn', dataset: 'synthetic', epochs: 3, batchSize: 32, lr: 0.1, seed });
 /** Lets every promise reaction run: the policy learns of an end through the executor's `ended` promise. */
@@ -16,9 +20,15 @@ afterEach(async () => {
   for (const policy of policies.splice(0)) await policy.stop({ interruptRunning: true });
 });
 
-function setup(exec: FakeExecutorOptions, opts: Partial<PolicyOptions> = {}, store = new MemorySchedulerStore()) {
+function setup(
+  exec: FakeExecutorOptions,
+  opts: Partial<PolicyOptions> = {},
+  store = new MemorySchedulerStore(),
+  /** Another store for the policy to use instead of `store` (the SQLite one). */
+  policyStore: SchedulerStore = store,
+) {
   const executor = new FakeExecutor(exec);
-  const policy = new SchedulingPolicy(store, executor, { checkpointRoot: '/ckpt', pollMs: 60_000, ...opts });
+  const policy = new SchedulingPolicy(policyStore, executor, { checkpointRoot: '/ckpt', pollMs: 60_000, ...opts });
   policies.push(policy);
   const started: [number, string][] = [];
   const ended: [number, WorkerExit][] = [];
@@ -292,5 +302,53 @@ describe('scheduling policy on a fake executor', () => {
     expect(policy.start()).toBe(0);
     expect(policy.lease()).toMatchObject({ state: 'waiting', holder: { owner: 'the-other-manager' } });
     expect(cluster.submissions).toEqual([]);
+  });
+});
+
+describe('scheduling policy on the SQLite store', () => {
+  const stores: ExperimentStore[] = [];
+  // the policies release their lease into the store, so they stop before it closes
+  afterEach(async () => {
+    for (const policy of policies.splice(0)) await policy.stop({ interruptRunning: true });
+    for (const store of stores.splice(0)) store.close();
+  });
+
+  function sqlite() {
+    const store = ExperimentStore.open(join(tempDir(), 'normlab.db'));
+    stores.push(store);
+    const addRuns = (name: string, seeds: number[], priority: number) => {
+      const { sweep } = store.upsertSweep({ name, spec: { name }, priority });
+      return store.addRuns(sweep.id, seeds.map(spec), { priority }).runs.map((r) => r.id);
+    };
+    return { store, addRuns };
+  }
+
+  it('takes runs in the order the store queues them: priority first, then oldest', async () => {
+    const { store, addRuns } = sqlite();
+    const low = addRuns('low', [1, 2], 0);
+    const high = addRuns('high', [3], 5);
+    const { cluster, policy } = setup({ units: 1 }, {}, undefined, schedulerStoreFor(store));
+    policy.start();
+    for (let i = 0; i < 3; i++) {
+      cluster.jobOf(cluster.submissions.at(-1) ?? 0).finish();
+      await settle();
+    }
+    expect(cluster.submissions).toEqual([...high, ...low]);
+    expect([...high, ...low].map((id) => store.getRun(id)?.status)).toEqual(['finished', 'finished', 'finished']);
+    expect(store.getRun(high[0] ?? 0)).toMatchObject({ device: 'u0', checkpointDir: `/ckpt/run-${high[0]}` });
+  });
+
+  it('spends the automatic retry budget of a killed run, then leaves it failed with the reason', async () => {
+    const { store, addRuns } = sqlite();
+    const [id = 0] = addRuns('dies', [1], 0);
+    const { cluster, policy } = setup({ units: 1 }, { maxAutoRetries: 1 }, undefined, schedulerStoreFor(store));
+    policy.start();
+    cluster.jobOf(id).killFromOutside();
+    await settle();
+    expect(store.getRun(id)).toMatchObject({ status: 'running', attempts: 2, autoRetries: 1 });
+    cluster.jobOf(id).killFromOutside();
+    await settle();
+    expect(store.getRun(id)).toMatchObject({ status: 'failed', attempts: 2, autoRetries: 1, errorReason: 'worker process killed by SIGKILL before finishing' });
+    expect(cluster.submissions).toEqual([id, id]);
   });
 });
