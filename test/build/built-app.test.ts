@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinySweep } from '../main/scheduler/helpers';
 import { assembleBuiltFolder, buildInto, filesUnder, LEFT_OUT_PACKAGES, ROOT } from './built-folder';
@@ -69,6 +70,20 @@ describe('npm run build', () => {
     expect(js).not.toMatch(/from "vite"|import\("vite"\)|@vitejs\/plugin-vue/);
     // tfjs alone is several MiB of JavaScript: our own code is well under that only while packages stay out
     expect(js.length).toBeLessThan(2 * 2 ** 20);
+  });
+
+  it('every module under out/main parses, index.js (Electron main, which cannot start here) included', async () => {
+    // a module's own `const require` beside electron-vite's CommonJS shim once made out/main/index.js a SyntaxError
+    const script = `const vm = require('node:vm'), fs = require('node:fs');
+      const bad = [];
+      for (const f of JSON.parse(process.argv[1])) {
+        try { new vm.SourceTextModule(fs.readFileSync(f, 'utf8'), { identifier: f }); } catch (e) { bad.push(f + ': ' + e.message); }
+      }
+      process.stdout.write(JSON.stringify(bad));`;
+    const files = filesUnder(join(app, 'out', 'main')).filter((f) => f.endsWith('.js')).map((f) => join(app, 'out', 'main', f));
+    expect(files.length).toBeGreaterThan(20);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--experimental-vm-modules', '--no-warnings', '-e', script, JSON.stringify(files)]);
+    expect(JSON.parse(stdout)).toEqual([]);
   });
 
   it('the temp folder holds only package.json, bin/, out/ and node_modules, no TypeScript, and cannot resolve tsx', () => {
