@@ -1,9 +1,6 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { tsNodeExecArgv } from '../node-runtime';
-
-// join() rather than new URL(…, import.meta.url): Vite rewrites the latter into an asset import when bundling
-export const BATCH_WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src-worker', 'batch-main.ts');
+import { join } from 'node:path';
+import { childEntry, type NodeEntry } from '../entry-points';
+import { nodeExecArgvFor } from '../node-runtime';
 
 /** The files a Slurm run keeps in its run folder, next to its checkpoints and `events.jsonl`. */
 export const RUN_INPUT_FILE = 'slurm-run.json';
@@ -22,7 +19,10 @@ export interface JobScriptOptions {
   runDir: string;
   /** The node binary on the compute node (default `node` from the job's PATH). */
   node?: string;
-  /** The batch worker to start (default this checkout's src-worker/batch-main.ts, which must be on shared storage). */
+  /**
+   * The batch worker to start: default the build's out/main/batch-worker.js when this code runs built, else
+   * src-worker/batch-main.ts through tsx. Either way the project must be on storage the nodes share.
+   */
   workerEntry?: string;
   /** Shell lines run before the worker, e.g. `module load nodejs/20`. */
   setup?: string[];
@@ -40,8 +40,8 @@ export function shellQuote(word: string): string {
  * arrives, so the shell waits again until the worker has really left.
  */
 export function jobScript(opts: JobScriptOptions): string {
-  const entry = opts.workerEntry ?? BATCH_WORKER_ENTRY;
-  const command = [opts.node ?? 'node', ...(/\.[cm]?ts$/.test(entry) ? tsNodeExecArgv() : []), entry, '--run', join(opts.runDir, RUN_INPUT_FILE)];
+  const worker: NodeEntry = opts.workerEntry ? { file: opts.workerEntry, execArgv: nodeExecArgvFor(opts.workerEntry) } : childEntry('batch-worker');
+  const command = [opts.node ?? 'node', ...worker.execArgv, worker.file, '--run', join(opts.runDir, RUN_INPUT_FILE)];
   return [
     '#!/usr/bin/env bash',
     `# NormLab run ${opts.runId}: written by the Slurm executor (src-main/slurm/job-script.ts)`,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
  *
  *   queue          squeue's lines (`id|STATE|reason|nodes|name`), printed for the ids asked (-j)
  *   job-<id>       scontrol -o show job <id>'s line; absent: "Invalid job id specified", exit 1
+ *   named          squeue -n NAME's lines (id|workdir): jobs already queued under a run's name
  *   sacct          sacct's lines; `config` the output of `scontrol show config`
  *   sbatch-fail    sbatch prints it to stderr and exits 1, as many times as sbatch-fail-times says
  */
@@ -18,6 +19,7 @@ export interface FakeSlurm {
   setQueue(lines: string[]): void;
   setJob(jobId: string, line: string | null): void;
   setSacct(lines: string[]): void;
+  setNamed(lines: string[]): void;
   setAccounting(on: boolean): void;
   /** sbatch fails with this stderr `times` times, then works again. */
   failSbatch(stderr: string, times: number): void;
@@ -35,6 +37,7 @@ fi
 echo $((n + 1)) > "$FAKE_SLURM/next-id"
 echo "$n"`,
   squeue: `
+if [ "$2" = -n ]; then cat "$FAKE_SLURM/named" 2>/dev/null; exit 0; fi
 ids=""
 prev=""
 for a in "$@"; do [ "$prev" = "-j" ] && ids="$a"; prev="$a"; done
@@ -77,6 +80,7 @@ export function fakeSlurm(): FakeSlurm {
       if (line === null) rmSync(path, { force: true });
       else writeFileSync(path, `${line}\n`);
     },
+    setNamed: (lines) => writeFileSync(join(dir, 'named'), lines.map((l) => `${l}\n`).join('')),
     setSacct: (lines) => writeFileSync(join(dir, 'sacct'), lines.map((l) => `${l}\n`).join('')),
     setAccounting: (on) => writeFileSync(join(dir, 'config'), `AccountingStorageType   = ${on ? 'accounting_storage/slurmdbd' : 'accounting_storage/none'}\n`),
     failSbatch(stderr, times) {

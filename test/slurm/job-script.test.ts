@@ -7,14 +7,7 @@ import { jobScript, RUN_INPUT_FILE, shellQuote } from '../../src-main/slurm/job-
 import { PROGRESS_FILE } from '../../src-worker/batch-main';
 import { readJournal } from '../../src-worker/train/journal';
 import { waitFor } from '../main/scheduler/helpers';
-
-/** A run small enough for a few seconds an epoch on the wasm backend. */
-export function tinyRunSpec(runId: number, runDir: string, epochs: number) {
-  return {
-    runId, model: 'cnn', dataset: 'synthetic', syntheticTrainSize: 256, syntheticTestSize: 64, epochs, batchSize: 32, lr: 0.05,
-    width: 0.25, backend: 'wasm', seed: 1, progressEvery: 2, checkpointDir: runDir, resume: true,
-  };
-}
+import { tinyRunSpec } from './tiny-run';
 
 /** Runs a job script the way slurmstepd does (bash, in the run folder), without Slurm. */
 function runScript(runDir: string, runId: number) {
