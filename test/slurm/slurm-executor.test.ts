@@ -153,17 +153,17 @@ describe('SlurmExecutor on fake Slurm commands', () => {
 
   it('PREEMPTED or NODE_FAIL for good (no requeue): killed, so the run is retried from its checkpoint', async () => {
     for (const state of ['PREEMPTED', 'NODE_FAIL']) {
-      const s = setup({ requeueGraceMs: 300 });
+      const s = setup({ requeueGraceMs: 500 });
       const run = start(s);
       const jobId = await submitted(s);
       s.journal.append({ event: 'epoch', runId: 1, epoch: 1, metrics });
       s.fake.setQueue([]);
       s.fake.setJob(jobId, scontrolLine(jobId, state, { nodes: 'node09' }));
       // first watched for Slurm's own requeue, then given up on
-      await s.executor.pollNow();
       let early = false;
       void run.ended.then(() => (early = true));
       await s.executor.pollNow();
+      await new Promise((r) => setTimeout(r, 0));
       expect(early).toBe(false);
       const end = await settled(s, run.ended);
       expect(end).toMatchObject({ sawDone: false, killed: true, summary: `Slurm job ${jobId} ended ${state} on node node09` });
