@@ -5,6 +5,7 @@ import { buildModel, describeArchitecture, type ArchitectureFactory } from './mo
 import { resolveModelOptions } from './options';
 import { preactResnet } from './preact-resnet';
 import { resnet, type ResNetDepth } from './resnet';
+import { fcKnresnet, fcResnet } from './segmentation';
 import type { ModelDescription, ModelInfo, ModelOptions, NormKind, NormLabModel } from './types';
 
 export type * from './types';
@@ -66,6 +67,22 @@ function buildRegistry(): Map<string, RegistryEntry> {
       description: 'ConvNeXt-Tiny with KNConv2d downsampling (the reference\'s KNConvNeXt)' },
     build: convnextTiny(true),
   });
+  for (const depth of DEPTHS) {
+    for (const norm of ['bn', 'gn', 'ln'] as const) {
+      entries.push({
+        info: { name: `fc_resnet${depth}_${norm}`, family: 'fc_resnet', norm, depth, task: 'segmentation',
+          description: `fully convolutional ResNet-${depth} with ${NORM_NAMES[norm]} (semantic segmentation)` },
+        build: fcResnet(depth, norm),
+      });
+    }
+  }
+  for (const depth of DEPTHS) {
+    entries.push({
+      info: { name: `fc_knresnet${depth}`, family: 'fc_knresnet', norm: 'kn', depth, task: 'segmentation',
+        description: `fully convolutional KNResNet-${depth} (semantic segmentation)` },
+      build: fcKnresnet(depth),
+    });
+  }
   return new Map(entries.map((e) => [e.info.name, e]));
 }
 

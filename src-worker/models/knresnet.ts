@@ -14,7 +14,7 @@ interface Block {
   apply(x: tf.Tensor4D, rc: RunContext): tf.Tensor4D;
 }
 
-function knConv(b: ModelBuilder, path: string, inC: number, outC: number, kernel: number, padding: TorchPad, stride = 1): KNConv2d {
+export function knConv(b: ModelBuilder, path: string, inC: number, outC: number, kernel: number, padding: TorchPad, stride = 1): KNConv2d {
   return new KNConv2d(
     b, path, { inChannels: inC, outChannels: outC, kernel, stride, init: 'kaiming_fan_out' },
     fromTorchPadding(padding), b.opts.knDropout,
@@ -92,7 +92,7 @@ type Stage =
   | { kind: 'res' | 'bottleneck' | 'bottleneck1x1'; channels: number; inter: number; count: number }
   | { kind: 'trans'; inC: number; outC: number; padding: TorchPad | '1x1' };
 
-interface KNResNetConfig {
+export interface KNResNetConfig {
   stemWidth: number;
   stages: Stage[];
   /** KNResNet-18/34 end with max-pool + one more 2×2 KNConv; KNResNet-50 does not. */
@@ -100,7 +100,7 @@ interface KNResNetConfig {
   features: number;
 }
 
-function configFor(depth: 18 | 34 | 50, lowResolution: boolean): KNResNetConfig {
+export function configFor(depth: 18 | 34 | 50, lowResolution: boolean): KNResNetConfig {
   const trans3Padding: TorchPad = lowResolution ? [1, 0, 1, 0] : [2, 1, 2, 1];
   switch (depth) {
     case 18:
@@ -151,12 +151,12 @@ function configFor(depth: 18 | 34 | 50, lowResolution: boolean): KNResNetConfig 
   }
 }
 
-class KNResNet implements Architecture {
+/** Stem, max-pool (ImageNet stem) and every residual/transition block: the features before the head. */
+export class KNResNetBackbone {
   private readonly stem: KNConv2d;
   private readonly blocks: Block[] = [];
-  private readonly finalConv: KNConv2d | null;
-  private readonly knFinal: KernelNorm1x1;
-  private readonly fc: Linear;
+  /** Channels of the last stage's output. */
+  readonly channels: number;
 
   constructor(b: ModelBuilder, cfg: KNResNetConfig, private readonly lowResolution: boolean) {
     const w = (c: number) => b.width(c);
@@ -165,16 +165,39 @@ class KNResNet implements Architecture {
       : knConv(b, 'block0.0', 3, w(cfg.stemWidth), 7, [3, 3], 2);
     let resCount = 0;
     let transCount = 0;
+    let channels = w(cfg.stemWidth);
     for (const stage of cfg.stages) {
       if (stage.kind === 'trans') {
         this.blocks.push(new TransBlockKN(b, `trans_block${++transCount}`, w(stage.inC), w(stage.outC), stage.padding));
+        channels = w(stage.outC);
         continue;
       }
       const Block = { res: ResidualBlockKN, bottleneck: ResidualBottleneckKN, bottleneck1x1: ResidualBottleneckKN1x1 }[stage.kind];
       for (let i = 0; i < stage.count; i++) {
         this.blocks.push(new Block(b, `res_block${++resCount}`, w(stage.channels), w(stage.inter)));
       }
+      channels = w(stage.channels);
     }
+    this.channels = channels;
+  }
+
+  apply(x: tf.Tensor4D, rc: RunContext): tf.Tensor4D {
+    let out = this.stem.apply(x, rc);
+    if (!this.lowResolution) out = maxPool2d(out, 3, 2, 1);
+    for (const block of this.blocks) out = block.apply(out, rc);
+    return out;
+  }
+}
+
+class KNResNet implements Architecture {
+  private readonly backbone: KNResNetBackbone;
+  private readonly finalConv: KNConv2d | null;
+  private readonly knFinal: KernelNorm1x1;
+  private readonly fc: Linear;
+
+  constructor(b: ModelBuilder, cfg: KNResNetConfig, lowResolution: boolean) {
+    const w = (c: number) => b.width(c);
+    this.backbone = new KNResNetBackbone(b, cfg, lowResolution);
     this.finalConv = cfg.finalConv
       ? knConv(b, 'conv_block_f.conv', w(cfg.finalConv.inC), w(cfg.finalConv.outC), 2, lowResolution ? [1, 1] : [0, 0])
       : null;
@@ -184,9 +207,7 @@ class KNResNet implements Architecture {
   }
 
   forward(x: tf.Tensor4D, rc: RunContext): tf.Tensor2D {
-    let out = this.stem.apply(x, rc);
-    if (!this.lowResolution) out = maxPool2d(out, 3, 2, 1);
-    for (const block of this.blocks) out = block.apply(out, rc);
+    let out = this.backbone.apply(x, rc);
     if (this.finalConv) {
       out = maxPool2d(out, 2, 2);
       out = this.finalConv.apply(rc.activation(out) as tf.Tensor4D, rc);

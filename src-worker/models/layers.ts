@@ -49,6 +49,8 @@ export interface ConvSpec {
   stride?: number;
   bias: boolean;
   init: ConvInit;
+  /** The bias's init when it differs from what `init` implies (an init loop that only sets weights). */
+  biasInit?: ConvInit;
 }
 
 /** nn.Conv2d with symmetric zero padding. Weight [k, k, in, out]. */
@@ -65,12 +67,12 @@ export class Conv2d implements ParameterisedLayer {
     const fanIn = inChannels * kernel * kernel;
     const fanOut = outChannels * kernel * kernel;
     this.weight = b.param(`${path}.weight`, [kernel, kernel, inChannels, outChannels], weightInit(spec.init, fanIn, fanOut));
-    this.bias = spec.bias ? b.param(`${path}.bias`, [outChannels], biasInit(spec.init, fanIn)) : null;
+    this.bias = spec.bias ? b.param(`${path}.bias`, [outChannels], biasInit(spec.biasInit ?? spec.init, fanIn)) : null;
     b.register(this);
   }
 
   info(): LayerInfo {
-    const k = this.weight.shape[0]!;
+    const k = this.weight.shape[0];
     const p = this.padding;
     return {
       path: this.path, kind: 'conv', kernelSize: [k, k], stride: [this.stride, this.stride], padding: [p, p, p, p],
@@ -111,7 +113,7 @@ export class KNConv2d implements ParameterisedLayer {
   }
 
   info(): LayerInfo {
-    const k = this.weight.shape[0]!;
+    const k = this.weight.shape[0];
     return {
       path: this.path, kind: 'knconv', kernelSize: [k, k], stride: [this.stride, this.stride], padding: [...this.padding],
       eps: this.eps, dropout: this.dropout, weight: this.weight.variable, bias: this.bias.variable,

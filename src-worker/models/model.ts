@@ -7,9 +7,12 @@ import type {
   ForwardContext, LayerInfo, ModelDescription, ModelInfo, NamedVariable, NormLabModel,
 } from './types';
 
-/** What a family file builds: the forward pass over layers registered with the builder. */
+/**
+ * What a family file builds: the forward pass over layers registered with the builder. Classifiers return
+ * logits [N, classes]; segmentation models (info.task 'segmentation') per-pixel logits [N, H, W, classes].
+ */
 export interface Architecture {
-  forward(x: tf.Tensor4D, rc: RunContext): tf.Tensor2D;
+  forward(x: tf.Tensor4D, rc: RunContext): tf.Tensor2D | tf.Tensor4D;
 }
 
 export type ArchitectureFactory = (b: ModelBuilder, info: ModelInfo) => Architecture;
@@ -59,16 +62,34 @@ class BuiltModel implements NormLabModel {
    * forward must tf.keep them.
    */
   forwardWith(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D {
-    this.assertUsable('forwardWith');
+    if (this.info.task === 'segmentation') {
+      throw new Error(`${this.info.name}.forwardWith: a segmentation model gives per-pixel logits; use segmentWith`);
+    }
+    return this.run('forwardWith', x, ctx) as tf.Tensor2D;
+  }
+
+  segment(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    return this.segmentWith(x, { training });
+  }
+
+  segmentWith(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    if (this.info.task !== 'segmentation') {
+      throw new Error(`${this.info.name}.segmentWith: ${this.info.name} is a classifier; use forwardWith`);
+    }
+    return this.run('segmentWith', x, ctx) as tf.Tensor4D;
+  }
+
+  private run(method: string, x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D | tf.Tensor4D {
+    this.assertUsable(method);
     if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[3] !== 3) {
       const shape = x instanceof tf.Tensor ? `[${x.shape}]` : String(x);
-      throw new Error(`${this.info.name}.forwardWith: input must be NHWC [N, H, W, 3], got ${shape}`);
+      throw new Error(`${this.info.name}.${method}: input must be NHWC [N, H, W, 3], got ${shape}`);
     }
     if (typeof ctx?.training !== 'boolean') {
-      throw new Error(`${this.info.name}.forwardWith: ctx.training must be a boolean, got ${String(ctx?.training)}`);
+      throw new Error(`${this.info.name}.${method}: ctx.training must be a boolean, got ${String(ctx?.training)}`);
     }
     if (ctx.step !== undefined && !(Number.isSafeInteger(ctx.step) && ctx.step >= 0)) {
-      throw new Error(`${this.info.name}.forwardWith: ctx.step must be a non-negative integer, got ${String(ctx.step)}`);
+      throw new Error(`${this.info.name}.${method}: ctx.step must be a non-negative integer, got ${String(ctx.step)}`);
     }
     const step = ctx.step ?? this.trainingForwards;
     if (ctx.training && ctx.step === undefined) this.trainingForwards++;

@@ -28,7 +28,7 @@ export function resnetStemConv(b: ModelBuilder, outC: number, lowResolution: boo
   return lowResolution ? resnetConv(b, 'layer0.0', 3, outC, 3, 1, 1) : resnetConv(b, 'layer0.0', 3, outC, 7, 2, 3);
 }
 
-interface Block {
+export interface Block {
   apply(x: tf.Tensor4D, rc: RunContext): tf.Tensor4D;
 }
 
@@ -46,7 +46,7 @@ class Downsample {
   }
 }
 
-class BasicBlock implements Block {
+export class BasicBlock implements Block {
   private readonly conv1: Conv2d;
   private readonly bn1: Norm2d | null;
   private readonly conv2: Conv2d;
@@ -70,7 +70,7 @@ class BasicBlock implements Block {
 }
 
 /** torchvision's Bottleneck (v1.5: the stride sits on the 3×3 conv). */
-class Bottleneck implements Block {
+export class Bottleneck implements Block {
   private readonly conv1: Conv2d;
   private readonly bn1: Norm2d | null;
   private readonly conv2: Conv2d;
@@ -114,7 +114,7 @@ class ResNet implements Architecture {
     const expansion = bottleneck ? BOTTLENECK_EXPANSION : 1;
     STAGE_PLANES.forEach((referencePlanes, stage) => {
       const planes = b.width(referencePlanes);
-      for (let i = 0; i < blocks[stage]!; i++) {
+      for (let i = 0; i < blocks[stage]; i++) {
         const stride = stage > 0 && i === 0 ? 2 : 1;
         this.blocks.push(new Block(b, `layer${stage + 1}.${i}`, inC, planes, stride, norm));
         inC = planes * expansion;

@@ -18,7 +18,7 @@ export interface ModelOptions {
   seed?: number;
 }
 
-export type ModelFamily = 'knresnet' | 'resnet' | 'preact_resnet' | 'cnn' | 'kn_cnn' | 'convnext' | 'knconvnext';
+export type ModelFamily = 'knresnet' | 'resnet' | 'preact_resnet' | 'cnn' | 'kn_cnn' | 'convnext' | 'knconvnext' | 'fc_resnet' | 'fc_knresnet';
 export type NormKind = 'kn' | 'bn' | 'gn' | 'ln' | 'nn';
 
 export interface ModelInfo {
@@ -27,6 +27,8 @@ export interface ModelInfo {
   norm: NormKind;
   depth?: number;
   description: string;
+  /** Absent for classifiers; 'segmentation' for the fully convolutional models (per-pixel logits). */
+  task?: 'segmentation';
 }
 
 /** 'dwconv': a depthwise conv (ConvNeXt's 7×7), weight [kh, kw, C, 1]. */
@@ -82,8 +84,12 @@ export interface NormLabModel {
   info: ModelInfo;
   /** The seed actually used (the one given, or the one drawn). */
   readonly seed: number;
+  /** Logits [N, classes]; throws for segmentation models. */
   forward(x: tf.Tensor4D, training: boolean): tf.Tensor2D;
   forwardWith(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor2D;
+  /** Per-pixel logits [N, H, W, classes] at the input's size; only for segmentation models. */
+  segment(x: tf.Tensor4D, training: boolean): tf.Tensor4D;
+  segmentWith(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D;
   layers(): LayerInfo[];
   /** Stable paths (PyTorch state_dict names) for checkpoints. */
   namedVariables(): NamedVariable[];

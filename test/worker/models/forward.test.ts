@@ -17,7 +17,7 @@ function smallWidth(name: string): number {
 }
 
 describe('output shapes', () => {
-  for (const { name, family } of listModels()) {
+  for (const { name, family } of listModels().filter((m) => m.task !== 'segmentation')) {
     // ConvNeXt downsamples 32×: torchvision gives its minimum input as 32×32
     const size = family.includes('convnext') ? 32 : 16;
     it(`${name}: [N, numClasses] at ${size}×${size}, low resolution, training and eval`, () => {
@@ -90,7 +90,7 @@ describe('normalisation statistics', () => {
     const knLayers = layers.filter((l) => l.kind === 'knconv' || l.kind === 'knconv1x1').map((l) => l.path);
     expect(stats.map((s) => s.layer)).toEqual(expect.arrayContaining(knLayers));
     expect(stats.length).toBe(knLayers.length + 1);
-    expect(stats[stats.length - 1]!.layer).toBe('kn_f');
+    expect(stats[stats.length - 1].layer).toBe('kn_f');
     expect(new Set(stats.map((s) => s.kind))).toEqual(new Set(['kn']));
     expectSane(stats);
   });
@@ -204,5 +204,29 @@ describe('KernelNorm dropout seeding', () => {
     tf.dispose([x, yr, ym, diff]);
     relu.dispose();
     mish.dispose();
+  });
+});
+
+describe('segmentation models: per-pixel logits at the input size', () => {
+  for (const { name } of listModels().filter((m) => m.task === 'segmentation')) {
+    it(`${name}: [N, 32, 64, classes] from 32×64 inputs, training and eval; forward() refuses`, () => {
+      const model = createModel(name, { numClasses: 5, lowResolution: false, widthMultiplier: smallWidth(name), seed: 1 });
+      const x = tf.randomUniform([2, 32, 64, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
+      for (const training of [true, false]) {
+        const y = model.segment(x, training);
+        expect(y.shape).toEqual([2, 32, 64, 5]);
+        expect(Array.from(y.dataSync()).every(Number.isFinite)).toBe(true);
+        y.dispose();
+      }
+      expect(() => model.forward(x, false)).toThrow(/segmentation model gives per-pixel logits; use segmentWith/);
+      x.dispose();
+      model.dispose();
+    });
+  }
+
+  it('a classifier refuses segment()', () => {
+    const model = createModel('cnn', { numClasses: 3, lowResolution: true, seed: 1 });
+    expect(() => model.segment(tf.zeros([1, 8, 8, 3]) as tf.Tensor4D, false)).toThrow(/cnn is a classifier; use forwardWith/);
+    model.dispose();
   });
 });

@@ -75,7 +75,7 @@ export function resnetParamCount(depth: 18 | 34 | 50, kind: 'bn' | 'gn' | 'ln' |
   let total = conv(3, inC, o.lowResolution ? 3 : 7, false) + norm(kind, inC);
   [64, 128, 256, 512].forEach((reference, stage) => {
     const p = s(reference);
-    for (let i = 0; i < BLOCKS[depth][stage]!; i++) {
+    for (let i = 0; i < BLOCKS[depth][stage]; i++) {
       const stride = stage > 0 && i === 0 ? 2 : 1;
       const outC = depth === 50 ? 4 * p : p;
       total += depth === 50
@@ -95,7 +95,7 @@ export function preactResnetParamCount(depth: 18 | 34 | 50, kind: 'bn' | 'gn' | 
   let total = conv(3, inC, o.lowResolution ? 3 : 7, false) + (o.lowResolution ? 0 : norm(kind, inC));
   [64, 128, 256, 512].forEach((reference, stage) => {
     const p = s(reference);
-    for (let i = 0; i < BLOCKS[depth][stage]!; i++) {
+    for (let i = 0; i < BLOCKS[depth][stage]; i++) {
       const stride = stage > 0 && i === 0 ? 2 : 1;
       const outC = depth === 50 ? 4 * p : p;
       total += depth === 50
@@ -124,13 +124,36 @@ export function convnextTinyParamCount(kernelNormalized: boolean, o: CountOption
   const depths = [3, 3, 9, 3];
   const layerNorm = (c: number) => 2 * c;
   const block = (d: number) => (49 * d + d) + layerNorm(d) + linear(d, 4 * d) + linear(4 * d, d) + d;
-  let total = conv(3, widths[0]!, 4, true) + layerNorm(widths[0]!);
+  let total = conv(3, widths[0], 4, true) + layerNorm(widths[0]);
   depths.forEach((n, i) => {
-    total += n * block(widths[i]!);
+    total += n * block(widths[i]);
     const next = widths[i + 1];
-    if (next !== undefined) total += (kernelNormalized ? 0 : layerNorm(widths[i]!)) + conv(widths[i]!, next, 2, true);
+    if (next !== undefined) total += (kernelNormalized ? 0 : layerNorm(widths[i])) + conv(widths[i], next, 2, true);
   });
-  return total + layerNorm(widths[3]!) + linear(widths[3]!, o.numClasses);
+  return total + layerNorm(widths[3]) + linear(widths[3], o.numClasses);
+}
+
+// ---- models/segmentation/fc_resnet_seg*.py: torchvision's ResNet without fc (conv1 7×7/2 stem), then
+// classifier = Conv2d(512·e, 512, 3, no bias) + norm(512) + Conv2d(512, classes, 1, bias) -----------------
+// fc_knresnet* (no reference model; see src-worker/models/segmentation.ts): the KNResNet without its
+// classification tail (final 2×2 KNConv, fc), then KNConv2d(C, 512, 3, bias) + Conv2d(512, classes, 1, bias).
+const KN_LAST_STAGE: Record<18 | 34 | 50, number> = { 18: 724, 34: 512, 50: 2048 };
+
+export function fcResnetParamCount(depth: 18 | 34 | 50, kind: 'bn' | 'gn' | 'ln', o: CountOptions): number {
+  const s = scaler(o.widthMultiplier);
+  const features = s(512) * (depth === 50 ? 4 : 1);
+  const backbone = resnetParamCount(depth, kind, o) - linear(features, o.numClasses);
+  return backbone + conv(features, s(512), 3, false) + 2 * s(512) + conv(s(512), o.numClasses, 1, true);
+}
+
+export function fcKnresnetParamCount(depth: 18 | 34 | 50, o: CountOptions): number {
+  const s = scaler(o.widthMultiplier);
+  const tails: Record<18 | 34 | 50, number> = {
+    18: conv(s(724), s(512), 2, true), 34: conv(s(512), s(512), 2, true), 50: 0,
+  };
+  const features = depth === 50 ? s(2048) : s(512);
+  const backbone = knresnetParamCount(depth, o) - tails[depth] - linear(features, o.numClasses);
+  return backbone + conv(s(KN_LAST_STAGE[depth]), s(512), 3, true) + conv(s(512), o.numClasses, 1, true);
 }
 
 /** The expected count for any registered name. */
@@ -144,6 +167,8 @@ export function referenceParamCount(name: string, o: CountOptions): number {
     return preactResnetParamCount(Number(m[1]) as 18 | 34 | 50, m[2] as 'bn', o);
   }
   if (name === 'cnn' || name === 'kn_cnn') return cnnParamCount(o);
+  if ((m = name.match(/^fc_resnet(18|34|50)_(bn|gn|ln)$/))) return fcResnetParamCount(Number(m[1]) as 18 | 34 | 50, m[2] as 'bn', o);
+  if ((m = name.match(/^fc_knresnet(18|34|50)$/))) return fcKnresnetParamCount(Number(m[1]) as 18 | 34 | 50, o);
   if (name === 'convnext_tiny' || name === 'knconvnext_tiny') return convnextTinyParamCount(name.startsWith('kn'), o);
   throw new Error(`referenceParamCount: no reference count for ${name}`);
 }

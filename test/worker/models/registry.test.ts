@@ -9,6 +9,8 @@ const EXPECTED_NAMES = [
   ...[18, 34, 50].flatMap((d) => ['bn', 'gn', 'ln', 'nn'].map((n) => `resnet${d}_${n}`)),
   ...[18, 34, 50].flatMap((d) => ['bn', 'gn', 'ln', 'nn'].map((n) => `preact_resnet${d}_${n}`)),
   'cnn', 'kn_cnn', 'convnext_tiny', 'knconvnext_tiny',
+  ...[18, 34, 50].flatMap((d) => ['bn', 'gn', 'ln'].map((n) => `fc_resnet${d}_${n}`)),
+  'fc_knresnet18', 'fc_knresnet34', 'fc_knresnet50',
 ];
 
 beforeAll(async () => {
@@ -26,7 +28,8 @@ describe('listModels', () => {
       [18, 34, 50].flatMap((d) => ['bn', 'gn', 'ln', 'nn'].map((n) => `resnet${d}_${n}`)),
     );
     expect(listModels('*_gn').map((m) => m.name).sort()).toEqual(
-      ['preact_resnet18_gn', 'preact_resnet34_gn', 'preact_resnet50_gn', 'resnet18_gn', 'resnet34_gn', 'resnet50_gn'],
+      ['fc_resnet18_gn', 'fc_resnet34_gn', 'fc_resnet50_gn', 'preact_resnet18_gn', 'preact_resnet34_gn', 'preact_resnet50_gn',
+        'resnet18_gn', 'resnet34_gn', 'resnet50_gn'],
     );
     expect(listModels('knresnet?0').map((m) => m.name)).toEqual(['knresnet50']);
     expect(listModels('KN_CNN').map((m) => m.name)).toEqual(['kn_cnn']);
@@ -58,6 +61,13 @@ describe('parameter counts (reference, 100 classes, low resolution)', () => {
     expect(referenceParamCount('convnext_tiny', imagenet)).toBe(28_589_128); // torchvision's ConvNeXt_Tiny_Weights meta
     expect(describeModel('convnext_tiny', imagenet).paramCount).toBe(28_589_128);
     expect(describeModel('knconvnext_tiny', imagenet).paramCount).toBe(28_589_128 - 2 * (96 + 192 + 384));
+  });
+
+  it('fc_resnet18_bn at 19 classes: torchvision ResNet-18 without fc (11,176,512) plus the segmentation head', () => {
+    const cityscapes = { numClasses: 19, lowResolution: false };
+    const head = 512 * 512 * 9 + 2 * 512 + (512 * 19 + 19);
+    expect(referenceParamCount('fc_resnet18_bn', cityscapes)).toBe(11_176_512 + head);
+    expect(describeModel('fc_resnet18_bn', cityscapes).paramCount).toBe(13_546_579);
   });
 
   it('the independent reference table agrees with the known values', () => {
