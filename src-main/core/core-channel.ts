@@ -1,12 +1,10 @@
 import { fork } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { tsNodeExecArgv } from '../node-runtime';
+import { childEntry } from '../entry-points';
+import { nodeExecArgvFor } from '../node-runtime';
 import type { ToCore } from './protocol';
 
-// join() rather than new URL(…, import.meta.url): Vite rewrites the latter into an asset import when bundling
-/** The core's TypeScript entry, for Node hosts running from source (serve, CLI, tests). */
-export const CORE_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'core-process.ts');
+/** out/main/core-process.js when running built, src-main/core/core-process.ts otherwise (src-main/entry-points.ts). */
+export const CORE_ENTRY = childEntry('core-process').file;
 
 export interface CoreExit {
   code: number | null;
@@ -53,7 +51,7 @@ export interface ForkNodeCoreOptions {
 export function forkNodeCore(opts: ForkNodeCoreOptions = {}): CoreChannel {
   const entry = opts.entry ?? CORE_ENTRY;
   const child = fork(entry, [], {
-    execArgv: entry.endsWith('.ts') ? tsNodeExecArgv() : [],
+    execArgv: nodeExecArgvFor(entry),
     // from inside Electron, process.execPath is Electron itself: this makes it behave as Node
     env: { ...(opts.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],

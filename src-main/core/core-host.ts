@@ -1,4 +1,5 @@
 import { ServiceError } from '../api/errors';
+import { parseExportFilter } from '../api/inputs';
 import { openAppBackend, type AppBackend } from '../server/app-backend';
 import { dispatchArgs, toErrorBody, type ApiErrorBody } from '../server/dispatch';
 import { LiveBatcher } from '../server/live-batcher';
@@ -68,7 +69,8 @@ export class CoreHost {
         void this.answer(message.id, (backend) => dispatchArgs(backend.api, message.method, message.args));
         return;
       case 'exportCsvToFile':
-        void this.answer(message.id, (backend) => backend.api.exportCsv(message.what, message.filter, message.outPath));
+        // the service's own check of a filter, as the call route gets it from the edge schema
+        void this.answer(message.id, (backend) => backend.api.exportCsv(message.what, parseExportFilter(message.filter), message.outPath));
         return;
       case 'shutdown':
         void this.shutdown(message.interruptRunning);

@@ -1,6 +1,7 @@
 import { app, BrowserWindow, dialog, session, shell } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CORE_ENTRY } from '../core/core-channel';
 import { CoreClient, type CoreEnd } from '../core/core-client';
 import { CONTENT_SECURITY_POLICY } from '../server/static-files';
 import { registerIpc } from './ipc';
@@ -96,8 +97,8 @@ if (!app.requestSingleInstanceLock()) {
     session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
     const home = homeDir();
-    // built next to this file by electron-vite, as in `npm start`
-    core = new CoreClient(forkUtilityCore(join(here, 'core-process.js')));
+    // out/main/core-process.js: built beside this file by electron-vite, in `npm start` as in the packaged app
+    core = new CoreClient(forkUtilityCore(CORE_ENTRY));
     await core.open({
       dbFile: join(home, 'normlab.db'),
       checkpointRoot: join(home, 'checkpoints'),

@@ -102,6 +102,11 @@ describe('the core process', () => {
     expect(viaCall.path).toBeUndefined();
     expect(typeof viaCall.csv).toBe('string');
     expect(existsSync(csvPath)).toBe(false);
+    const badFilter = await rejection(core.exportCsvToFile('runs', { sweepId: 'all' }, csvPath));
+    expect(badFilter.code).toBe('invalid_input');
+    expect(badFilter.body.problems.join('\n')).toMatch(/sweepId/);
+    expect((await rejection(core.exportCsvToFile('everything', {}, csvPath))).code).toBe('invalid_input');
+    expect(existsSync(csvPath)).toBe(false);
 
     expect(await core.call('listSweeps')).toEqual([]);
   });
