@@ -1,5 +1,6 @@
 import type { CheckpointRecord, LatestMetric, RunRecord, RunStatus } from '../store/types';
 import type { LrSearchDecision } from '../sweeps/lr-search';
+import type { ModelFamily, NormKind } from '../../src-worker/models/types';
 
 /** What the service returns. Everything is plain data, so it crosses IPC (structured clone) and HTTP (JSON) unchanged. */
 
@@ -43,8 +44,8 @@ export type ExportResult = { rows: number; path: string } | { rows: number; csv:
 
 export interface ModelSummary {
   name: string;
-  family: string;
-  norm: 'kn' | 'bn' | 'gn' | 'ln' | 'nn';
+  family: ModelFamily;
+  norm: NormKind;
   depth?: number;
   description: string;
 }

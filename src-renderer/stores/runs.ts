@@ -1,7 +1,8 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { DeviceInfo } from '../../src-main/api/run-controller';
-import type { QueueState, ScheduledBy } from '../../src-main/server/ui-extras';
+import type { RetryChanges } from '../../src-main/api/schemas';
+import type { QueueState, ScheduledBy } from '../../src-main/api/types';
 import type { RunRecord, RunStatus, SweepSummary } from '../../src-main/store/types';
 import { useApi } from '../api/client';
 import { errorMessage } from '../composables/useAsync';
@@ -173,6 +174,18 @@ export const useRunsStore = defineStore('runs', () => {
 
   const cancel = (id: number) => act(`cancel run ${id}`, () => useApi().cancel(id));
   const retry = (id: number) => act(`retry run ${id}`, () => useApi().retry(id));
+
+  /**
+   * Retry with edited fields ("clone and edit"): the server queues a new run with them, or requeues the run when
+   * nothing changed. Resolves with the run queued, or null with `actionError` saying why not.
+   */
+  async function retryWith(id: number, changes: RetryChanges): Promise<RunRecord | null> {
+    let queued: RunRecord | null = null;
+    await act(`retry run ${id}`, async () => {
+      queued = await useApi().retry(id, changes);
+    });
+    return queued;
+  }
   const pause = () => act('pause the queue', () => useApi().pause());
   const resume = () => act('resume the queue', () => useApi().resume());
 
@@ -191,6 +204,6 @@ export const useRunsStore = defineStore('runs', () => {
   return {
     runs, total, sweeps, devices, paused, hasScheduler, scheduledBy, queueKnown, storedEpochs, schedulesHere, pollsStore, queueControl,
     page, pages, statusFilter, sweepFilter, loading, error, actionError,
-    load, loadQueue, loadDevices, follow, cancel, retry, pause, resume, setPage, setFilter,
+    load, loadQueue, loadDevices, follow, cancel, retry, retryWith, pause, resume, setPage, setFilter,
   };
 });

@@ -26,11 +26,13 @@ function mountRow(status: RunStatus) {
 const buttons = (w: ReturnType<typeof mountRow>) => w.findAll('button').map((b) => b.text());
 
 describe('RunRow buttons come from the state machine', () => {
-  it('offers Retry for a diverged run and emits retry on click', async () => {
+  it('offers Retry (and Edit… to retry with changes) for a diverged run and emits retry on click', async () => {
     const w = mountRow('diverged');
-    expect(buttons(w)).toEqual(['Retry']);
+    expect(buttons(w)).toEqual(['Retry', 'Edit…']);
     await w.find('button').trigger('click');
     expect(w.emitted('retry')).toEqual([[7]]);
+    await w.find('button[aria-label="Edit and retry run 7"]').trigger('click');
+    expect(w.emitted('edit')).toEqual([[record('diverged')]]);
     w.unmount();
   });
 
@@ -43,8 +45,10 @@ describe('RunRow buttons come from the state machine', () => {
   it('matches allowedActions for every status', () => {
     for (const status of RUN_STATUSES) {
       const w = mountRow(status);
-      const shown = buttons(w).map((t) => (t === 'Cancel' ? 'cancel' : 'retry'));
+      // Edit… is the retry action with changes: shown exactly where retry is
+      const shown = buttons(w).filter((t) => t !== 'Edit…').map((t) => (t === 'Cancel' ? 'cancel' : 'retry'));
       expect(shown.sort(), status).toEqual([...allowedActions(status)].sort());
+      expect(buttons(w).includes('Edit…'), status).toBe(allowedActions(status).includes('retry'));
       w.unmount();
     }
   });

@@ -6,6 +6,7 @@ import { createMemoryHistory, createRouter } from 'vue-router';
 import { routes } from '../../src-renderer/router';
 import { useLiveStore } from '../../src-renderer/stores/live';
 import { useRunsStore } from '../../src-renderer/stores/runs';
+import RunDetailView from '../../src-renderer/views/RunDetailView.vue';
 import RunsView from '../../src-renderer/views/RunsView.vue';
 import { populateFixtureStore } from '../e2e/fixture-store';
 import { useInProcessClient } from './in-process-client';
@@ -83,6 +84,63 @@ describe('RunsView on a real store', () => {
     await vi.waitFor(() => expect(runs.runs.find((r) => r.id === ids.failedRunId)?.status).toBe('cancelled'));
     expect(env.store.getRun(ids.failedRunId)?.status).toBe('cancelled');
     expect(runs.actionError).toBeNull();
+    wrapper.unmount();
+  });
+
+  it('retries a run with changes from the row\'s dialog: a new run in the same sweep, the original kept', async () => {
+    const wrapper = await mountRuns();
+    const runs = useRunsStore();
+    const original = env.store.getRun(ids.failedRunId)!;
+    expect(original.status).toBe('cancelled'); // from the test before
+    await wrapper.find(`button[aria-label="Edit and retry run ${original.id}"]`).trigger('click');
+    const dialog = wrapper.find('[role="dialog"]');
+    expect(dialog.find('h2').text()).toBe(`Retry run ${original.id} with changes`);
+    expect((dialog.find('input[name="lr"]').element as HTMLInputElement).value).toBe(String(original.lr));
+    expect(dialog.find('[data-testid="retry-summary"]').text()).toBe('Nothing changed: the run itself is queued again.');
+    await dialog.find('input[name="lr"]').setValue('0');
+    expect(dialog.find('button[type="submit"]').attributes('disabled')).toBeDefined();
+    expect(dialog.text()).toContain('a number > 0');
+    await dialog.find('input[name="lr"]').setValue('0.02');
+    await dialog.find('input[name="epochs"]').setValue('5');
+    expect(dialog.find('[data-testid="retry-summary"]').text()).toBe(`New run with lr ${original.lr} → 0.02, epochs ${original.epochs} → 5.`);
+    expect(dialog.find('button[type="submit"]').text()).toBe('Queue new run');
+    await dialog.find('form').trigger('submit');
+    await vi.waitFor(() => expect(wrapper.find('[role="dialog"]').exists()).toBe(false));
+    const clone = env.store.listRuns({ sweepId: original.sweepId }).find((r) => r.lr === 0.02 && r.epochs === 5);
+    expect(clone).toMatchObject({ status: 'queued', seed: original.seed, model: original.model });
+    expect(env.store.getRun(original.id)).toEqual(original);
+    await vi.waitFor(() => expect(runs.total).toBe(ids.runIds.length + 3));
+
+    // the same edit again would duplicate the clone: the server's refusal shows in the dialog, which stays open
+    await wrapper.find(`button[aria-label="Edit and retry run ${original.id}"]`).trigger('click');
+    await wrapper.find('[role="dialog"] input[name="lr"]').setValue('0.02');
+    await wrapper.find('[role="dialog"] input[name="epochs"]').setValue('5');
+    await wrapper.find('[role="dialog"] form').trigger('submit');
+    await vi.waitFor(() => expect(wrapper.find('[role="dialog"] [role="alert"]').exists()).toBe(true));
+    expect(wrapper.find('[role="dialog"] [role="alert"]').text()).toBe(
+      `retry run ${original.id}: sweep ${original.sweepId} already has this config and seed: run ${clone!.id} (queued); retry that run instead`,
+    );
+    await wrapper.find('[role="dialog"] button[type="button"]').trigger('click');
+    expect(wrapper.find('[role="dialog"]').exists()).toBe(false);
+    wrapper.unmount();
+  });
+
+  it('the run page\'s Edit and retry… queues the clone and opens it', async () => {
+    setActivePinia(createPinia());
+    const router = createRouter({ history: createMemoryHistory(), routes });
+    const id = ids.failedRunId;
+    await router.push(`/runs/${id}`);
+    const wrapper = mount(RunDetailView, { props: { id }, global: { plugins: [router], stubs: { LineChart: true } } });
+    await vi.waitFor(() => expect(wrapper.find('h1').text()).toContain(`Run ${id}`));
+    const edit = wrapper.findAll('button').find((b) => b.text() === 'Edit and retry…');
+    expect(edit).toBeDefined();
+    await edit!.trigger('click');
+    await wrapper.find('[role="dialog"] input[name="seed"]').setValue('9');
+    await wrapper.find('[role="dialog"] form').trigger('submit');
+    await vi.waitFor(() => expect(router.currentRoute.value.path).not.toBe(`/runs/${id}`));
+    const clone = env.store.listRuns().find((r) => r.seed === 9);
+    expect(router.currentRoute.value.path).toBe(`/runs/${clone!.id}`);
+    expect(env.store.getLogs(clone!.id).map((l) => l.message)).toEqual([expect.stringMatching(new RegExp(`^cloned from run ${id} \\(cancelled\\) with seed \\d+ → 9$`))]);
     wrapper.unmount();
   });
 });
