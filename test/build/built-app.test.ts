@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinySweep } from '../main/scheduler/helpers';
-import { assembleBuiltFolder, buildInto, filesUnder, LEFT_OUT_PACKAGES, ROOT } from './built-folder';
+import { assembleBuiltFolder, buildInto, filesUnder, LEFT_OUT_PACKAGES } from './built-folder';
 
 /**
  * The build, run the way it ships: `npm run build` into a temp folder that holds only package.json, bin/, out/ and
