@@ -11,7 +11,8 @@ import { rendererConfig } from './src-renderer/vite.renderer.config';
  *   out/main/index.js          Electron's main process
  *   out/main/cli.js            the CLI (bin/normlab.mjs imports it); out/main/commands/<name>.js, one per command,
  *                              found by cli/main.ts the way it finds src-main/cli/commands/*.ts from sources
- *   out/main/<child>.js        the processes NormLab forks (worker, probe-child, core-process: src-main/entry-points.ts)
+ *   out/main/<child>.js        the processes NormLab starts: worker, batch-worker, probe-child, core-process
+ *                              (CHILD_ENTRIES in src-main/entry-points.ts, which also finds them at run time)
  *   out/main/chunks/           code those share
  *   out/preload/index.cjs      the preload
  *   out/renderer/              the user interface (also what `normlab serve` serves)

@@ -20,7 +20,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const builtCli = join(root, 'out', 'main', 'cli.js');
-const SOURCE_DIRS = ['src-main', 'src-worker'];
+// what the build is made from: the CLI and its children, and the user interface `normlab serve` serves
+const SOURCE_DIRS = ['src-main', 'src-worker', 'src-renderer'];
 const isCheckout = existsSync(join(root, 'src-main'));
 
 function tsxIsInstalled() {
