@@ -177,14 +177,16 @@ export const useRunsStore = defineStore('runs', () => {
 
   /**
    * Retry with edited fields ("clone and edit"): the server queues a new run with them, or requeues the run when
-   * nothing changed. Resolves with the run queued, or null with `actionError` saying why not.
+   * nothing changed. A refusal is returned, not put in `actionError`: the dialog that asked shows it itself.
    */
-  async function retryWith(id: number, changes: RetryChanges): Promise<RunRecord | null> {
-    let queued: RunRecord | null = null;
-    await act(`retry run ${id}`, async () => {
-      queued = await useApi().retry(id, changes);
-    });
-    return queued;
+  async function retryWith(id: number, changes: RetryChanges): Promise<{ run: RunRecord } | { error: string }> {
+    try {
+      const run = await useApi().retry(id, changes);
+      await load();
+      return { run };
+    } catch (err) {
+      return { error: `retry run ${id}: ${errorMessage(err)}` };
+    }
   }
   const pause = () => act('pause the queue', () => useApi().pause());
   const resume = () => act('resume the queue', () => useApi().resume());

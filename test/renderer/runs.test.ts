@@ -120,6 +120,8 @@ describe('RunsView on a real store', () => {
     expect(wrapper.find('[role="dialog"] [role="alert"]').text()).toBe(
       `retry run ${original.id}: sweep ${original.sweepId} already has this config and seed: run ${clone!.id} (queued); retry that run instead`,
     );
+    // the refusal belongs to the dialog, not to the page's banner
+    expect(runs.actionError).toBeNull();
     await wrapper.find('[role="dialog"] button[type="button"]').trigger('click');
     expect(wrapper.find('[role="dialog"]').exists()).toBe(false);
     wrapper.unmount();
