@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ModelFamily, NormKind } from './models/types';
+import type { NormKind } from './models/types';
 import { runFieldRegistry, type FieldScope, type RunFieldMeta } from './run-field-meta';
 import { dpOptionsSchema, lrScheduleSchema, runSpecSchema } from './run-spec';
 
@@ -172,7 +172,7 @@ function stripValue(value: unknown, inner: z.ZodType): unknown {
 export interface RunContext {
   dataset?: string;
   /** Unknown model: conditions on the model are taken as met (a view shows the field rather than guess). */
-  model?: { norm: NormKind; family: ModelFamily };
+  model?: { norm: NormKind; family: string };
   dp: boolean;
 }
 
@@ -184,7 +184,7 @@ export function fieldApplies(scope: FieldScope | undefined, run: RunContext): bo
   if (scope.dp && !run.dp) return false;
   if (model) {
     if (scope.norms && !scope.norms.includes(model.norm)) return false;
-    if (scope.exceptFamilies?.includes(model.family)) return false;
+    if (scope.exceptFamilies?.some((f) => f === model.family)) return false;
     if (scope.dpCapable && model.norm === 'bn') return false;
   }
   return true;

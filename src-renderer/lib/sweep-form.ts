@@ -1,7 +1,13 @@
+import type { NormKind } from '../../src-worker/models/types';
+import { fieldApplies, runField, runFields, scheduleFields, type RunContext, type RunFieldInfo } from '../../src-worker/run-fields';
+import { DP_PAPER_EPSILON, presetFields, withImpliedDefaults } from '../../src-worker/train/presets';
+
 /**
  * The sweep builder's form as plain data, and its translation into a sweep spec (src-main/sweeps/spec.ts).
  * Local checks here give instant feedback on what the user typed (number lists, empty choices); the server's
  * previewSweep then validates the resulting spec with the real schema and counts the runs exactly.
+ * The training fields beyond the dedicated sections (momentum, weight decay, schedule, GroupNorm groups, …) are the
+ * run spec's fields marked `builder` (run-fields.ts): the form lists them from the schema, with its defaults.
  */
 
 export interface SweepForm {
@@ -26,6 +32,50 @@ export interface SweepForm {
   statsEvery: string;
   /** DP-SGD: the paper's (ε, δ) = (8, 8e-7); several clipping bounds become a grid axis (dp.maxGradNorm). */
   dp: { enabled: boolean; targetEpsilon: string; delta: string; clipValues: string; logicalBatch: string };
+  /**
+   * The schema's builder fields by name (builderFields()), as typed: number lists (several values: a grid axis),
+   * or a choice. Empty leaves the field to the preset or the schema's default.
+   */
+  training: Record<string, string>;
+  /** Schedule kind ('' leaves it to the preset or default) and its parameters as typed, by name. */
+  schedule: { kind: string; params: Record<string, string> };
+}
+
+/** The run fields the builder offers beyond its dedicated sections, in the schema's order (schedule aside). */
+export function builderFields(): RunFieldInfo[] {
+  return runFields().filter((f) => f.meta.builder && f.kind !== 'schedule');
+}
+
+/** What the selected models are, for which fields apply (from the registry, through the catalog). */
+export type ModelKinds = ReadonlyMap<string, { norm: NormKind; family: string }>;
+
+/**
+ * Whether a field applies to some run of the sweep being built: one of the selected models (every model when
+ * none is picked yet, or when the registry has not said what they are), the data set, DP on or off.
+ */
+export function fieldAppliesToForm(field: RunFieldInfo, form: Pick<SweepForm, 'dataset' | 'models' | 'dp'>, kinds?: ModelKinds): boolean {
+  const run: RunContext = { dataset: form.dataset, dp: form.dp.enabled };
+  const models = form.models.map((m) => kinds?.get(m));
+  if (models.length === 0 || models.some((m) => m === undefined)) return fieldApplies(field.meta.scope, run);
+  return models.some((model) => fieldApplies(field.meta.scope, { ...run, model }));
+}
+
+/** What a field gets when left empty: the preset's value, else the schema's default, as text for a placeholder. */
+export function fieldPlaceholder(field: RunFieldInfo, preset: string): string {
+  let fromPreset: unknown;
+  try {
+    fromPreset = preset ? (presetFields(preset) as Record<string, unknown>)[field.key] : undefined;
+  } catch {
+    fromPreset = undefined; // an unknown preset is the server's to report
+  }
+  const show = (v: unknown) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : Array.isArray(v) ? v.join(', ') : String(v));
+  if (fromPreset !== undefined) return `${show(fromPreset)} (${preset})`;
+  if (field.defaultValue !== undefined) return `${show(field.defaultValue)} (default)`;
+  return 'automatic';
+}
+
+function schemaDefaultText(path: string): string {
+  return String(runField(path).defaultValue);
 }
 
 export function defaultSweepForm(): SweepForm {
@@ -49,7 +99,9 @@ export function defaultSweepForm(): SweepForm {
     priority: '0',
     statsEvery: '50',
     // logical batch 256 fits the default synthetic set; the paper uses 8192 on CIFAR-10
-    dp: { enabled: false, targetEpsilon: '8', delta: '8e-7', clipValues: '1', logicalBatch: '256' },
+    dp: { enabled: false, targetEpsilon: String(DP_PAPER_EPSILON), delta: schemaDefaultText('dp.delta'), clipValues: schemaDefaultText('dp.maxGradNorm'), logicalBatch: '256' },
+    training: Object.fromEntries(builderFields().map((f) => [f.key, ''])),
+    schedule: { kind: '', params: Object.fromEntries(scheduleFields().map((f) => [f.key, ''])) },
   };
 }
 
@@ -87,15 +139,18 @@ function parseOne(text: string, opts: { integer?: boolean; positive?: boolean; m
   return { value: r.values[0]!, error: null };
 }
 
+/** Errors by form field; builder fields as `training.<name>`, schedule parameters as `schedule.<name>`. */
 export type FormErrors = Partial<Record<
   keyof SweepForm | 'lrSearch.start' | 'lrSearch.factor' | 'lrSearch.maxSteps' | 'lrSearch.repeats' |
-  'dp.targetEpsilon' | 'dp.delta' | 'dp.clipValues' | 'dp.logicalBatch',
+  'dp.targetEpsilon' | 'dp.delta' | 'dp.clipValues' | 'dp.logicalBatch' | `training.${string}` | `schedule.${string}`,
   string
 >>;
 
 export interface BuildOptions {
   /** Model name → its normalization (from the registry), to refuse BatchNorm models under DP-SGD. */
   modelNorms?: ReadonlyMap<string, string>;
+  /** Model name → normalization and family, to leave out fields that apply to none of the selected models. */
+  modelKinds?: ModelKinds;
 }
 
 export interface FormResult {
@@ -124,7 +179,8 @@ export function buildSweepSpec(form: SweepForm, opts: BuildOptions = {}): FormRe
     if (refused) errors.models = refused;
   }
   if (!form.dataset) errors.dataset = 'pick a data set';
-  if (form.dataset !== 'synthetic' && !form.dataDir.trim()) errors.dataDir = `${form.dataset} needs the folder holding its files`;
+  const onDataset = (path: string) => fieldApplies(runField(path).meta.scope, { dataset: form.dataset, dp: false });
+  if (onDataset('dataDir') && !form.dataDir.trim()) errors.dataDir = `${form.dataset} needs the folder holding its files`;
 
   const batch = parseNumberList(form.batchSizes, { integer: true, positive: true });
   if (batch.error) errors.batchSizes = batch.error;
@@ -172,14 +228,18 @@ export function buildSweepSpec(form: SweepForm, opts: BuildOptions = {}): FormRe
   const statsEvery = parseOne(form.statsEvery, { integer: true, min: 0 });
   if (statsEvery.error) errors.statsEvery = statsEvery.error;
 
-  const synthetic = form.dataset === 'synthetic';
+  const synthetic = onDataset('syntheticTrainSize');
   const trainSize = synthetic ? parseOne(form.syntheticTrainSize, { integer: true, min: 5 }) : null;
   const testSize = synthetic ? parseOne(form.syntheticTestSize, { integer: true, positive: true }) : null;
   if (trainSize?.error) errors.syntheticTrainSize = trainSize.error;
   if (testSize?.error) errors.syntheticTestSize = testSize.error;
 
+  const training = parseTrainingFields(form, opts.modelKinds, errors);
+  const schedule = parseSchedule(form.schedule, errors);
+
   const clips = dp ? dp.clips.length : 1;
-  const configs = form.models.length * batch.values.length * epochs.values.length * widths.values.length * (search ? 1 : lrs.length) * clips;
+  const axes = Object.values(training).reduce((n, values) => n * values.length, 1);
+  const configs = form.models.length * batch.values.length * epochs.values.length * widths.values.length * (search ? 1 : lrs.length) * clips * axes;
   const seedCount = search ? (seeds ? Math.min(seeds.length, search.repeats!) : search.repeats!) : seeds ? seeds.length : (repeats ?? 0);
   const runCount = search ? configs : configs * seedCount;
   const maxRunCount = search ? configs * (search.maxSteps! + seedCount - 1) : runCount;
@@ -189,21 +249,23 @@ export function buildSweepSpec(form: SweepForm, opts: BuildOptions = {}): FormRe
   const base: Record<string, unknown> = { dataset: form.dataset, statsEvery: statsEvery.value };
   const grid: Record<string, unknown[]> = {};
   if (form.preset) base.preset = form.preset;
-  if (!synthetic) base.dataDir = form.dataDir.trim();
-  else {
-    base.syntheticTrainSize = trainSize!.value;
-    base.syntheticTestSize = testSize!.value;
+  if (onDataset('dataDir')) base.dataDir = form.dataDir.trim();
+  if (trainSize && testSize) {
+    base.syntheticTrainSize = trainSize.value;
+    base.syntheticTestSize = testSize.value;
   }
   place(base, grid, 'model', form.models);
   place(base, grid, 'batchSize', batch.values);
   place(base, grid, 'epochs', epochs.values);
   place(base, grid, 'width', widths.values);
   if (!search) place(base, grid, 'lr', lrs);
+  for (const [field, values] of Object.entries(training)) place(base, grid, field, values);
+  if (schedule) base.schedule = schedule;
   if (dp) {
     base.dp = { targetEpsilon: dp.targetEpsilon, delta: dp.delta, logicalBatch: dp.logicalBatch, ...(dp.clips.length === 1 ? { maxGradNorm: dp.clips[0] } : {}) };
     if (dp.clips.length > 1) grid['dp.maxGradNorm'] = dp.clips;
-    // the paper trains every DP model with Mish
-    base.activation = 'mish';
+    // written out so the spec shows it: DP implies Mish unless an activation is chosen (presets.ts)
+    base.activation = withImpliedDefaults(base).activation;
   }
 
   const spec: Record<string, unknown> = { name: form.name.trim(), base, grid, priority: priority.value };
@@ -232,4 +294,57 @@ function parseDp(dp: SweepForm['dp'], errors: FormErrors): DpValues {
   if (clips.error) errors['dp.clipValues'] = clips.error;
   if (batch.error) errors['dp.logicalBatch'] = batch.error;
   return { targetEpsilon: eps.value ?? NaN, delta: delta.value ?? NaN, clips: clips.values, logicalBatch: batch.value ?? NaN };
+}
+
+/**
+ * The builder fields the user filled in and that apply to some selected model, each as its list of values (one:
+ * a fixed field; several: a grid axis). Checked by the field's schema, errors under `training.<name>`.
+ */
+function parseTrainingFields(form: SweepForm, kinds: ModelKinds | undefined, errors: FormErrors): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const field of builderFields()) {
+    const text = (form.training[field.key] ?? '').trim();
+    if (!text || !fieldAppliesToForm(field, form, kinds)) continue;
+    const values = parseFieldValues(field, text);
+    if (typeof values === 'string') errors[`training.${field.key}`] = values;
+    else out[field.key] = values;
+  }
+  return out;
+}
+
+/** A field's values from its text, or what is wrong with them (the schema's own message for a bad value). */
+function parseFieldValues(field: RunFieldInfo, text: string): unknown[] | string {
+  let values: unknown[];
+  if (field.kind === 'boolean') values = [text === 'on'];
+  else if (field.kind === 'enum') values = [text];
+  else {
+    const r = parseNumberList(text, { integer: field.kind === 'integer' });
+    if (r.error) return r.error;
+    values = r.values;
+  }
+  for (const value of values) {
+    const checked = field.schema.safeParse(value);
+    if (!checked.success) return `${String(value)}: ${checked.error.issues[0]?.message ?? 'invalid'}`;
+  }
+  return values;
+}
+
+/** The schedule the form asks for (its parameters filled in or left to the schema's defaults), or null for none. */
+function parseSchedule(schedule: SweepForm['schedule'], errors: FormErrors): Record<string, unknown> | null {
+  if (!schedule.kind) return null;
+  const out: Record<string, unknown> = { kind: schedule.kind };
+  for (const param of scheduleFields().filter((f) => f.scheduleKind === schedule.kind)) {
+    const text = (schedule.params[param.key] ?? '').trim();
+    if (!text) continue;
+    const r = parseNumberList(text, { integer: param.kind === 'integerList' });
+    if (r.error) {
+      errors[`schedule.${param.key}`] = r.error;
+      continue;
+    }
+    const value = param.kind === 'integerList' ? r.values : r.values.length === 1 ? r.values[0] : r.values;
+    const checked = param.schema.safeParse(value);
+    if (checked.success) out[param.key] = value;
+    else errors[`schedule.${param.key}`] = checked.error.issues[0]?.message ?? 'invalid';
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import type { SubmitSweepResult } from '../../src-main/api/service';
 import type { SweepPreview } from '../../src-main/server/ui-extras';
 import { ApiError, useApi } from '../api/client';
 import { errorMessage } from '../composables/useAsync';
-import { buildSweepSpec, defaultSweepForm, dpRefusal, type SweepForm } from '../lib/sweep-form';
+import { buildSweepSpec, defaultSweepForm, dpRefusal, type ModelKinds, type SweepForm } from '../lib/sweep-form';
 import { useCatalogStore } from './catalog';
 
 /**
@@ -15,7 +15,9 @@ export const useSweepsStore = defineStore('sweeps', () => {
   const form = ref<SweepForm>(defaultSweepForm());
   const catalog = useCatalogStore();
   const modelNorms = computed(() => new Map(catalog.models.map((m) => [m.name, m.norm])));
-  const local = computed(() => buildSweepSpec(form.value, { modelNorms: modelNorms.value }));
+  /** What each model is (normalization, family): which builder fields apply to the selection. */
+  const modelKinds = computed<ModelKinds>(() => new Map(catalog.models.map((m) => [m.name, { norm: m.norm, family: m.family }])));
+  const local = computed(() => buildSweepSpec(form.value, { modelNorms: modelNorms.value, modelKinds: modelKinds.value }));
   /** Models DP-SGD cannot train, with the reason, while DP is on (the picker greys them out). */
   const dpBlockedModels = computed<Record<string, string>>(() => {
     if (!form.value.dp.enabled) return {};
@@ -105,7 +107,7 @@ export const useSweepsStore = defineStore('sweeps', () => {
   }
 
   return {
-    form, local, dpBlockedModels, visibleErrors, attempted, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
+    form, local, modelKinds, dpBlockedModels, visibleErrors, attempted, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
     refreshPreview, schedulePreview, submit, reset,
   };
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildSweepSpec, defaultSweepForm, parseNumberList, type SweepForm } from '../../src-renderer/lib/sweep-form';
+import { builderFields, buildSweepSpec, defaultSweepForm, fieldPlaceholder, parseNumberList, type ModelKinds, type SweepForm } from '../../src-renderer/lib/sweep-form';
+import { runField } from '../../src-worker/run-fields';
 import { expandSweep, parseSweepSpec } from '../../src-main/sweeps';
 
 function form(patch: Partial<SweepForm>): SweepForm {
@@ -77,5 +78,65 @@ describe('sweep builder form → sweep spec', () => {
     expect(bad.errors).toMatchObject({ 'dp.delta': 'δ must be below 1 (the paper: 8e-7, below 1/N)', 'dp.logicalBatch': '"0.5" must be a whole number' });
     // without DP nothing DP-related is added and BatchNorm is fine
     expect(buildSweepSpec(form({}), { modelNorms: norms }).spec!.base).not.toHaveProperty('dp');
+  });
+});
+
+describe('sweep builder: the training fields come from the run spec schema', () => {
+  const kinds: ModelKinds = new Map([
+    ['knresnet18', { norm: 'kn', family: 'knresnet' }], ['resnet18_gn', { norm: 'gn', family: 'resnet' }],
+    ['resnet18_bn', { norm: 'bn', family: 'resnet' }], ['cnn', { norm: 'nn', family: 'cnn' }],
+  ]);
+  const withFields = (patch: Partial<SweepForm>, training: Record<string, string>) =>
+    form({ ...patch, training: { ...defaultSweepForm().training, ...training } });
+
+  it('offers what the CLI has: momentum, weight decay, Nesterov, GroupNorm groups, KN dropout, augmentation, activation', () => {
+    expect(builderFields().map((f) => f.key)).toEqual(expect.arrayContaining(['momentum', 'nesterov', 'weightDecay', 'groups', 'knDropout', 'augment', 'activation', 'normalizeInputs', 'lowResolution']));
+    expect(Object.keys(defaultSweepForm().training).sort()).toEqual(builderFields().map((f) => f.key).sort());
+  });
+
+  it('puts a field in base, several values on a grid axis the run count includes, and leaves empty ones out', () => {
+    const result = buildSweepSpec(withFields({ models: ['knresnet18'] }, { momentum: '0.9, 0.5', weightDecay: '0', augment: 'off', activation: 'mish' }), { modelKinds: kinds });
+    expect(result.errors).toEqual({});
+    expect(result.runCount).toBe(2 * 3);
+    expect(result.spec).toMatchObject({ base: { weightDecay: 0, augment: false, activation: 'mish' }, grid: { momentum: [0.9, 0.5] } });
+    expect(result.spec!.base).not.toHaveProperty('nesterov');
+    const runs = expandSweep(parseSweepSpec(result.spec)).runs;
+    expect(runs).toHaveLength(result.runCount);
+    expect(new Set(runs.map((r) => r.momentum))).toEqual(new Set([0.9, 0.5]));
+    expect(runs.every((r) => r.augment === false && r.weightDecay === 0)).toBe(true);
+  });
+
+  it('sets GroupNorm groups only when a GroupNorm model is picked, KN dropout only with a KN model', () => {
+    const knOnly = buildSweepSpec(withFields({ models: ['knresnet18'] }, { groups: '16', knDropout: '0.1' }), { modelKinds: kinds });
+    expect(knOnly.spec!.base).toMatchObject({ knDropout: 0.1 });
+    expect(knOnly.spec!.base).not.toHaveProperty('groups');
+    const gn = buildSweepSpec(withFields({ models: ['resnet18_gn', 'resnet18_bn'] }, { groups: '16', knDropout: '0.1' }), { modelKinds: kinds });
+    expect(gn.spec!.base).toMatchObject({ groups: 16 });
+    expect(gn.spec!.base).not.toHaveProperty('knDropout');
+    const toy = buildSweepSpec(withFields({ models: ['cnn'] }, { lowResolution: 'on' }), { modelKinds: kinds });
+    expect(toy.spec!.base).not.toHaveProperty('lowResolution');
+  });
+
+  it('checks each value with the field\'s own schema', () => {
+    const bad = buildSweepSpec(withFields({ models: ['resnet18_gn'] }, { momentum: '0.9 2', groups: '1.5' }), { modelKinds: kinds });
+    expect(bad.spec).toBeNull();
+    expect(bad.errors['training.momentum']).toMatch(/^2: Too big: expected number to be <=1/);
+    expect(bad.errors['training.groups']).toBe('"1.5" must be a whole number');
+  });
+
+  it('builds a schedule from its kind and the parameters given; the schema fills the rest', () => {
+    const result = buildSweepSpec(form({ schedule: { kind: 'multistep', params: { ...defaultSweepForm().schedule.params, milestones: '5 8' } } }));
+    expect(result.spec!.base).toMatchObject({ schedule: { kind: 'multistep', milestones: [5, 8] } });
+    expect(expandSweep(parseSweepSpec(result.spec)).runs[0]!.schedule).toEqual({ kind: 'multistep', milestones: [5, 8], gamma: 0.1 });
+    expect(buildSweepSpec(form({})).spec!.base).not.toHaveProperty('schedule');
+    const bad = buildSweepSpec(form({ schedule: { kind: 'cosine', params: { ...defaultSweepForm().schedule.params, decay: '3' } } }));
+    expect(bad.errors['schedule.decay']).toMatch(/Too big/);
+  });
+
+  it('says what an empty field gets: the preset\'s value, else the default', () => {
+    expect(fieldPlaceholder(runField('momentum'), '')).toBe('0.9 (default)');
+    expect(fieldPlaceholder(runField('momentum'), 'dp-paper')).toBe('0 (dp-paper)');
+    expect(fieldPlaceholder(runField('augment'), '')).toBe('automatic');
+    expect(defaultSweepForm().dp).toMatchObject({ targetEpsilon: '8', delta: '8e-7', clipValues: '1' });
   });
 });
