@@ -1,5 +1,6 @@
 import { reactive } from 'vue';
-import { apiRoutes, fillPath, type ApiArgs, type ApiMethod, type ApiResult } from '../../src-main/server/routes';
+import { isErrorCode, type ErrorCode } from '../../src-main/api/errors';
+import { API_METHODS, apiRoutes, fillPath, type ApiArgs, type ApiMethod, type ApiResult } from '../../src-main/server/routes';
 import type { LiveEvent } from '../../src-main/server/live-events';
 import type { IpcReply } from '../../src-main/electron/bridge';
 import type { ElectronBridge } from '../../src-main/electron/preload';
@@ -27,15 +28,21 @@ export interface NormLabClient extends ApiMethods {
   chooseFolder: ((title: string) => Promise<string | null>) | null;
 }
 
-/** What the API said went wrong, with its code and every problem (e.g. each invalid field of a sweep spec). */
+/**
+ * What the API said went wrong, with its code (of the one taxonomy, src-main/api/errors.ts) and every problem
+ * (e.g. each invalid field of a sweep spec).
+ */
 export class ApiError extends Error {
   override name = 'ApiError';
+  readonly code: ErrorCode;
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
     readonly problems: string[] = [],
   ) {
     super(message);
+    // a server newer than this page may send a code it does not know: treat it as unexpected
+    this.code = isErrorCode(code) ? code : 'internal';
   }
 }
 
@@ -53,10 +60,11 @@ function unwrap<T>(reply: IpcReply<T>): T {
   throw new ApiError(reply.error.code, reply.error.message, reply.error.problems);
 }
 
+/** One function per method of the table (routes.ts), each sending its name and arguments through `call`. */
 function methodsOver(call: (method: ApiMethod, args: unknown[]) => Promise<unknown>): ApiMethods {
-  const methods = {} as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const name of Object.keys(apiRoutes) as ApiMethod[]) methods[name] = (...args) => call(name, args);
-  return methods as unknown as ApiMethods;
+  const methods: Partial<Record<ApiMethod, (...args: unknown[]) => Promise<unknown>>> = {};
+  for (const name of API_METHODS) methods[name] = (...args) => call(name, args);
+  return methods as ApiMethods;
 }
 
 export function electronClient(bridge: ElectronBridge): NormLabClient {

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { DatasetSummary, ModelSummary } from '../../src-main/server/ui-extras';
+import type { DatasetSummary, ModelSummary } from '../../src-main/api/types';
 import { useApi } from '../api/client';
 import { errorMessage } from '../composables/useAsync';
 
