@@ -22,9 +22,10 @@ import type { WorkerExit } from './worker-process';
  * - `cancel` and `interrupt` ask the run to checkpoint and stop (it ends cancelled / interrupted by itself);
  *   `kill` stops it without a checkpoint (SIGKILL, `scancel`). The policy kills after a grace period.
  * - A run that can outlive this process (a cluster job) has a `handle` (a job id), reported through `onHandle`
- *   as soon as it is known; the policy records it with the run. After a manager restart the policy offers each
- *   recorded handle to `reattach`, which returns the run when it is still alive, so nothing is started twice.
- *   A child process cannot outlive its manager: it has no handle, and `reattach` returns null.
+ *   as soon as it is known; the policy records it with the run. A manager that stops leaves such runs going
+ *   (`detach`). After a restart (or a crash) the policy offers each recorded handle to `reattach`, which returns
+ *   the run when it is still alive, so nothing is started twice. A child process cannot outlive its manager:
+ *   it has no handle, no `detach`, and `reattach` returns null.
  */
 export interface Executor {
   /** Every unit, with what it runs now; in the order the policy fills them. */
@@ -42,6 +43,13 @@ export interface Executor {
    * (start workers ahead) or let go of what it prepared when none wait.
    */
   anticipate(moreQueued: boolean): void;
+  /**
+   * Only for executors whose runs outlive this process (cluster jobs): stop watching every run without stopping
+   * it, resolving once each run's handle has been reported, so a later manager re-attaches to all of them. Their
+   * `ended` never settles here afterwards. The policy calls it when it stops without interrupting its runs;
+   * without it, stopping waits for the runs to end.
+   */
+  detach?(): Promise<void>;
 }
 
 /** One place for one run. */

@@ -209,8 +209,9 @@ export class SchedulingPolicy extends EventEmitter<SchedulerEvents> {
 
   /**
    * Stops placing runs and waits for the running ones; with `interruptRunning` they checkpoint and stop first,
-   * ending `interrupted` so the next start resumes them (Ctrl-C means "stop for now", not "cancel"). The lease is
-   * released last, once no run of this scheduler is left.
+   * ending `interrupted` so the next start resumes them (Ctrl-C means "stop for now", not "cancel"). Runs that
+   * outlive this process (an executor with `detach`) are left running instead, unless told to interrupt. The
+   * lease is released last, once no run of this scheduler is left or watched.
    */
   async stop(opts: { interruptRunning?: boolean } = {}): Promise<void> {
     this.stopped = true;
@@ -218,7 +219,13 @@ export class SchedulingPolicy extends EventEmitter<SchedulerEvents> {
     this.executor.anticipate(false);
     const placed = [...this.placed.values()];
     if (opts.interruptRunning) for (const p of placed) this.stopRun(p, 'interrupt');
-    await Promise.all(placed.map((p) => p.run.ended));
+    if (!opts.interruptRunning && this.executor.detach) {
+      // cluster jobs train on without us; the next manager re-attaches to them by their recorded handles
+      await this.executor.detach();
+      this.placed.clear();
+    } else {
+      await Promise.all(placed.map((p) => p.run.ended));
+    }
     if (this.leaseState.state === 'held') this.store.releaseLease(this.me.owner);
     this.leaseState = { state: 'stopped' };
   }

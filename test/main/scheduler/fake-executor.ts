@@ -108,10 +108,19 @@ export class FakeExecutor implements Executor {
   readonly anticipated: boolean[] = [];
   private readonly labels: string[];
   private severed = false;
+  private readonly handlesReported: Promise<void>[] = [];
+  /** Present only when runs outlive their manager, as the contract says. */
+  readonly detach?: () => Promise<void>;
 
   constructor(private readonly opts: FakeExecutorOptions) {
     this.cluster = opts.cluster ?? new FakeCluster();
     this.labels = Array.from({ length: opts.units }, (_, i) => `u${i}`);
+    if (opts.reattachable) {
+      this.detach = async () => {
+        await Promise.all(this.handlesReported);
+        this.sever();
+      };
+    }
   }
 
   units(): UnitView[] {
@@ -129,7 +138,9 @@ export class FakeExecutor implements Executor {
     if (refusal) throw new Error(refusal);
     const job = this.cluster.submit(launch, observer, this.opts.obeys ?? true);
     // a cluster's job id arrives after the submission returns, as `sbatch` answers
-    if (this.opts.reattachable) queueMicrotask(() => observer.onHandle(job.handle));
+    if (this.opts.reattachable) {
+      this.handlesReported.push(new Promise((resolve) => setImmediate(() => resolve(observer.onHandle(job.handle)))));
+    }
     return this.track(unit, job);
   }
 

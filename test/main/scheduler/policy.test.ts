@@ -194,6 +194,38 @@ describe('scheduling policy on a fake executor', () => {
     expect(cluster.submissions).toEqual([alive, dead, dead, queued]);
   });
 
+  it('leaves cluster jobs training when it stops, once their handles are recorded, and the next manager adopts them all', async () => {
+    const cluster = new FakeCluster();
+    const store = new MemorySchedulerStore();
+    const first = setup({ units: 2, cluster, reattachable: true }, {}, store);
+    const [a, b, c] = [1, 2, 3].map((s) => store.addRun(spec(s)));
+    const handlesAtRelease: (string | null)[] = [];
+    const release = store.releaseLease.bind(store);
+    store.releaseLease = (owner) => {
+      handlesAtRelease.push(...[a, b].map((id) => store.run(id).handle));
+      release(owner);
+    };
+    first.policy.start();
+    // stopped before `sbatch` answered: the handles must be recorded before the lease is let go
+    await first.policy.stop();
+    policies.splice(policies.indexOf(first.policy), 1);
+    expect(store.leaseOwner()).toBeNull();
+    expect(handlesAtRelease).toEqual([cluster.jobOf(a).handle, cluster.jobOf(b).handle]);
+    expect([a, b].map((id) => cluster.jobOf(id).requests)).toEqual([[], []]);
+    expect([store.status(a), store.status(b), store.status(c)]).toEqual(['running', 'running', 'queued']);
+
+    const second = setup({ units: 2, cluster, reattachable: true }, {}, store);
+    expect(second.policy.start()).toBe(0);
+    expect(second.policy.runningRunIds()).toEqual([a, b]);
+    expect(cluster.submissions).toEqual([a, b]);
+    cluster.jobOf(b).finish();
+    await settle();
+    expect(second.started).toEqual([[c, 'u1']]);
+    // asked to interrupt, it does not detach: the jobs checkpoint and stop
+    await second.policy.stop({ interruptRunning: true });
+    expect([store.status(a), store.status(c)]).toEqual(['interrupted', 'interrupted']);
+  });
+
   it('kills a re-attached job whose run left running before it could be adopted', async () => {
     const cluster = new FakeCluster();
     const store = new MemorySchedulerStore();
