@@ -19,6 +19,8 @@ import type { WorkerExit } from './worker-process';
  *   at all; trouble worth retrying (a busy `sbatch`) is the executor's to retry.
  * - Events reach the policy through `onEvent`, in the worker's order, whatever carries them: IPC from a child
  *   process, or lines appended to the run's `events.jsonl` journal on shared storage, tailed from `journalAck`.
+ *   They arrive only after `start` or `reattach` has returned (a journal read at once is delivered on a later
+ *   tick), so the policy knows the run before its first event.
  * - `cancel` and `interrupt` ask the run to checkpoint and stop (it ends cancelled / interrupted by itself);
  *   `kill` stops it without a checkpoint (SIGKILL, `scancel`). The policy kills after a grace period.
  * - A run that can outlive this process (a cluster job) has a `handle` (a job id), reported through `onHandle`

@@ -330,7 +330,8 @@ export class SchedulingPolicy extends EventEmitter<SchedulerEvents> {
 
   private afterEnded(runId: number): void {
     const hook = this.opts.afterRunEnded;
-    if (!hook) return;
+    // a manager shutting down proposes nothing: the searcher catches up from the store on the next start
+    if (!hook || this.stopped) return;
     Promise.resolve()
       .then(() => hook(runId))
       .then(

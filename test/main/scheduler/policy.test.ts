@@ -295,6 +295,10 @@ describe('scheduling policy on a fake executor', () => {
     await waitFor(() => started.length === 2, 2000, 'the proposed run to start');
     expect(seen).toEqual([first]);
     expect(store.run(started[1][0]).spec.seed).toBe(10);
+    // a run interrupted by the manager shutting down is no result: the searcher is not asked
+    await policy.stop({ interruptRunning: true });
+    expect(store.status(started[1][0])).toBe('interrupted');
+    expect(seen).toEqual([first]);
   });
 
   it('reports a failing searcher step and keeps scheduling', async () => {
