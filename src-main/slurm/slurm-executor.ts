@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DoneStatus, EpochMetrics, FinalMetrics, WorkerEvent } from '../../src-worker/protocol';
 import type { JournaledEvent } from '../../src-worker/train/journal';
@@ -33,6 +33,8 @@ export interface SlurmExecutorOptions extends SlurmJobOptions {
    * up on and resubmitted; default 30 000 ms. Resubmitting sooner would train the run twice once Slurm requeues.
    */
   requeueGraceMs?: number;
+  /** Told once per submission (or adoption of a queued job), for `--json`'s `{"event": "submitted", "jobId": …}`. */
+  onSubmitted?: (runId: number, jobId: string) => void;
 }
 
 /** What the UI and CLI show for a run in Slurm: its job, the state, why it waits, where it runs. */
@@ -203,6 +205,7 @@ class SlurmRun implements ExecutorRun {
     const scriptPath = join(this.runDir, JOB_SCRIPT_FILE);
     void (async () => {
       try {
+        mkdirSync(this.runDir, { recursive: true });
         writeFileSync(join(this.runDir, RUN_INPUT_FILE), JSON.stringify({ spec: this.launch.spec, journalAck: this.launch.journalAck }));
         writeFileSync(scriptPath, jobScript({ runId: this.runId, runDir: this.runDir, node: this.opts.node, workerEntry: this.opts.workerEntry, setup: this.opts.setup }), { mode: 0o755 });
         // a manager killed between sbatch and recording the job id left the job queued: adopt it, submit nothing twice
@@ -214,6 +217,7 @@ class SlurmRun implements ExecutorRun {
         }));
         writeFileSync(join(this.runDir, JOB_RECORD_FILE), JSON.stringify({ runId: this.runId, jobId: this.jobId, submittedAt: new Date().toISOString() }));
         this.observer.onHandle(this.jobId);
+        this.opts.onSubmitted?.(this.runId, this.jobId);
         this.forward({ event: 'log', level: 'info', message: queued ? `re-attached to Slurm job ${this.jobId}, already queued for this run` : `submitted as Slurm job ${this.jobId}` });
         if (this.stopWanted) await this.client.cancel(this.jobId).catch(() => undefined);
       } catch (err) {

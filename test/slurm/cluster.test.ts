@@ -1,0 +1,152 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tsNodeExecArgv } from '../../src-main/node-runtime';
+import { createSlurmScheduler } from '../../src-main/slurm/slurm-scheduler';
+import { ExperimentStore } from '../../src-main/store/experiment-store';
+import type { WorkerEvent } from '../../src-worker/protocol';
+import { parseRunSpec } from '../../src-worker/run-spec';
+import { waitFor } from '../main/scheduler/helpers';
+import { tinyRunSpec } from './tiny-run';
+
+/**
+ * Against the real one-node cluster of test/slurm/start-cluster.sh (CI starts it in .ci/run): real sbatch,
+ * squeue, scontrol and scancel, real batch jobs training tiny runs on the node, the journal tailed over the file
+ * system. These tests do not skip: without the cluster they fail, saying how to start it.
+ */
+function requireCluster(): void {
+  const sinfo = spawnSync('sinfo', ['-h', '-N', '-o', '%T'], { encoding: 'utf8' });
+  const state = sinfo.stdout?.trim() ?? '';
+  if (sinfo.error || sinfo.status !== 0 || !/^(idle|mixed|allocated)/.test(state)) {
+    const why = sinfo.error ? sinfo.error.message : `sinfo said ${JSON.stringify(state || sinfo.stderr?.trim())}`;
+    throw new Error(`the Slurm test cluster is not up (${why}): run test/slurm/start-cluster.sh as root first (.ci/run does)`);
+  }
+}
+
+interface Bench {
+  dir: string;
+  store: ExperimentStore;
+  runIds: number[];
+}
+
+function bench(prefix: string, runs: number, epochs: number): Bench {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const store = ExperimentStore.open(join(dir, 'normlab.db'));
+  const { sweep } = store.upsertSweep({ name: prefix, spec: {} });
+  const specs = Array.from({ length: runs }, (_, i) => {
+    const { runId: _r, checkpointDir: _c, resume: _s, ...spec } = tinyRunSpec(1, dir, epochs);
+    return parseRunSpec({ ...spec, seed: i + 1 });
+  });
+  store.addRuns(sweep.id, specs);
+  return { dir, store, runIds: store.listRuns({ sweepId: sweep.id }).map((r) => r.id) };
+}
+
+function epochsInStore(store: ExperimentStore, runId: number): number[] {
+  return (store.getMetrics(runId, 'test_acc').test_acc ?? []).map((p) => p.step);
+}
+
+/** Slurm output files in a run folder: one per job submitted for it. */
+function jobOutputs(runDir: string): string[] {
+  return readdirSync(runDir).filter((f) => /^slurm-\d+\.out$/.test(f));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+describe('Slurm executor on a real one-node cluster', () => {
+  beforeAll(requireCluster);
+  const opened: ExperimentStore[] = [];
+  afterAll(() => {
+    for (const s of opened) s.close();
+  });
+
+  it('trains 4 tiny runs as 4 jobs, every epoch in the store, the node as where they ran', async () => {
+    const b = bench('normlab-slurm-e2e-', 4, 2);
+    opened.push(b.store);
+    const submittedAt = new Map<number, number>();
+    const startLatency: number[] = [];
+    const eventLatency: number[] = [];
+    const runningLatency: number[] = [];
+    const { policy } = createSlurmScheduler(b.store, {
+      checkpointRoot: b.dir, pollMs: 250, gres: 'gpu:1', time: '10', settleMs: 1000, maxJobs: 4,
+      onSubmitted: (runId) => submittedAt.set(runId, Date.now()),
+    });
+    policy.on('event', (runId: number, event: WorkerEvent & { at?: number }) => {
+      if (event.event === 'log' && / running on node /.test(event.message)) runningLatency.push(Date.now() - (submittedAt.get(runId) ?? NaN));
+      if (event.at === undefined) return;
+      eventLatency.push(Date.now() - event.at);
+      if (event.event === 'started') startLatency.push(event.at - (submittedAt.get(runId) ?? NaN));
+    });
+    policy.start();
+    await waitFor(() => b.runIds.every((id) => b.store.getRun(id)?.status === 'finished') || b.runIds.some((id) => b.store.getRun(id)?.status === 'failed'), 150_000, 'all 4 runs to finish');
+    await policy.stop();
+    for (const id of b.runIds) {
+      const run = b.store.getRun(id);
+      expect(run?.status, `run ${id}: ${run?.errorReason}`).toBe('finished');
+      expect(epochsInStore(b.store, id)).toEqual([1, 2]);
+      expect(jobOutputs(run?.checkpointDir ?? '')).toHaveLength(1);
+      expect(b.store.getLogs(id).map((l) => l.message)).toEqual(expect.arrayContaining([expect.stringMatching(/^Slurm job \d+ running on node localhost$/)]));
+    }
+    console.log(
+      `[slurm e2e] submission→RUNNING in squeue median ${median(runningLatency)} ms (${runningLatency.join(', ')}); ` +
+      `submission→worker's started event median ${median(startLatency)} ms (${startLatency.join(', ')}); ` +
+      `journal write→store median ${median(eventLatency)} ms, max ${Math.max(...eventLatency)} ms over ${eventLatency.length} events`,
+    );
+  });
+
+  it('scancel of a running job by hand ends its run cancelled, with the epochs it reached', async () => {
+    const b = bench('normlab-slurm-cancel-', 1, 60);
+    opened.push(b.store);
+    let jobId = '';
+    const { policy } = createSlurmScheduler(b.store, {
+      checkpointRoot: b.dir, pollMs: 250, gres: 'gpu:1', time: '10', settleMs: 1000, onSubmitted: (_r, j) => (jobId = j),
+    });
+    policy.start();
+    const [runId] = b.runIds as [number];
+    await waitFor(() => epochsInStore(b.store, runId).length > 0, 90_000, 'the first epoch in the store');
+    expect(spawnSync('scancel', [jobId]).status).toBe(0);
+    await waitFor(() => b.store.getRun(runId)?.status === 'cancelled', 60_000, 'the run to end cancelled');
+    await policy.stop();
+    const run = b.store.getRun(runId);
+    expect(run?.epochsCompleted).toBeGreaterThanOrEqual(1);
+    expect(run?.epochsCompleted).toBeLessThan(60);
+  });
+
+  it('kill -9 of the manager, then a restart: it re-attaches to the jobs, submits nothing twice, all finish', async () => {
+    const b = bench('normlab-slurm-kill-', 2, 6);
+    b.store.close();
+    const manager = () => {
+      const child = spawn(process.execPath, [...tsNodeExecArgv(), join(__dirname, 'manager.ts'), '--db', join(b.dir, 'normlab.db'), '--root', b.dir], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      return { child, exited, lines: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>), out: () => out };
+    };
+    const first = manager();
+    await waitFor(() => first.lines().filter((l) => l.event === 'epoch').length >= 1 && first.lines().filter((l) => l.event === 'submitted').length === 2, 90_000, 'both jobs submitted and an epoch in');
+    const jobIds = first.lines().filter((l) => l.event === 'submitted').map((l) => String(l.jobId));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // the jobs outlive their manager
+    const queued = spawnSync('squeue', ['-h', '-j', jobIds.join(','), '-o', '%i'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    expect(queued.length).toBeGreaterThan(0);
+
+    const second = manager();
+    expect(await second.exited, second.out()).toBe(0);
+    expect(second.lines().filter((l) => l.event === 'submitted')).toEqual([]);
+    const store = ExperimentStore.open(join(b.dir, 'normlab.db'));
+    opened.push(store);
+    for (const id of b.runIds) {
+      const run = store.getRun(id);
+      expect(run?.status, `run ${id}: ${run?.errorReason}`).toBe('finished');
+      expect(epochsInStore(store, id)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(jobOutputs(run?.checkpointDir ?? '')).toHaveLength(1);
+    }
+    const reattached = b.runIds.filter((id) => store.getLogs(id).some((l) => l.message === 'a restarted manager re-attached to its Slurm job'));
+    expect(reattached.length).toBe(queued.length);
+  });
+});
