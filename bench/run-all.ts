@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arch, cpus, totalmem } from 'node:os';
 
-const BENCHES = ['kn-ops', 'conv-grads', 'models', 'data', 'train', 'dp', 'store', 'scheduler', 'integrity', 'backends'];
+const BENCHES = ['kn-ops', 'conv-grads', 'models', 'paper-models', 'data', 'train', 'dp', 'store', 'scheduler', 'integrity', 'backends'];
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
