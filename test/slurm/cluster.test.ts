@@ -113,6 +113,28 @@ describe('Slurm executor on a real one-node cluster', () => {
     expect(run?.epochsCompleted).toBeLessThan(60);
   });
 
+  it('a drained node: the run shows PENDING with Slurm\'s reason, then runs once the node is resumed', async () => {
+    const b = bench('normlab-slurm-drain-', 1, 1);
+    opened.push(b.store);
+    const scontrol = (...args: string[]) => expect(spawnSync('scontrol', args, { encoding: 'utf8' }).status).toBe(0);
+    scontrol('update', 'nodename=localhost', 'state=drain', 'reason=normlab-test');
+    try {
+      const { policy, executor } = createSlurmScheduler(b.store, { checkpointRoot: b.dir, pollMs: 250, gres: 'gpu:1', time: '10', settleMs: 1000 });
+      policy.start();
+      const [runId] = b.runIds as [number];
+      const pendingLog = await waitFor(() => b.store.getLogs(runId).find((l) => / pending: /.test(l.message)), 30_000, 'the pending reason in the run log');
+      expect(executor.statuses()).toMatchObject([{ runId, state: 'PENDING', reason: expect.stringMatching(/ReqNodeNotAvail|Resources|Nodes/) }]);
+      expect(b.store.getRun(runId)?.status).toBe('running');
+      console.log(`[slurm drain] ${pendingLog.message}`);
+      scontrol('update', 'nodename=localhost', 'state=resume');
+      await waitFor(() => b.store.getRun(runId)?.status === 'finished', 90_000, 'the run to finish once the node is back');
+      await policy.stop();
+      expect(epochsInStore(b.store, runId)).toEqual([1]);
+    } finally {
+      spawnSync('scontrol', ['update', 'nodename=localhost', 'state=resume']);
+    }
+  });
+
   it('kill -9 of the manager, then a restart: it re-attaches to the jobs, submits nothing twice, all finish', async () => {
     const b = bench('normlab-slurm-kill-', 2, 6);
     b.store.close();
