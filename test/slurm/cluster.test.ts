@@ -135,6 +135,33 @@ describe('Slurm executor on a real one-node cluster', () => {
     }
   });
 
+  it('the SIGTERM before a time limit: checkpoint, resubmit, finished with the metrics of an uninterrupted run', async () => {
+    // what --signal=B:TERM@… does near the limit, sent by hand so the test need not wait out a minute-long limit
+    const interrupted = bench('normlab-slurm-limit-', 1, 6);
+    const straight = bench('normlab-slurm-straight-', 1, 6);
+    opened.push(interrupted.store, straight.store);
+    const jobs: string[] = [];
+    const a = createSlurmScheduler(interrupted.store, {
+      checkpointRoot: interrupted.dir, pollMs: 250, gres: 'gpu:1', time: '10', settleMs: 1000, onSubmitted: (_r, j) => jobs.push(j),
+    });
+    const b = createSlurmScheduler(straight.store, { checkpointRoot: straight.dir, pollMs: 250, gres: 'gpu:1', time: '10', settleMs: 1000 });
+    a.policy.start();
+    b.policy.start();
+    const [runA] = interrupted.runIds as [number];
+    const [runB] = straight.runIds as [number];
+    await waitFor(() => epochsInStore(interrupted.store, runA).length > 0, 90_000, 'the first epoch of the run to interrupt');
+    expect(spawnSync('scancel', ['--signal=TERM', '--batch', jobs[0] ?? '']).status).toBe(0);
+    const finished = (s: ExperimentStore, id: number) => s.getRun(id)?.status === 'finished';
+    await waitFor(() => finished(interrupted.store, runA) && finished(straight.store, runB), 120_000, 'both runs to finish');
+    await Promise.all([a.policy.stop(), b.policy.stop()]);
+    expect(jobs).toHaveLength(2);
+    expect(jobOutputs(interrupted.store.getRun(runA)?.checkpointDir ?? '')).toHaveLength(2);
+    expect(epochsInStore(interrupted.store, runA)).toEqual([1, 2, 3, 4, 5, 6]);
+    const curve = (s: ExperimentStore, id: number) => (s.getMetrics(id, 'test_acc').test_acc ?? []).map((p) => p.value);
+    expect(curve(interrupted.store, runA)).toEqual(curve(straight.store, runB));
+    expect(interrupted.store.getRun(runA)?.finalTestAcc).toBe(straight.store.getRun(runB)?.finalTestAcc);
+  });
+
   it('kill -9 of the manager, then a restart: it re-attaches to the jobs, submits nothing twice, all finish', async () => {
     const b = bench('normlab-slurm-kill-', 2, 6);
     b.store.close();
