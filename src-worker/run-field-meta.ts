@@ -61,6 +61,8 @@ export interface RunFieldMeta {
   scope?: FieldScope;
   /** The sweep builder offers it among the training fields. */
   builder?: true;
+  /** What an optional field without a default means when it is absent ("on", "from the image size"). */
+  whenUnset?: string;
 }
 
 /** Every run field's metadata, keyed by its schema (zod 4 registry; `.describe()` holds the description). */

@@ -212,6 +212,8 @@ export interface ConfigRow {
   value: unknown;
   /** The value is the schema's default. */
   isDefault: boolean;
+  /** What an unset value means (meta `whenUnset`). */
+  whenUnset?: string;
 }
 
 /**
@@ -223,7 +225,7 @@ export function applicableFields(spec: Record<string, unknown>, model?: RunConte
   const run: RunContext = { dataset: typeof spec.dataset === 'string' ? spec.dataset : undefined, model, dp: isPlainObject(spec.dp) };
   const row = (f: RunFieldInfo, value: unknown): ConfigRow => ({
     path: f.path, label: f.meta.label, description: f.description, role: f.meta.role, value,
-    isDefault: f.defaultValue !== undefined && sameValue(value, f.defaultValue),
+    isDefault: f.defaultValue !== undefined && sameValue(value, f.defaultValue), whenUnset: f.meta.whenUnset,
   });
   const rows: ConfigRow[] = [];
   for (const f of TOP) {

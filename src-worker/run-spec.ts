@@ -93,7 +93,7 @@ export const runSpecSchema = z.object({
   lr: field(z.number().positive(), 'base learning rate', { label: 'Learning rate', role: 'experiment', cli: { value: '<x>' } }),
   momentum: field(z.number().min(0).max(1).default(0.9), 'SGD momentum', { label: 'Momentum', role: 'experiment', cli: {}, builder: true }),
   // PyTorch's SGD flag; the paper's recipes leave it off
-  nesterov: field(z.boolean().optional(), 'Nesterov momentum', { label: 'Nesterov', role: 'experiment', cli: { negatable: 'positive' }, builder: true }),
+  nesterov: field(z.boolean().optional(), 'Nesterov momentum', { label: 'Nesterov', role: 'experiment', cli: { negatable: 'positive' }, builder: true, whenUnset: 'off' }),
   weightDecay: field(z.number().min(0).default(5e-4), 'weight decay (applied to all parameters, as the reference does)', {
     label: 'Weight decay', role: 'experiment', cli: {}, builder: true,
   }),
@@ -106,10 +106,12 @@ export const runSpecSchema = z.object({
   // absent: off for KernelNorm models on CIFAR (the reference feeds them raw [0, 1] images), on otherwise
   normalizeInputs: field(z.boolean().optional(), 'standardise inputs per channel (absent: on, except KernelNorm models on CIFAR, as the reference)', {
     label: 'Normalize inputs', role: 'experiment', cli: { negatable: 'both', negatedDescription: 'feed raw [0, 1] images' }, builder: true,
+    whenUnset: 'auto',
   }),
   // random crop + flip for CIFAR, as in the paper
   augment: field(z.boolean().optional(), 'training-set augmentation (absent: on)', {
     label: 'Augmentation', role: 'experiment', cli: { negatable: 'negative', negatedDescription: 'no training-set augmentation' }, builder: true,
+    whenUnset: 'on',
   }),
   width: field(z.number().positive().max(4).default(1), 'width multiplier of every layer (1 = the paper)', {
     label: 'Width multiplier', role: 'experiment', cli: { value: '<x>' },
@@ -126,6 +128,7 @@ export const runSpecSchema = z.object({
   // absent: from the data set (images of 64 px or less)
   lowResolution: field(z.boolean().optional(), '3x3 stem (absent: for images of 64 px or less)', {
     label: 'Low-resolution stem', role: 'experiment', cli: { negatable: 'positive' }, scope: { exceptFamilies: ['cnn', 'kn_cnn'] }, builder: true,
+    whenUnset: 'auto',
   }),
   backend: field(backendRequestSchema.default('auto'), 'tfjs backend', { label: 'Backend', role: 'execution', cli: { value: '<name>' } }),
   checkpointDir: field(z.string().optional(), 'write checkpoints here', { label: 'Checkpoint folder', role: 'execution', cli: { value: '<dir>' } }),

@@ -71,7 +71,7 @@ export function fieldPlaceholder(field: RunFieldInfo, preset: string): string {
   const show = (v: unknown) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : Array.isArray(v) ? v.join(', ') : String(v));
   if (fromPreset !== undefined) return `${show(fromPreset)} (${preset})`;
   if (field.defaultValue !== undefined) return `${show(field.defaultValue)} (default)`;
-  return 'automatic';
+  return field.meta.whenUnset ? `${field.meta.whenUnset} (default)` : 'automatic';
 }
 
 function schemaDefaultText(path: string): string {

@@ -31,6 +31,6 @@ describe('RunConfigTable', () => {
     const wrapper = mountFor(parseRunSpec({ ...base, model: 'resnet18_gn', groups: 16 }));
     expect(wrapper.find('[data-field="groups"]').text()).toBe('GroupNorm groups16');
     expect(wrapper.find('[data-field="knDropout"]').exists()).toBe(false);
-    expect(wrapper.find('[data-field="lowResolution"]').text()).toBe('Low-resolution stemautomatic');
+    expect(wrapper.find('[data-field="lowResolution"]').text()).toBe('Low-resolution stemauto');
   });
 });

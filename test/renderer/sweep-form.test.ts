@@ -136,7 +136,7 @@ describe('sweep builder: the training fields come from the run spec schema', () 
   it('says what an empty field gets: the preset\'s value, else the default', () => {
     expect(fieldPlaceholder(runField('momentum'), '')).toBe('0.9 (default)');
     expect(fieldPlaceholder(runField('momentum'), 'dp-paper')).toBe('0 (dp-paper)');
-    expect(fieldPlaceholder(runField('augment'), '')).toBe('automatic');
+    expect(fieldPlaceholder(runField('augment'), '')).toBe('on (default)');
     expect(defaultSweepForm().dp).toMatchObject({ targetEpsilon: '8', delta: '8e-7', clipValues: '1' });
   });
 });
