@@ -1,6 +1,10 @@
 import cliProgress from 'cli-progress';
 import { Argument, Command, Option } from 'commander';
 import { downloadCifar, type DownloadProgress } from '../../../src-worker/data/download';
+import { DATASET_NAMES, isDownloadable } from '../../../src-worker/data/registry';
+
+/** What `normlab download` can fetch, from the data-set registry. */
+const DOWNLOADABLE = DATASET_NAMES.filter(isDownloadable);
 
 function megabytes(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
@@ -53,7 +57,7 @@ export function register(program: Command): void {
   program
     .command('download')
     .description('download and extract an official CIFAR binary archive (resumable, MD5-checked)')
-    .addArgument(new Argument('<dataset>', 'data set to fetch').choices(['cifar10', 'cifar100']))
+    .addArgument(new Argument('<dataset>', 'data set to fetch').choices(DOWNLOADABLE))
     .requiredOption('--data-dir <dir>', 'folder to hold cifar-10-batches-bin/ or cifar-100-binary/')
     .option('--mirror <url>', 'base URL serving the same archive file names instead of www.cs.toronto.edu')
     .addOption(new Option('--md5 <hex>', 'expected MD5 of the archive (for a mirror that repackages it)'))
