@@ -55,11 +55,11 @@ function medianMs(runs: Record<string, Run>, reps: number): Record<string, numbe
     for (const [label, run] of Object.entries(runs)) {
       const t0 = performance.now();
       const out = run();
-      times[label]!.push(performance.now() - t0);
+      times[label].push(performance.now() - t0);
       backend.disposeData(out.dataId);
     }
   }
-  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return Object.fromEntries(Object.entries(times).map(([label, xs]) => [label, median(xs)]));
 }
 
@@ -70,8 +70,8 @@ function maxRelativeDiff(a: tf.TensorInfo, b: tf.TensorInfo): number {
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < av.length; i++) {
-    diff = Math.max(diff, Math.abs(av[i]! - bv[i]!));
-    scale = Math.max(scale, Math.abs(bv[i]!));
+    diff = Math.max(diff, Math.abs(av[i] - bv[i]));
+    scale = Math.max(scale, Math.abs(bv[i]));
   }
   return diff / (scale || 1);
 }
@@ -86,11 +86,11 @@ function benchCase(c: ConvCase, reps: number): Record<string, string | number> {
   const backend = tf.backend();
   const [top, bottom, left, right] = c.pad;
   const pad: ExplicitPad = [[0, 0], [top, bottom], [left, right], [0, 0]];
-  const x = tf.randomNormal([BATCH, c.size, c.size, c.inC]) as tf.Tensor4D;
-  const filter = tf.randomNormal([c.kernel, c.kernel, c.inC, c.outC]) as tf.Tensor4D;
+  const x = tf.randomNormal<tf.Rank.R4>([BATCH, c.size, c.size, c.inC]);
+  const filter = tf.randomNormal<tf.Rank.R4>([c.kernel, c.kernel, c.inC, c.outC]);
   const dy = tf.tidy(() => tf.randomNormal(tf.conv2d(x, filter, c.stride, pad).shape));
   const [, outH, outW] = dy.shape;
-  const gflop = (2 * BATCH * outH! * outW! * c.kernel * c.kernel * c.inC * c.outC) / 1e9;
+  const gflop = (2 * BATCH * outH * outW * c.kernel * c.kernel * c.inC * c.outC) / 1e9;
 
   const attrs = { strides: [c.stride, c.stride], pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
   const call = (fn: tf.KernelFunc, inputs: tf.NamedTensorInfoMap, extra: tf.NamedAttrMap): Run =>
@@ -111,8 +111,8 @@ function benchCase(c: ConvCase, reps: number): Record<string, string | number> {
     row[`${label} ms`] = +ms.toFixed(1);
     row[`${label} GF/s`] = +(gflop / (ms / 1000)).toFixed(1);
   }
-  const ours = runs.dx!();
-  const reference = runs.builtinDx!();
+  const ours = runs.dx();
+  const reference = runs.builtinDx();
   row['dx vs builtin'] = maxRelativeDiff(ours, reference).toExponential(1);
   backend.disposeData(ours.dataId);
   backend.disposeData(reference.dataId);
@@ -133,7 +133,7 @@ function benchMaxPoolGrad(size: number, channels: number, window: number, pad: '
   const call = (fn: tf.KernelFunc): Run => () => fn({ inputs: { dy, input, output }, backend, attrs }) as tf.TensorInfo;
   const ms = medianMs({ builtin: call(builtin.kernelFunc), ours: call(kernelFunc('MaxPoolGrad')) }, reps);
   tf.dispose([input, output, dy]);
-  return { pool: `${size}x${size}x${channels} ${window}x${window}/2 pad ${pad}`, 'builtin ms': +ms.builtin!.toFixed(1), 'ours ms': +ms.ours!.toFixed(1) };
+  return { pool: `${size}x${size}x${channels} ${window}x${window}/2 pad ${pad}`, 'builtin ms': +ms.builtin.toFixed(1), 'ours ms': +ms.ours.toFixed(1) };
 }
 
 async function main(): Promise<void> {

@@ -13,12 +13,12 @@ import { crossEntropyFromLogits } from '../src-worker/train/loss';
 
 function arg(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1]! : fallback;
+  return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1] : fallback;
 }
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function timeIt(run: () => tf.Tensor[], reps: number): Promise<number> {
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps', '5'));
   const choice = await initBackend(arg('backend', 'wasm') as BackendName);
   const model = createModel(modelName, { numClasses: 10, lowResolution: true, widthMultiplier: width, activation: 'mish', knDropout: 0, seed: 1 });
-  const x = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const x = tf.randomNormal<tf.Rank.R4>([batch, 32, 32, 3], 0, 1, 'float32', 1);
   const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
   const vars = model.trainableVariables();
   let step = 0;

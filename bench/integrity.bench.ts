@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   let concurrent = 0;
   const started = Date.now();
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
-    const how = KILLS[Math.floor(rng() * KILLS.length)]!;
+    const how = KILLS[Math.floor(rng() * KILLS.length)];
     tally.set(how, (tally.get(how) ?? 0) + 1);
     const first = startSweep(args);
     // now and then a second process opens the same DB while the first one schedules
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     await sleep(1000 + rng() * 4000);
     stop(first.child, how);
     const code = await first.exited;
-    if (second) stop(second.child, KILLS[Math.floor(rng() * KILLS.length)]!);
+    if (second) stop(second.child, KILLS[Math.floor(rng() * KILLS.length)]);
     await second?.exited;
     process.stdout.write(`cycle ${String(cycle).padStart(2)}: ${how.padEnd(14)} exit ${code ?? 'signal'}${second ? ' (with a second sweep)' : ''}\n`);
     // restart at once about half the time: the new process must cope with orphans still checkpointing

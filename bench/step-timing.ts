@@ -14,7 +14,7 @@ export async function trainingImagesPerSecond(name: string, opts: { width: numbe
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    return (opts.batch * 1000) / times[Math.floor(times.length / 2)]!;
+    return (opts.batch * 1000) / times[Math.floor(times.length / 2)];
   } finally {
     dispose();
   }
@@ -29,14 +29,14 @@ export async function medianMs(fn: () => Promise<void>, reps: number): Promise<n
     await fn();
     times.push(performance.now() - t0);
   }
-  return times.sort((a, b) => a - b)[Math.floor(reps / 2)]!;
+  return times.sort((a, b) => a - b)[Math.floor(reps / 2)];
 }
 
 /** KNConv and conv forward + backward of a 3×3 C→C layer on 32×32 (knresnet18's first stage at C = 64). */
 export async function knOverConv(batch: number, channels: number, reps: number): Promise<{ convMs: number; knMs: number }> {
-  const x = tf.randomNormal([batch, 32, 32, channels], 0, 1, 'float32', 1) as tf.Tensor4D;
-  const w = tf.randomNormal([3, 3, channels, channels], 0, 0.05, 'float32', 2) as tf.Tensor4D;
-  const b = tf.zeros([channels]) as tf.Tensor1D;
+  const x = tf.randomNormal<tf.Rank.R4>([batch, 32, 32, channels], 0, 1, 'float32', 1);
+  const w = tf.randomNormal<tf.Rank.R4>([3, 3, channels, channels], 0, 0.05, 'float32', 2);
+  const b = tf.zeros<tf.Rank.R1>([channels]);
   const run = (f: (xi: tf.Tensor4D, wi: tf.Tensor4D) => tf.Tensor) => async () => {
     const grads = tf.tidy(() => tf.grads((xi: tf.Tensor, wi: tf.Tensor) => tf.sum(f(xi as tf.Tensor4D, wi as tf.Tensor4D)))([x, w]));
     await Promise.all(grads.map((g) => g.data()));

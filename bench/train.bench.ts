@@ -48,7 +48,7 @@ async function measure(model: string, width: number, steps: number): Promise<Fig
     });
     stepRates.sort((a, b) => a - b);
     const medianStepImagesPerSec = stepRates[Math.floor(stepRates.length / 2)] ?? NaN;
-    return { model, width, imagesPerSec: outcome.history[1]!.images_per_s, medianStepImagesPerSec, dataWait: outcome.dataWaitByEpoch[1]!, numParams: net.countParams() };
+    return { model, width, imagesPerSec: outcome.history[1].images_per_s, medianStepImagesPerSec, dataWait: outcome.dataWaitByEpoch[1], numParams: net.countParams() };
   } finally {
     net.dispose();
     await dataset.close();

@@ -1,5 +1,12 @@
 import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-router';
 
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** The window title's first part. */
+    title?: string;
+  }
+}
+
 export const routes: RouteRecordRaw[] = [
   { path: '/', redirect: '/runs' },
   { path: '/sweeps/new', name: 'sweep-builder', component: () => import('./views/SweepBuilderView.vue'), meta: { title: 'New sweep' } },
@@ -15,5 +22,5 @@ export const routes: RouteRecordRaw[] = [
 export const router = createRouter({ history: createWebHashHistory(), routes });
 
 router.afterEach((to) => {
-  document.title = to.meta.title ? `${String(to.meta.title)} · NormLab` : 'NormLab';
+  document.title = to.meta.title ? `${to.meta.title} · NormLab` : 'NormLab';
 });

@@ -42,7 +42,7 @@ async function tryNative(pkg: NativePackage, needGpu: boolean): Promise<void> {
     const code = (err as { code?: string }).code;
     const missingItself = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && reasonOf(err).includes(`'${pkg}'`);
     if (missingItself) {
-      throw new Error(`${pkg} is not installed (an optional dependency, skipped where its native binary is unavailable)`);
+      throw new Error(`${pkg} is not installed (an optional dependency, skipped where its native binary is unavailable)`, { cause: err });
     }
     throw err;
   }

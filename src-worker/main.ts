@@ -56,14 +56,14 @@ function specFromArgv(argv: string[]): unknown {
   try {
     ({ values } = parseArgs({ args: argv, options: { spec: { type: 'string' }, 'spec-json': { type: 'string' } } }));
   } catch (err) {
-    throw new Error(`${(err as Error).message}; ${usage}`);
+    throw new Error(`${(err as Error).message}; ${usage}`, { cause: err });
   }
   const text = values['spec-json'] ?? (values.spec !== undefined ? readFileSync(values.spec, 'utf8') : undefined);
   if (text === undefined) throw new Error(`no run spec given; ${usage}`);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new Error(`run spec is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`run spec is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -22,7 +22,7 @@ export function isSoftwareAdapter(info: Omit<GpuAdapterReport, 'software'>, isFa
 }
 
 interface DawnModule {
-  create(options: string[]): GPU;
+  create: (options: string[]) => GPU;
   globals: Record<string, unknown>;
 }
 
@@ -44,10 +44,10 @@ export function takeWebGpuFailure(): WebGpuFailure | null {
 
 function watchDevice(device: GPUDevice): void {
   device.addEventListener('uncapturederror', (event) => {
-    const error = (event as GPUUncapturedErrorEvent).error;
+    const error = (event).error;
     // a buffer above the adapter's size limit is how a too-large batch shows up before any allocation fails
     const oom = error instanceof GPUOutOfMemoryError || /exceeds the max buffer size|out of memory/i.test(error.message);
-    firstFailure ??= { kind: oom ? 'out-of-memory' : error instanceof GPUValidationError ? 'validation' : 'internal', message: error.message.split('\n')[0]! };
+    firstFailure ??= { kind: oom ? 'out-of-memory' : error instanceof GPUValidationError ? 'validation' : 'internal', message: error.message.split('\n')[0] };
   });
   void device.lost.then((info) => {
     if (info.reason !== 'destroyed') firstFailure ??= { kind: 'device-lost', message: info.message };
@@ -85,7 +85,7 @@ export async function listDawnAdapters(): Promise<DawnAdapterName[]> {
     await create(['adapter=\u0000no-such-adapter']).requestAdapter();
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
-    return [...text.matchAll(/backend: '([^']+)', name: '([^']*)'/g)].map((m) => ({ backend: m[1]!, name: m[2]! }));
+    return [...text.matchAll(/backend: '([^']+)', name: '([^']*)'/g)].map((m) => ({ backend: m[1], name: m[2] }));
   }
   return [];
 }

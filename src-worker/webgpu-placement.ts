@@ -26,7 +26,7 @@ export function placeAdapter(adapters: readonly DawnAdapterName[], env: NodeJS.P
     const known = adapters.map((a) => `${a.name} (${a.backend})`).join(', ') || 'none';
     return { warning: `no WebGPU adapter is named like this slot's GPU "${wanted}" (adapters: ${known}); using Dawn's default adapter` };
   }
-  const name = matching[0]!.name;
+  const name = matching[0].name;
   if (ordinal > 0 && matching.every((a) => a.name === name)) {
     return {
       adapterName: name,

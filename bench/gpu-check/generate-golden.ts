@@ -55,9 +55,9 @@ function convCase(s: WindowSpec & { kernel: [number, number]; out: number; bias:
   const o = windowOptions(s.kernel, s, mask);
   const out = naiveKnConv2d(x, weight, bias, o).out;
   const probe = normals(out.data.length, seed + 3);
-  const [dx, dweight] = numericGradients((p) => dot(naiveKnConv2d({ shape: x.shape, data: p[0]! }, { shape: weight.shape, data: p[1]! }, bias, o).out.data, probe),
+  const [dx, dweight] = numericGradients((p) => dot(naiveKnConv2d({ shape: x.shape, data: p[0] }, { shape: weight.shape, data: p[1] }, bias, o).out.data, probe),
     [x.data.slice(), weight.data.slice()]);
-  const grads: Record<string, number[]> = { dx: numbers(dx!), dweight: numbers(dweight!) };
+  const grads: Record<string, number[]> = { dx: numbers(dx), dweight: numbers(dweight) };
   if (bias) {
     const dbias = new Float64Array(s.out);
     probe.forEach((v, i) => { dbias[i % s.out] += v; });
@@ -77,10 +77,10 @@ function kernelNormCase(s: WindowSpec & { kernel: [number, number] }, seed: numb
     : naiveKernelNorm2d({ shape: x.shape, data }, windowOptions(s.kernel, s, mask))).out;
   const out = forward(x.data);
   const probe = normals(out.data.length, seed + 3);
-  const [dx] = numericGradients((p) => dot(forward(p[0]!).data, probe), [x.data.slice()]);
+  const [dx] = numericGradients((p) => dot(forward(p[0]).data, probe), [x.data.slice()]);
   const base = {
     name: s.name, x: json4(x), stride: s.stride, padding: s.padding, dropout: s.dropout && mask ? { ...s.dropout, mask: numbers(mask) } : null,
-    probe: numbers(probe), out: json4(out), grads: { dx: numbers(dx!) },
+    probe: numbers(probe), out: json4(out), grads: { dx: numbers(dx) },
   };
   return op === 'kernelNorm2d' ? { op, ...base, kernel: s.kernel } : { op, ...base };
 }

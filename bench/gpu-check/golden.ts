@@ -58,11 +58,11 @@ export interface Comparison {
 export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rtol: number; atol: number }): Comparison {
   if (actual.length !== expected.length) return { maxAbs: Infinity, maxRel: Infinity, pass: false, at: -1 };
   let scale = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
   let maxAbs = 0;
   let at = -1;
   for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i]! - expected[i]!);
+    const err = Math.abs(actual[i] - expected[i]);
     if (!(err <= maxAbs)) { maxAbs = err; at = i; } // NaN wins
   }
   const maxRel = scale > 0 ? maxAbs / scale : maxAbs;

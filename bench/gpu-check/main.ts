@@ -171,7 +171,7 @@ async function runGoldenCase(c: GoldenCase): Promise<{ out: Float32Array; grads:
     return {
       out: outValues as Float32Array,
       mask: maskValues as Float32Array | null,
-      grads: Object.fromEntries(gradValues.map((g, i) => [names[i]!, g as Float32Array])),
+      grads: Object.fromEntries(gradValues.map((g, i) => [names[i], g as Float32Array])),
     };
   });
 }
@@ -218,7 +218,7 @@ function printGoldenSummary(results: GoldenResult[]): void {
     const maxAbs = Math.max(...rs.map((r) => r.result.maxAbs));
     const maxRel = Math.max(...rs.map((r) => r.result.maxRel));
     const pass = rs.every((r) => r.result.pass);
-    const tol = rs[0]!.tolerance;
+    const tol = rs[0].tolerance;
     const failed = rs.filter((r) => !r.result.pass).map((r) => r.name);
     console.log(`  ${pass ? 'PASS' : 'FAIL'} ${key.padEnd(26)} ${String(rs.length).padStart(2)} cases  max abs ${fmt(maxAbs).padEnd(8)} max rel ${fmt(maxRel).padEnd(8)} `
       + `(tolerance ${tol.rtol ? `${tol.rtol} rel + ${tol.atol} abs` : 'exact'})${failed.length ? `  failed: ${failed.join('; ')}` : ''}`);
@@ -231,7 +231,7 @@ interface ThroughputRow { batch: number; knresnet18?: number; resnet18_bn?: numb
 
 async function timings(backend: string, o: Options): Promise<{ knConv?: { batch: number; channels: number; convMs: number; knMs: number }; error?: string; training: ThroughputRow[] }> {
   const channels = Math.max(4, Math.round(64 * o.width));
-  const batch = o.batches[0]!;
+  const batch = o.batches[0];
   let knConv: { batch: number; channels: number; convMs: number; knMs: number } | undefined;
   let error: string | undefined;
   try {

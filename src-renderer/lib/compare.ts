@@ -116,7 +116,7 @@ export function paperTable(rows: readonly CompareRow[], metric: 'final' | 'best'
       cells: batchSizes.map((b) => {
         const candidates = subset.filter((r) => r.model === model && r.batchSize === b);
         let pick: CompareRow | undefined;
-        for (const c of candidates) if (c[metric].mean !== null && (!pick || c[metric].mean! > pick[metric].mean!)) pick = c;
+        for (const c of candidates) if (c[metric].mean !== null && (!pick || c[metric].mean > pick[metric].mean!)) pick = c;
         if (candidates.filter((c) => c[metric].mean !== null).length > 1 && pick) lrNote.push(`${modelLabel(first)}, B=${b}: lr ${pick.lr}`);
         return pick ? pick[metric] : { mean: null, sd: null, n: 0 };
       }),

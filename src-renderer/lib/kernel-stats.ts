@@ -43,14 +43,14 @@ export function histogramGrid(records: { step: number; epoch: number; summary: D
       const a = rlo + i * sourceWidth;
       const b = a + sourceWidth;
       if (sourceWidth <= 0) {
-        column[Math.min(bins - 1, Math.max(0, Math.floor((a - lo) / width)))]! += count;
+        column[Math.min(bins - 1, Math.max(0, Math.floor((a - lo) / width)))] += count;
         return;
       }
       const first = Math.max(0, Math.floor((a - lo) / width));
       const last = Math.min(bins - 1, Math.floor((b - lo) / width));
       for (let row = first; row <= last; row++) {
         const overlap = Math.min(b, lo + (row + 1) * width) - Math.max(a, lo + row * width);
-        if (overlap > 0) column[row]! += (count * overlap) / sourceWidth;
+        if (overlap > 0) column[row] += (count * overlap) / sourceWidth;
       }
     });
     column.forEach((count, row) => {

@@ -48,7 +48,7 @@ export function toMarkdown(table: PaperTable): string {
   const body = table.rows.map((row, r) => {
     const cells = table.columns.map((_, c) => {
       const text = cellText(row.cells[c], digits, '±');
-      return best[c]!.has(r) && text !== '—' ? `**${text}**` : text;
+      return best[c].has(r) && text !== '—' ? `**${text}**` : text;
     });
     return `| ${[escapeMarkdown(row.label), ...cells].join(' | ')} |`;
   });
@@ -69,7 +69,7 @@ const LATEX_SPECIALS: Record<string, string> = {
 };
 
 export function escapeLatex(text: string): string {
-  return text.replace(/[\\&%$#_{}~^]/g, (ch) => LATEX_SPECIALS[ch]!);
+  return text.replace(/[\\&%$#_{}~^]/g, (ch) => LATEX_SPECIALS[ch]);
 }
 
 /** A booktabs table; needs \usepackage{booktabs} in the preamble. */
@@ -81,7 +81,7 @@ export function toLatex(table: PaperTable): string {
   const body = table.rows.map((row, r) => {
     const cells = table.columns.map((_, c) => {
       const text = cellText(row.cells[c], digits, '$\\pm$');
-      return best[c]!.has(r) && text !== '—' ? `\\textbf{${text}}` : text === '—' ? '--' : text;
+      return best[c].has(r) && text !== '—' ? `\\textbf{${text}}` : text === '—' ? '--' : text;
     });
     return `${[escapeLatex(row.label), ...cells].join(' & ')} \\\\`;
   });

@@ -37,12 +37,12 @@ export function writeImage(
     if (c === 3) {
       const [t0, t1, t2] = tables as [Float32Array, Float32Array, Float32Array];
       for (let i = 0; i < n; i += 3) {
-        out[outOffset + i] = t0[src[srcOffset + i]!]!;
-        out[outOffset + i + 1] = t1[src[srcOffset + i + 1]!]!;
-        out[outOffset + i + 2] = t2[src[srcOffset + i + 2]!]!;
+        out[outOffset + i] = t0[src[srcOffset + i]]!;
+        out[outOffset + i + 1] = t1[src[srcOffset + i + 1]]!;
+        out[outOffset + i + 2] = t2[src[srcOffset + i + 2]]!;
       }
     } else {
-      for (let i = 0; i < n; i++) out[outOffset + i] = tables[i % c]![src[srcOffset + i]!]!;
+      for (let i = 0; i < n; i++) out[outOffset + i] = tables[i % c][src[srcOffset + i]]!;
     }
     return;
   }
@@ -55,9 +55,9 @@ export function writeImage(
       const sx = (flip ? w - 1 - x : x) + dx;
       if (rowInside && sx >= 0 && sx < w) {
         const s = srcOffset + (sy * w + sx) * c;
-        for (let ch = 0; ch < c; ch++) out[o + ch] = tables[ch]![src[s + ch]!]!;
+        for (let ch = 0; ch < c; ch++) out[o + ch] = tables[ch][src[s + ch]]!;
       } else {
-        for (let ch = 0; ch < c; ch++) out[o + ch] = tables[ch]![0]!;
+        for (let ch = 0; ch < c; ch++) out[o + ch] = tables[ch][0]!;
       }
       o += c;
     }

@@ -92,12 +92,12 @@ export function decodeCifarRecords(bytes: Uint8Array, file: string, layout: Cifa
   const labelOffset = layout.labelBytes - 1;
   for (let r = 0; r < count; r++) {
     const base = r * size;
-    if (layout.coarseClasses !== undefined && bytes[base]! >= layout.coarseClasses) {
+    if (layout.coarseClasses !== undefined && bytes[base] >= layout.coarseClasses) {
       throw new DataError(
         `${file}: record ${r} has coarse label ${bytes[base]}, expected 0..${layout.coarseClasses - 1}`,
       );
     }
-    const label = bytes[base + labelOffset]!;
+    const label = bytes[base + labelOffset];
     if (label >= layout.numClasses) {
       throw new DataError(`${file}: record ${r} has label ${label}, expected 0..${layout.numClasses - 1}`);
     }
@@ -116,7 +116,7 @@ export function decodeCifarRecords(bytes: Uint8Array, file: string, layout: Cifa
 }
 
 function concatSets(sets: ImageSet[]): ImageSet {
-  if (sets.length === 1) return sets[0]!;
+  if (sets.length === 1) return sets[0];
   const count = sets.reduce((n, s) => n + s.count, 0);
   const images = new Uint8Array(count * CIFAR_IMAGE_BYTES);
   const labels = new Int32Array(count);
@@ -147,7 +147,7 @@ export function encodeCifar10Records(set: ImageSet): Uint8Array {
   const out = new Uint8Array(set.count * size);
   for (let r = 0; r < set.count; r++) {
     const base = r * size;
-    const label = set.labels[r]!;
+    const label = set.labels[r];
     if (label < 0 || label > 255) throw new DataError(`label ${label} of image ${r} does not fit a CIFAR label byte`);
     out[base] = label;
     const src = r * CIFAR_IMAGE_BYTES;

@@ -114,7 +114,7 @@ export class FolderDataset implements Dataset {
     const y = new Int32Array(indices.length);
     await Promise.all(
       Array.from(indices, async (index, b) => {
-        const sample = samples[index]!;
+        const sample = samples[index];
         y[b] = sample.label;
         const rng = augment ? mulberry32(hashInts(seed, epoch, index, STREAM.augment)) : null;
         const { pixels, flip } = await this.decode(sample.file, rng);

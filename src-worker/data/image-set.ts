@@ -14,18 +14,18 @@ export function channelMoments(set: ImageSet): { mean: number[]; std: number[] }
   const sumSq = new Float64Array(channels);
   const { images } = set;
   for (let i = 0; i < images.length; i++) {
-    const v = images[i]!;
+    const v = images[i];
     const c = i % channels;
-    sum[c]! += v;
-    sumSq[c]! += v * v;
+    sum[c] += v;
+    sumSq[c] += v * v;
   }
   const n = images.length / channels;
   const mean: number[] = [];
   const std: number[] = [];
   for (let c = 0; c < channels; c++) {
-    const m = sum[c]! / n;
+    const m = sum[c] / n;
     mean.push(m / 255);
-    std.push(Math.sqrt(Math.max(sumSq[c]! / n - m * m, 0)) / 255);
+    std.push(Math.sqrt(Math.max(sumSq[c] / n - m * m, 0)) / 255);
   }
   return { mean, std };
 }

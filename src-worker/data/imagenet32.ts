@@ -108,7 +108,7 @@ async function findValFile(dataDir: string): Promise<string> {
 function labelsOf(value: PickleValue | undefined, path: string, count: number): Int32Array {
   let raw: ArrayLike<number | bigint>;
   if (Array.isArray(value)) raw = value as ArrayLike<number>;
-  else if (isNdArray(value) && value.dtype === 'int64' && value.shape.length === 1) raw = value.data as BigInt64Array;
+  else if (isNdArray(value) && value.dtype === 'int64' && value.shape.length === 1) raw = value.data;
   else throw new DataError(`${path}: 'labels' must be a list of ints (or a 1-D int64 array)`);
   if (raw.length !== count) throw new DataError(`${path}: ${raw.length} labels for ${count} images`);
   const labels = new Int32Array(count);
@@ -134,7 +134,7 @@ export function decodeImageNet32Batch(bytes: Uint8Array, path: string): DecodedB
   if (data.dtype !== 'uint8' || data.shape.length !== 2 || data.shape[1] !== IMAGENET32_IMAGE_BYTES) {
     throw new DataError(`${path}: 'data' is ${data.dtype} [${data.shape.join(', ')}], expected uint8 [N, ${IMAGENET32_IMAGE_BYTES}]`);
   }
-  const count = data.shape[0]!;
+  const count = data.shape[0];
   return { rows: data.data as Uint8Array, labels: labelsOf(entries.get('labels'), path, count), count };
 }
 
@@ -182,10 +182,10 @@ function shardOf(shards: Shard[], index: number): Shard {
   let hi = shards.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (shards[mid]!.start <= index) lo = mid;
+    if (shards[mid].start <= index) lo = mid;
     else hi = mid - 1;
   }
-  return shards[lo]!;
+  return shards[lo];
 }
 
 export class ImageNet32Dataset implements Dataset {
@@ -252,7 +252,7 @@ export class ImageNet32Dataset implements Dataset {
       const y = new Int32Array(indices.length);
       const shards = this.shardsOf(split);
       for (let b = 0; b < indices.length; b++) {
-        const index = indices[b]!;
+        const index = indices[b];
         const shard = shardOf(shards, index);
         y[b] = shard.labels[index - shard.start]!;
         const cropFlip = augment ? cifarCropFlip(seed, epoch, index, this.cropPadding) : null;
@@ -270,8 +270,8 @@ export class ImageNet32Dataset implements Dataset {
     const planes = new Uint8Array(indices.length * size);
     const reads: Promise<void>[] = [];
     for (let b = 0; b < indices.length; b++) {
-      const shard = shardOf(shards, indices[b]!);
-      const local = indices[b]! - shard.start;
+      const shard = shardOf(shards, indices[b]);
+      const local = indices[b] - shard.start;
       if (shard.images) {
         pixels.set(shard.images.subarray(local * size, (local + 1) * size), b * size);
         continue;

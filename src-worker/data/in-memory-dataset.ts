@@ -51,7 +51,7 @@ export class InMemoryDataset implements Dataset {
     const x = new Float32Array(indices.length * imageSize);
     const y = new Int32Array(indices.length);
     for (let b = 0; b < indices.length; b++) {
-      const index = indices[b]!;
+      const index = indices[b];
       y[b] = set.labels[index]!;
       const cropFlip = augment ? cifarCropFlip(seed, epoch, index, this.cropPadding) : null;
       writeImage(set.images, index * imageSize, set.shape, x, b * imageSize, this.tables, cropFlip);

@@ -22,8 +22,8 @@ export function byteTables(channels: number, stats: ChannelStats | null): Float3
   const tables: Float32Array[] = [];
   for (let c = 0; c < channels; c++) {
     const table = new Float32Array(256);
-    const mean = stats ? stats.mean[c]! : 0;
-    const std = stats ? stats.std[c]! : 1;
+    const mean = stats ? stats.mean[c] : 0;
+    const std = stats ? stats.std[c] : 1;
     for (let v = 0; v < 256; v++) table[v] = (v / 255 - mean) / std;
     tables.push(table);
   }

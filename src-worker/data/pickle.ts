@@ -148,7 +148,7 @@ class Unpickler {
   }
 
   private u8(): number {
-    return this.bytes[this.need(1)]!;
+    return this.bytes[this.need(1)];
   }
   private u16(): number {
     return this.view.getUint16(this.need(2), true);
@@ -189,7 +189,7 @@ class Unpickler {
   }
 
   private pop(): PickleValue {
-    const floor = this.marks.length > 0 ? this.marks[this.marks.length - 1]! : 0;
+    const floor = this.marks.length > 0 ? this.marks[this.marks.length - 1] : 0;
     if (this.stack.length <= floor) this.fail(this.stack.length === 0 ? 'the stack is empty' : 'nothing above the MARK');
     return this.stack.pop()!;
   }
@@ -326,7 +326,7 @@ class Unpickler {
           const items = this.popMark();
           if (items.length % 2 !== 0) this.fail(`odd number of items (${items.length}) for key/value pairs`);
           const dict = this.dictAt(this.top());
-          for (let i = 0; i < items.length; i += 2) dict.set(this.key(items[i]!), items[i + 1]!);
+          for (let i = 0; i < items.length; i += 2) dict.set(this.key(items[i]), items[i + 1]);
           break;
         }
         case 0x71:
@@ -391,8 +391,8 @@ class Unpickler {
     const n = this.u8();
     const bytes = this.raw(n);
     let value = 0n;
-    for (let i = n - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
-    if (n > 0 && bytes[n - 1]! >= 0x80) value -= 1n << BigInt(8 * n);
+    for (let i = n - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]);
+    if (n > 0 && bytes[n - 1] >= 0x80) value -= 1n << BigInt(8 * n);
     if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
       this.fail(`integer ${value} is beyond JavaScript's exact range`);
     }
@@ -479,7 +479,7 @@ class Unpickler {
       if (shape.length > 1) this.fail('Fortran-ordered arrays are not supported');
     }
     if (!(rawValue instanceof Uint8Array)) this.fail(`ndarray data is a ${describe(rawValue)}; only raw bytes are supported`);
-    const { dtype: kind, size } = DTYPE_CODES[dtype.code]!;
+    const { dtype: kind, size } = DTYPE_CODES[dtype.code];
     const count = shape.reduce((a, b) => a * b, 1);
     if (rawValue.length !== count * size) {
       this.fail(`ndarray data has ${rawValue.length} bytes, but shape [${shape.join(', ')}] of ${kind} needs ${count * size}`);
@@ -519,9 +519,9 @@ function finish(value: PickleValue, file: string, seen = new Set<object>()): Pic
   if (seen.has(value)) return value;
   seen.add(value);
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = finish(value[i]!, file, seen);
+    for (let i = 0; i < value.length; i++) value[i] = finish(value[i], file, seen);
   } else if (value instanceof PyTuple) {
-    for (let i = 0; i < value.items.length; i++) value.items[i] = finish(value.items[i]!, file, seen);
+    for (let i = 0; i < value.items.length; i++) value.items[i] = finish(value.items[i], file, seen);
   } else if (value instanceof Map) {
     for (const [k, v] of value) value.set(k, finish(v, file, seen));
   }

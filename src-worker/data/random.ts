@@ -43,7 +43,7 @@ export function permutation(n: number, rng: () => number): Int32Array {
   for (let i = 0; i < n; i++) order[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    const tmp = order[i]!;
+    const tmp = order[i];
     order[i] = order[j]!;
     order[j] = tmp;
   }

@@ -73,8 +73,8 @@ function drawImage(style: ClassStyle, rng: () => number, out: Float32Array): voi
       const mask = Math.min(1, Math.max(0, (radius - d) / 2));
       const o = 3 * (y * side + x);
       for (let ch = 0; ch < 3; ch++) {
-        const colour = style.colourA[ch]! * (1 - t) + style.colourB[ch]! * t + jitter[ch]!;
-        out[o + ch] = background[ch]! * (1 - mask) + colour * mask;
+        const colour = style.colourA[ch] * (1 - t) + style.colourB[ch] * t + jitter[ch];
+        out[o + ch] = background[ch] * (1 - mask) + colour * mask;
       }
     }
   }
@@ -96,7 +96,7 @@ function drawImage(style: ClassStyle, rng: () => number, out: Float32Array): voi
       }
     }
   }
-  for (let i = 0; i < out.length; i++) out[i] = out[i]! + 0.06 * noise(rng);
+  for (let i = 0; i < out.length; i++) out[i] = out[i] + 0.06 * noise(rng);
 }
 
 /** Generates one split in memory; image i of a split depends only on (seed, split, i). Labels cycle 0..9. */
@@ -109,9 +109,9 @@ export function generateSyntheticSplit(params: SyntheticParams, split: Split): I
   for (let i = 0; i < count; i++) {
     const label = i % SYNTHETIC_CLASSES;
     labels[i] = label;
-    drawImage(styles[label]!, mulberry32(hashInts(params.seed, STREAM.synthetic, SPLIT_TAG[split], i)), pixels);
+    drawImage(styles[label], mulberry32(hashInts(params.seed, STREAM.synthetic, SPLIT_TAG[split], i)), pixels);
     const base = i * CIFAR_IMAGE_BYTES;
-    for (let p = 0; p < CIFAR_IMAGE_BYTES; p++) images[base + p] = Math.round(255 * pixels[p]!); // Uint8Array clamps
+    for (let p = 0; p < CIFAR_IMAGE_BYTES; p++) images[base + p] = Math.round(255 * pixels[p]); // Uint8Array clamps
   }
   return { images, labels, count, shape: [CIFAR_SIDE, CIFAR_SIDE, 3] };
 }
@@ -159,8 +159,8 @@ export async function ensureSyntheticCifar(params: SyntheticParams, cacheRoot = 
     const folder = join(staging, layout.folder);
     await mkdir(folder);
     const trainParts = splitIntoFiles(generateSyntheticSplit(params, 'train'), layout.trainFiles.length);
-    for (const [i, file] of layout.trainFiles.entries()) await writeFile(join(folder, file), encodeCifar10Records(trainParts[i]!));
-    await writeFile(join(folder, layout.testFiles[0]!), encodeCifar10Records(generateSyntheticSplit(params, 'test')));
+    for (const [i, file] of layout.trainFiles.entries()) await writeFile(join(folder, file), encodeCifar10Records(trainParts[i]));
+    await writeFile(join(folder, layout.testFiles[0]), encodeCifar10Records(generateSyntheticSplit(params, 'test')));
     await writeFile(join(staging, 'synthetic.json'), JSON.stringify({ generatorVersion: GENERATOR_VERSION, ...params }, null, 2));
     try {
       await rename(staging, dataDir);

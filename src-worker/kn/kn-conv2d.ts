@@ -43,13 +43,13 @@ export function knConv2d(
 
   const forward = (xIn: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D | null, save: tf.GradSaveFunc) => {
     const conv = tf.conv2d(xIn, w, g.stride, pad);
-    const dropped = (mask ? tf.mul(xIn, mask) : xIn) as tf.Tensor4D;
+    const dropped = mask ? tf.mul<tf.Tensor4D>(xIn, mask) : xIn;
     const m = windowMomentsForward(dropped, g);
     const scale = tf.rsqrt(tf.add(m.variance, eps)); // s = 1/sqrt(var + eps), [N,H',W',1]
     const sumW = tf.sum(w, [0, 1, 2]).reshape([1, outChannels]); // saved: wasm reduces leading axes by transposing
     const minusMeanScale = tf.neg(tf.mul(m.mean, scale)).reshape([rows, 1]);
     const correction = tf.fused.matMul({ a: minusMeanScale, b: sumW, bias: b ?? undefined }).reshape(outShape);
-    const y = tf.add(tf.mul(conv, scale), correction) as tf.Tensor4D;
+    const y = tf.add<tf.Tensor4D>(tf.mul(conv, scale), correction);
     if (opts.statsSink) opts.statsSink('kn', m.mean, tf.sqrt(tf.add(m.variance, eps)));
     save([xIn, w, y, dropped, m.mean, m.shiftedMean, m.shift, scale, sumW, ...(b ? [b] : []), ...(mask ? [mask] : [])]);
     return y;
@@ -67,15 +67,15 @@ export function knConv2d(
     const s = scale.reshape([rows, 1]);
     // y = s (conv - mean sumW) + b: ∂y/∂s = (y - b)/s and ∂y/∂mean = -s sumW.
     const dScale = tf.div(tf.sub(dyDotY, dyDotBias), s);
-    const dMean = tf.neg(tf.mul(s, dyDotSumW)).reshape(scale.shape) as tf.Tensor4D;
-    const dVar = tf.mul(tf.mul(dScale, tf.pow(s, 3)), -0.5).reshape(scale.shape) as tf.Tensor4D;
+    const dMean = tf.neg(tf.mul(s, dyDotSumW)).reshape<tf.Tensor4D>(scale.shape);
+    const dVar = tf.mul(tf.mul(dScale, tf.pow(s, 3)), -0.5).reshape<tf.Tensor4D>(scale.shape);
     const dConv = tf.mul(dy, scale);
-    const dxConv = tf.engine().runKernel('Conv2DBackpropInput', { dy: dConv, filter: w },
-      { strides: g.stride, pad, dataFormat: 'NHWC', inputShape: xIn.shape }) as tf.Tensor4D;
-    const dxMoments = windowMomentsBackward(dMean, dVar, { dropped, shiftedMean, shift, mask: savedMask as tf.Tensor4D | null }, g);
+    const dxConv = tf.engine().runKernel<tf.Tensor4D>('Conv2DBackpropInput', { dy: dConv, filter: w },
+      { strides: g.stride, pad, dataFormat: 'NHWC', inputShape: xIn.shape });
+    const dxMoments = windowMomentsBackward(dMean, dVar, { dropped, shiftedMean, shift, mask: savedMask }, g);
     const dx = tf.add(dxConv, dxMoments);
-    const dwConv = tf.engine().runKernel('Conv2DBackpropFilter', { x: xIn, dy: dConv },
-      { strides: g.stride, pad, dataFormat: 'NHWC', filterShape: w.shape }) as tf.Tensor4D;
+    const dwConv = tf.engine().runKernel<tf.Tensor4D>('Conv2DBackpropFilter', { x: xIn, dy: dConv },
+      { strides: g.stride, pad, dataFormat: 'NHWC', filterShape: w.shape });
     // d sum(W) and d b together: dy^T [-mean s, 1], [C, 2]. dy must be the left operand: as the right one,
     // XNNPACK repacks all of it as GEMM weights on every call (60-130 ms for a [34848, 256] dy, against
     // 18 ms for transposing it). The [2, rows] weights, transposed, are the small packed operand.
@@ -97,7 +97,7 @@ export function knConv2d(
       return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy as tf.Tensor4D, saved) };
     });
   try {
-    return (bias ? fused(x, weight, bias) : fused(x, weight)) as tf.Tensor4D;
+    return bias ? fused(x, weight, bias) : fused(x, weight);
   } finally {
     mask?.dispose();
   }

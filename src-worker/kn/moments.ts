@@ -37,9 +37,9 @@ function explicitPadding(g: WindowGeometry): [[number, number], [number, number]
 /** Moments of `dropped` (the input the statistics see: x, or x after dropout). Caller tidies. */
 export function windowMomentsForward(dropped: tf.Tensor4D, g: WindowGeometry): WindowMoments {
   const m1 = channelMean(dropped);
-  const shift = tf.mean(m1, [1, 2], true) as tf.Tensor4D;
-  const pixelMean = tf.sub(m1, shift) as tf.Tensor4D;
-  const pixelSquare = channelMean(tf.squaredDifference(dropped, shift) as tf.Tensor4D);
+  const shift = tf.mean<tf.Tensor4D>(m1, [1, 2], true);
+  const pixelMean = tf.sub<tf.Tensor4D>(m1, shift);
+  const pixelSquare = channelMean(tf.squaredDifference<tf.Tensor4D>(dropped, shift));
   // Two [N,H,W,1] maps pooled apart: on wasm, concatenating and splitting them along the channel axis cost
   // more than the pooling itself.
   const pool = (pixel: tf.Tensor4D, padValue: tf.Tensor4D): tf.Tensor4D => {
@@ -47,11 +47,11 @@ export function windowMomentsForward(dropped: tf.Tensor4D, g: WindowGeometry): W
     if (hasPadding(g)) {
       // Padded pixels are zeros, i.e. -K after the shift: fill them with -K (means) or K^2 (squares).
       const outside = tf.sub(1, tf.pad(tf.ones([1, g.inHeight, g.inWidth, 1]), explicitPadding(g)));
-      padded = tf.add(tf.pad(pixel, explicitPadding(g)), tf.mul(outside, padValue)) as tf.Tensor4D;
+      padded = tf.add<tf.Tensor4D>(tf.pad(pixel, explicitPadding(g)), tf.mul(outside, padValue));
     }
     return isPointwise(g) ? padded : tf.avgPool(padded, g.kernel, g.stride, 'valid');
   };
-  const shiftedMean = pool(pixelMean, tf.neg(shift) as tf.Tensor4D);
+  const shiftedMean = pool(pixelMean, tf.neg<tf.Tensor4D>(shift));
   const meanSquare = pool(pixelSquare, tf.square(shift));
   const variance = tf.relu(tf.sub(meanSquare, tf.square(shiftedMean))) as tf.Tensor4D;
   return { mean: tf.add(shiftedMean, shift), variance, shiftedMean, shift };
@@ -70,8 +70,8 @@ export function windowMomentsBackward(
   const unpool = (dPooled: tf.Tensor4D): tf.Tensor4D => {
     if (isPointwise(g)) return dPooled;
     const paddedLike = tf.zeros([n, g.inHeight + g.padding[0] + g.padding[1], g.inWidth + g.padding[2] + g.padding[3], 1]);
-    const dPadded = tf.engine().runKernel('AvgPoolGrad', { dy: dPooled, input: paddedLike },
-      { filterSize: g.kernel, strides: g.stride, pad: 'valid' }) as tf.Tensor4D;
+    const dPadded = tf.engine().runKernel<tf.Tensor4D>('AvgPoolGrad', { dy: dPooled, input: paddedLike },
+      { filterSize: g.kernel, strides: g.stride, pad: 'valid' });
     return hasPadding(g) ? tf.slice(dPadded, [0, g.padding[0], g.padding[2], 0], [n, g.inHeight, g.inWidth, 1]) : dPadded;
   };
   // var = E[(x-K)^2] - (mean-K)^2, so the shifted-mean path carries dMean - 2 (mean-K) dVar.
@@ -80,7 +80,7 @@ export function windowMomentsBackward(
   // d/dx of mean_c(x) is 1/C; of mean_c((x-K)^2) is 2(x-K)/C. Folded so the full-size work is x*a + b.
   const slope = tf.mul(dPixelSquare, 2 / c);
   const offset = tf.mul(tf.sub(dPixelMean, tf.mul(tf.mul(saved.shift, dPixelSquare), 2)), 1 / c);
-  const dDropped = tf.add(tf.mul(saved.dropped, slope), offset) as tf.Tensor4D;
+  const dDropped = tf.add<tf.Tensor4D>(tf.mul(saved.dropped, slope), offset);
   return saved.mask ? tf.mul(dDropped, saved.mask) : dDropped;
 }
 

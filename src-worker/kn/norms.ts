@@ -35,9 +35,9 @@ function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D
   const rows = n * h * w;
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | null = null;
   const op = tf.customGrad((xIn, g, b, save) => {
-    const x2d = (xIn as tf.Tensor4D).reshape([rows, c]) as tf.Tensor2D;
-    const mean = columnMeans(x2d).reshape([c]) as tf.Tensor1D;
-    const variance = columnMeans(tf.squaredDifference(x2d, mean) as tf.Tensor2D).reshape([c]) as tf.Tensor1D;
+    const x2d = (xIn as tf.Tensor4D).reshape<tf.Tensor2D>([rows, c]);
+    const mean = columnMeans(x2d).reshape<tf.Tensor1D>([c]);
+    const variance = columnMeans(tf.squaredDifference<tf.Tensor2D>(x2d, mean)).reshape<tf.Tensor1D>([c]);
     stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
     const y = tf.batchNorm(xIn as tf.Tensor4D, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, eps);
     (save as tf.GradSaveFunc)([xIn as tf.Tensor, g as tf.Tensor, mean, tf.rsqrt(tf.add(variance, eps))]);
@@ -45,8 +45,8 @@ function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, gs, ms, rs] = saved;
-        const dy2d = dy.reshape([rows, c]) as tf.Tensor2D;
-        const normalized = tf.mul(tf.sub(xs.reshape([rows, c]), ms), rs) as tf.Tensor2D;
+        const dy2d = dy.reshape<tf.Tensor2D>([rows, c]);
+        const normalized = tf.mul<tf.Tensor2D>(tf.sub(xs.reshape([rows, c]), ms), rs);
         const dBeta = columnMeans(dy2d);           // mean of dy, [1, C]
         const dGamma = columnMeans(tf.mul(dy2d, normalized)); // mean of dy * x̂
         // dx = gamma r (dy - mean(dy) - x̂ mean(dy x̂))
@@ -55,7 +55,7 @@ function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D
       },
     };
   });
-  const y = op(x, gamma, beta) as tf.Tensor4D;
+  const y = op(x, gamma, beta);
   const kept = stats as unknown as { mean: tf.Tensor1D; variance: tf.Tensor1D };
   return { y, ...kept };
 }
@@ -112,7 +112,7 @@ function groupNormWith(op: string, kind: 'gn' | 'ln', x: tf.Tensor4D, gamma: tf.
     const { mean, variance } = tf.moments(grouped, [1, 3], true);
     const normalized = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, eps))).reshape(x.shape);
     if (opts.statsSink) opts.statsSink(kind, mean.reshape([n, groups]), tf.sqrt(tf.add(variance, eps)).reshape([n, groups]));
-    return tf.add(tf.mul(normalized, gamma), beta) as tf.Tensor4D;
+    return tf.add<tf.Tensor4D>(tf.mul(normalized, gamma), beta);
   });
 }
 

@@ -19,7 +19,7 @@ function reportStats(sink: StatsSink | undefined, mean: tf.Tensor4D, variance: t
 function windowMoments(x: tf.Tensor4D, mask: tf.Tensor4D | null, g: WindowGeometry): { mean: tf.Tensor4D; variance: tf.Tensor4D } {
   const fused = tf.customGrad((input, save) => {
     const xIn = input as tf.Tensor4D;
-    const dropped = (mask ? tf.mul(xIn, mask) : xIn) as tf.Tensor4D;
+    const dropped = mask ? tf.mul<tf.Tensor4D>(xIn, mask) : xIn;
     const m = windowMomentsForward(dropped, g);
     (save as tf.GradSaveFunc)(mask ? [dropped, m.shiftedMean, m.shift, mask] : [dropped, m.shiftedMean, m.shift]);
     return {
@@ -98,7 +98,7 @@ export function kernelNorm2d(x: tf.Tensor4D, opts: KernelNormOptions = {}): tf.T
       const windows = kh === 1 ? rows[0] : tf.concat(rows, 1);
       const statShape = [n * outH, 1, outW, 1];
       const normalized = tf.mul(tf.sub(windows, mean.reshape(statShape)), tf.rsqrt(tf.add(variance, r.eps)).reshape(statShape));
-      return normalized.reshape([n, outH * kh, outW * kw, c]) as tf.Tensor4D;
+      return normalized.reshape<tf.Tensor4D>([n, outH * kh, outW * kw, c]);
     });
   } finally {
     r.mask?.dispose();
@@ -114,7 +114,7 @@ export function kernelNorm2d1x1(x: tf.Tensor4D, opts: Omit<KernelNormOptions, 'k
     return tf.tidy(() => {
       const { mean, variance } = windowMoments(x, r.mask, r.geometry);
       reportStats(opts.statsSink, mean, variance, r.eps);
-      return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, r.eps))) as tf.Tensor4D;
+      return tf.mul<tf.Tensor4D>(tf.sub(x, mean), tf.rsqrt(tf.add(variance, r.eps)));
     });
   } finally {
     r.mask?.dispose();

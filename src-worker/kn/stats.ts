@@ -64,7 +64,7 @@ export function summarizeDistribution(values: Float32Array, bins = 32): Distribu
 
 /** Every stride-th entry of t, flattened: at most maxSamples entries. Caller tidies. */
 function subsample(t: tf.Tensor, maxSamples: number): tf.Tensor1D {
-  const flat = t.reshape([-1]) as tf.Tensor1D;
+  const flat = t.reshape<tf.Tensor1D>([-1]);
   const stride = Math.ceil(flat.size / maxSamples);
   return stride > 1 ? tf.stridedSlice(flat, [0], [flat.size], [stride]) as tf.Tensor1D : flat;
 }

@@ -104,8 +104,8 @@ export function encodeCheckpoint(content: CheckpointContent, tensors: Checkpoint
   }
   const blob = Buffer.alloc(offset);
   for (let i = 0; i < tensors.length; i++) {
-    const v = tensors[i]!.values;
-    Buffer.from(v.buffer, v.byteOffset, v.byteLength).copy(blob, entries[i]!.offset);
+    const v = tensors[i].values;
+    Buffer.from(v.buffer, v.byteOffset, v.byteLength).copy(blob, entries[i].offset);
   }
   const header: CheckpointHeader = {
     format: 'normlab-checkpoint',

@@ -29,15 +29,16 @@ export function refuseDpModel(name: string): void {
 }
 
 function asDpModel(model: TrainableModel): DpModel {
-  const { layers, trainableVariables } = model;
+  const layers = model.layers?.bind(model);
+  const trainableVariables = model.trainableVariables?.bind(model);
   if (!layers || !trainableVariables) {
     throw new DpIncompatibleModelError(`DP-SGD cannot train ${model.info.name}: it does not list its layers for per-sample gradients`);
   }
   return {
     info: model.info,
     forwardWith: (x, ctx) => model.forwardWith(x, ctx),
-    layers: () => layers.call(model),
-    trainableVariables: () => trainableVariables.call(model),
+    layers,
+    trainableVariables,
   };
 }
 

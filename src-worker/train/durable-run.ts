@@ -7,7 +7,7 @@ import { acquireRunLock } from './run-lock';
 /** A run's event stream made durable: its folder's lock, its journal, and the replay of what the store lacks. */
 export interface DurableRun {
   /** Journals (fsync) every event but progress, then forwards it stamped with its journal position. */
-  emit(event: WorkerEvent): void;
+  emit: (event: WorkerEvent) => void;
   /**
    * The outcome an earlier attempt journaled but nobody acknowledged (it was replayed just now): the run is over,
    * and training it again would report it twice.

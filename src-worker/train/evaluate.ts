@@ -31,11 +31,11 @@ export async function evaluate(model: TrainableModel, dataset: TrainingDataset, 
       const logits = model.forward(x, false);
       return [crossEntropyFromLogits(logits, y), countTopK(logits, y, 1), countTopK(logits, y, 5)];
     });
-    const [l, a1, a5] = await Promise.all([loss!.data(), c1!.data(), c5!.data()]);
-    tf.dispose([loss!, c1!, c5!]);
-    lossSum += l[0]! * batch.size;
-    top1 += a1[0]!;
-    top5 += a5[0]!;
+    const [l, a1, a5] = await Promise.all([loss.data(), c1.data(), c5.data()]);
+    tf.dispose([loss, c1, c5]);
+    lossSum += l[0] * batch.size;
+    top1 += a1[0];
+    top5 += a5[0];
     images += batch.size;
     opts.afterBatch?.();
     if (opts.shouldStop) {

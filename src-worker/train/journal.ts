@@ -115,7 +115,7 @@ export class EventJournal {
         let parsed: ParsedJournal;
         try {
           parsed = parseJournal(text, path);
-        } catch (err) {
+        } catch {
           // an unreadable header: keep the file for inspection and start a new journal (its new id makes the
           // store replay everything, which is safe because ingest is idempotent)
           renameSync(path, `${path}.unreadable-${Date.now()}`);

@@ -17,12 +17,14 @@ import type { TrainableModel, TrainingDataset } from './types';
 /** How many checkpoint files a run keeps: a full-width ResNet-50 checkpoint is ~200 MB. */
 export const CHECKPOINTS_KEPT = 2;
 
+// Function properties rather than methods: the hooks are handed on detached (isCancelled to evaluate), so an
+// implementation must not depend on `this`.
 export interface TrainHooks {
-  emit(event: WorkerEvent): void;
+  emit: (event: WorkerEvent) => void;
   /** Polled before every batch (and evaluation batch); true stops the run there with a checkpoint. */
-  isCancelled(): boolean;
+  isCancelled: () => boolean;
   /** How a stop is reported: `cancelled` (a user's decision, the default) or `interrupted` (to be resumed). */
-  stopStatus?(): 'cancelled' | 'interrupted';
+  stopStatus?: () => 'cancelled' | 'interrupted';
   /** What the `started` event reports about where the run executes. */
   environment: {
     backend: string; device: string; cudaVisibleDevices?: string; skippedBackends: { backend: string; reason: string }[];
@@ -215,7 +217,7 @@ async function runEpochs(
       afterBatch: () => faultPoint('eval', epoch + 1),
     });
     throwIfGpuFailed(spec, `evaluation after epoch ${epoch + 1}`);
-    if (!test) return await stop();
+    if (!test) return stop();
     lastEvalSec = (performance.now() - evalStart) / 1000;
     const seen = Math.max(state.partial.seen, 1);
     const metrics: EpochMetrics = {

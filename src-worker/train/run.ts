@@ -22,11 +22,12 @@ import { PresetError, resolvePreset } from './presets';
  */
 export type RunExitCode = 0 | 1 | 2;
 
+// Function properties, as in TrainHooks: executeRun hands them on detached.
 export interface RunIO {
-  emit(event: WorkerEvent): void;
-  isCancelled(): boolean;
+  emit: (event: WorkerEvent) => void;
+  isCancelled: () => boolean;
   /** How a stop is reported (see TrainHooks.stopStatus). */
-  stopStatus?(): 'cancelled' | 'interrupted';
+  stopStatus?: () => 'cancelled' | 'interrupted';
   /**
    * What the store already holds of this run's journal. Given (by a scheduler), the worker first replays the
    * journaled events the store lacks; absent (a one-off `normlab train`), nothing is replayed.

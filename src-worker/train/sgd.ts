@@ -91,7 +91,7 @@ export class Sgd {
     const values = await Promise.all(entries.map(([, buf]) => buf.data() as Promise<Float32Array>));
     return {
       initialized: this.initialized,
-      buffers: entries.map(([path, buf], i) => ({ path, shape: [...buf.shape], values: values[i]! })),
+      buffers: entries.map(([path, buf], i) => ({ path, shape: [...buf.shape], values: values[i] })),
     };
   }
 

@@ -73,7 +73,7 @@ export function sgdEngine(spec: RunSpec, model: TrainableModel, dataset: Trainin
           const { loss, correct } = trainStep(model, params, sgd, batch, lr, globalStep, collectStats);
           const [l, c] = await Promise.all([loss.data(), correct.data()]);
           tf.dispose([loss, correct]);
-          return { loss: l[0]!, examples: batch.size, correct: c[0]!, waitMs };
+          return { loss: l[0], examples: batch.size, correct: c[0], waitMs };
         },
         async close() {
           await iterator.return?.();

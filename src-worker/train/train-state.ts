@@ -22,7 +22,7 @@ export async function captureTensors(model: TrainableModel, sgd: Sgd): Promise<C
     sgd.getState(),
   ]);
   const out: CheckpointTensor[] = variables.map(({ path, variable }, i) => ({
-    name: VAR_PREFIX + path, dtype: variable.dtype === 'int32' ? 'int32' : 'float32', shape: [...variable.shape], values: values[i]!,
+    name: VAR_PREFIX + path, dtype: variable.dtype === 'int32' ? 'int32' : 'float32', shape: [...variable.shape], values: values[i],
   }));
   for (const b of state.buffers) out.push({ name: MOMENTUM_PREFIX + b.path, dtype: 'float32', shape: b.shape, values: b.values });
   return out;

@@ -17,8 +17,8 @@ describe('doctor: tfjs-node-gpu that does not load', () => {
     expect(gpu.addon).toMatch(/lib\/napi-v8\/tfjs_binding\.node$/);
     expect(gpu.error).toContain('libcudart.so.11.0: cannot open shared object file');
     expect(gpu.missingLibraries.map((l) => l.name)).toEqual(['libcudart.so.11.0']);
-    expect(gpu.missingLibraries[0]!.seenIn).toEqual(fake.realElf ? ['load error', 'ldd'] : ['load error']);
-    expect(gpu.missingLibraries[0]!.fix).toMatch(/CUDA 11\.2 runtime.*pip install nvidia-cuda-runtime-cu11.*conda install -c conda-forge cudatoolkit=11\.2/);
+    expect(gpu.missingLibraries[0].seenIn).toEqual(fake.realElf ? ['load error', 'ldd'] : ['load error']);
+    expect(gpu.missingLibraries[0].fix).toMatch(/CUDA 11\.2 runtime.*pip install nvidia-cuda-runtime-cu11.*conda install -c conda-forge cudatoolkit=11\.2/);
     expect(gpu.fixes.at(-1)).toMatch(/LD_LIBRARY_PATH=\$SITE\/nvidia\/cuda_runtime\/lib:/);
     expect(report.auto.skipped[0]).toEqual({ backend: 'tfjs-node-gpu', reason: 'does not load (missing libcudart.so.11.0)' });
     // tfjs-node is looked up in the same folder, where it is absent

@@ -70,11 +70,11 @@ describe('the gpu-check bundle', () => {
     expect(out).toMatch(/batch 2: knresnet18 \d+\.\d+ img\/s, resnet18_bn \d+\.\d+ img\/s, KN\/BN \d+\.\d+ \(target ≥ 0\.6/);
     const where = /figures in (\S+\.txt) and (\S+\.json)/.exec(out);
     expect(where, out.slice(-500)).not.toBeNull();
-    const report = JSON.parse(readFileSync(where![2]!, 'utf8')) as { adapter: { software: boolean }; golden: { pass: boolean }; webgpu: { training: { knresnet18?: number }[] } };
+    const report = JSON.parse(readFileSync(where![2], 'utf8')) as { adapter: { software: boolean }; golden: { pass: boolean }; webgpu: { training: { knresnet18?: number }[] } };
     expect(report.adapter.software).toBe(true);
     expect(report.golden.pass).toBe(true);
-    expect(report.webgpu.training[0]!.knresnet18).toBeGreaterThan(0);
-    expect(readFileSync(where![1]!, 'utf8')).toContain('golden: PASS');
+    expect(report.webgpu.training[0].knresnet18).toBeGreaterThan(0);
+    expect(readFileSync(where![1], 'utf8')).toContain('golden: PASS');
   });
 
   it('gpu-check.sh uses a Node tarball next to it when the node on PATH is older than 20', () => {

@@ -2,6 +2,7 @@
 import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { describe, expect, it, vi } from 'vitest';
+import type { Component } from 'vue';
 import { createMemoryHistory, createRouter } from 'vue-router';
 import type { QueueState } from '../../src-main/server/ui-extras';
 import { setClient, type NormLabClient } from '../../src-renderer/api/client';
@@ -41,7 +42,9 @@ function clientWith(state: () => QueueState): { listRunsCalls: () => number } {
   return { listRunsCalls: () => calls };
 }
 
-async function mountView(path: string, component: typeof RunsView | typeof RunDetailView, props: Record<string, unknown> = {}) {
+// Component, not `typeof RunsView | typeof RunDetailView`: lint types .vue imports through the env.d.ts shim, where
+// both are one type
+async function mountView(path: string, component: Component, props: Record<string, unknown> = {}) {
   setActivePinia(createPinia());
   const router = createRouter({ history: createMemoryHistory(), routes });
   await router.push(path);

@@ -11,7 +11,7 @@ import { useCompareStore } from '../../src-renderer/stores/compare';
 import { FIXTURE_BATCHES, FIXTURE_MODELS, FIXTURE_SEEDS, fixtureFinalAcc, populateFixtureStore } from '../e2e/fixture-store';
 import { useInProcessClient } from './in-process-client';
 
-const env = useInProcessClient((file) => populateFixtureStore(file));
+useInProcessClient((file) => populateFixtureStore(file));
 
 async function loadedStore() {
   setActivePinia(createPinia());
@@ -52,7 +52,7 @@ describe('compare store on a real store', () => {
     const store = await loadedStore();
     expect(store.selected.length).toBeGreaterThan(0);
     expect(store.curves).toHaveLength(store.selected.length);
-    const curve = store.curves[0]!;
+    const curve = store.curves[0];
     expect(curve.points.map((p) => p.epoch)).toEqual([1, 2, 3]);
     expect(curve.points.every((p) => p.n === 3 && p.sd !== null)).toBe(true);
   });

@@ -35,8 +35,8 @@ describe('mean ± SD formatting', () => {
 describe('paper table', () => {
   it('finds the best mean per column', () => {
     const best = bestRowPerColumn(table);
-    expect([...best[0]!]).toEqual([1]);
-    expect([...best[1]!]).toEqual([0]);
+    expect([...best[0]]).toEqual([1]);
+    expect([...best[1]]).toEqual([0]);
   });
 
   it('renders Markdown with bold winners, right-aligned numbers and dashes for empty cells', () => {

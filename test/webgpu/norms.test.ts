@@ -11,7 +11,7 @@ import { batchNorm2d, groupNorm2d, layerNorm2d } from '../../src-worker/kn/norms
 import { knConv2d } from '../../src-worker/kn/ops';
 import { readNormStats, sampleNormStats, summarizeNormStats, summarizeNormStatsAsync, type PendingNormStats } from '../../src-worker/kn/stats';
 import { array4, expectClose, f32, normals, readAsync, scopedAsync, tensor4 } from '../worker/kn/helpers';
-import { dot, naiveBatchNorm, naiveGroupNorm, naiveMish, numericGradients, type Array4 } from '../worker/kn/naive';
+import { dot, naiveBatchNorm, naiveGroupNorm, naiveMish, numericGradients } from '../worker/kn/naive';
 import { useWebGpu } from './webgpu';
 
 // The baselines, activations, dropout masks and the stats read path on webgpu, as test/worker/kn checks them
@@ -73,7 +73,7 @@ describe('baseline norms on webgpu', () => {
       return [await readAsync(y), await Promise.all(g.map(readAsync))] as const;
     });
     expectClose(out, expected.out.data, 1e-4, 1e-5, 'output');
-    const expectedGrads = numericGradients((p) => dot(naiveGroupNorm({ shape: x.shape, data: p[0] } as Array4, p[1], p[2], groups, 1e-5).out.data, probe),
+    const expectedGrads = numericGradients((p) => dot(naiveGroupNorm({ shape: x.shape, data: p[0] }, p[1], p[2], groups, 1e-5).out.data, probe),
       [x.data.slice(), gamma.slice(), beta.slice()]);
     ['dx', 'dgamma', 'dbeta'].forEach((what, i) => expectClose(grads[i], expectedGrads[i], 1e-3, 1e-4, what));
   });
@@ -136,8 +136,8 @@ describe('dropoutMask on webgpu', () => {
 
 describe('normalization statistics on webgpu', () => {
   it('sampleNormStats + readNormStats summarize what a knConv2d sink receives, without sync reads', async () => {
-    const x = tf.randomNormal([2, 6, 6, 3], 2, 3, 'float32', 1) as tf.Tensor4D;
-    const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const x = tf.randomNormal<tf.Rank.R4>([2, 6, 6, 3], 2, 3, 'float32', 1);
+    const w = tf.randomNormal<tf.Rank.R4>([3, 3, 3, 4], 0, 1, 'float32', 2);
     const pending: PendingNormStats[] = [];
     const before = tf.memory().numTensors;
     tf.tidy(() => {
@@ -179,16 +179,16 @@ describe('normalization statistics on webgpu', () => {
     const s = await summarizeNormStatsAsync('l', 'bn', mean, std, 1000);
     expect(s.mean.histogram.counts.reduce((a, b) => a + b, 0)).toBe(1000);
     expect([s.mean.min, s.mean.max, s.std.mean]).toEqual([0, 9990, 3]);
-    await expect(summarizeNormStatsAsync('l', 'bn', mean, tf.tidy(() => tf.ones([3])), 10)).rejects.toThrowError('summarizeNormStatsAsync: mean and std of layer l must have the same size');
+    await expect(summarizeNormStatsAsync('l', 'bn', mean, tf.tidy(() => tf.ones([3])), 10)).rejects.toThrow('summarizeNormStatsAsync: mean and std of layer l must have the same size');
     tf.dispose([mean, std]);
   });
 });
 
 describe('no tensor leaks on webgpu', () => {
   it('baseline norms and activations, forward and backward', async () => {
-    const x = tf.randomNormal([2, 3, 3, 4], 0, 1, 'float32', 1) as tf.Tensor4D;
-    const g = tf.ones([4]) as tf.Tensor1D;
-    const b = tf.zeros([4]) as tf.Tensor1D;
+    const x = tf.randomNormal<tf.Rank.R4>([2, 3, 3, 4], 0, 1, 'float32', 1);
+    const g = tf.ones<tf.Rank.R1>([4]);
+    const b = tf.zeros<tf.Rank.R1>([4]);
     const running = { mean: tf.variable(tf.zeros([4])), variance: tf.variable(tf.ones([4])) };
     const before = tf.memory().numTensors;
     const results: tf.Tensor[] = [

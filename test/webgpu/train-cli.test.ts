@@ -26,11 +26,11 @@ describe('normlab train --backend webgpu', () => {
     const epochs = events.flatMap((e) => (e.event === 'epoch' ? [e.metrics] : []));
     expect(epochs).toHaveLength(2);
     // it learns: the loss falls and the test accuracy is well above chance (10 classes)
-    expect(epochs[1]!.train_loss).toBeLessThan(epochs[0]!.train_loss);
-    expect(epochs[1]!.test_acc).toBeGreaterThan(0.2);
+    expect(epochs[1].train_loss).toBeLessThan(epochs[0].train_loss);
+    expect(epochs[1].test_acc).toBeGreaterThan(0.2);
     // statistics were read (asynchronously) and tensors stay flat from one epoch to the next
     expect(events.filter((e) => e.event === 'norm_stats').length).toBeGreaterThanOrEqual(4);
-    expect(epochs[1]!.num_tensors).toBe(epochs[0]!.num_tensors);
+    expect(epochs[1].num_tensors).toBe(epochs[0].num_tensors);
     expect(events.at(-1)).toMatchObject({ event: 'done', status: 'finished' });
   });
 });

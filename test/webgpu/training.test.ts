@@ -27,7 +27,7 @@ const FAMILIES = [
 ] as const;
 
 const BATCH = 4;
-const images = () => tf.randomUniform([BATCH, 16, 16, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+const images = () => tf.randomUniform<tf.Rank.R4>([BATCH, 16, 16, 3], 0, 1, 'float32', 3);
 const labels = () => tf.tensor1d([0, 1, 2, 3], 'int32');
 
 function build(name: string, groups: number): NormLabModel {
@@ -37,7 +37,7 @@ function build(name: string, groups: number): NormLabModel {
 async function weights(model: NormLabModel): Promise<Map<string, Float32Array>> {
   const vars = model.namedVariables();
   const values = await Promise.all(vars.map((v) => v.variable.data() as Promise<Float32Array>));
-  return new Map(vars.map((v, i) => [v.path, values[i]!]));
+  return new Map(vars.map((v, i) => [v.path, values[i]]));
 }
 
 /** One step from `start` weights on `x`; returns the loss, the weights after the step and the step's tensor balance. */
@@ -52,7 +52,7 @@ async function step(name: string, groups: number, start: Map<string, Float32Arra
   const tensorsBefore = tf.memory().numTensors;
   const { value, grads } = tf.variableGrads(() => crossEntropyFromLogits(model.forwardWith(xt, { training: true, step: 0 }), yt), model.trainableVariables());
   sgd.step(grads, 0.05);
-  const loss = (await value.data())[0]!;
+  const loss = (await value.data())[0];
   tf.dispose([value, ...Object.values(grads)]);
   const leaked = tf.memory().numTensors - tensorsBefore;
   const after = await weights(model);
@@ -109,7 +109,7 @@ describe('a training step of every model family on webgpu equals the cpu step', 
       const values = await Promise.all(names.map((n) => grads.get(n)!.data() as Promise<Float32Array>));
       tf.dispose([xt, yt, ...grads.values()]);
       model.dispose();
-      return { w, grads: new Map(names.map((n, i) => [n, values[i]!])) };
+      return { w, grads: new Map(names.map((n, i) => [n, values[i]])) };
     };
     await initBackend('cpu');
     const cpu = await perSample(null);
@@ -119,6 +119,6 @@ describe('a training step of every model family on webgpu equals the cpu step', 
     const cpuGrads = [...cpu.grads.values()];
     const gpuGrads = [...gpu.grads.values()];
     expect(gpuGrads.map((g) => g.length)).toEqual(cpuGrads.map((g) => g.length));
-    cpuGrads.forEach((g, i) => expectClose(gpuGrads[i]!, g, 1e-3, 1e-5, `per-sample gradient ${i}`));
+    cpuGrads.forEach((g, i) => expectClose(gpuGrads[i], g, 1e-3, 1e-5, `per-sample gradient ${i}`));
   });
 });

@@ -7,7 +7,7 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /** Starts the webgpu backend or throws why not. */
 async function startWebGpu(): Promise<void> {
-  let reason = '';
+  let reason: string;
   try {
     const choice = await initBackend('webgpu');
     expect(choice.backend).toBe('webgpu');

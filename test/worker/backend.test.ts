@@ -33,11 +33,11 @@ describe.runIf(nativeAbsent)('initBackend without native tfjs packages', () => {
     // webgpu is tried between the two native packages; here it finds no hardware adapter
     expect(choice.skipped.map((s) => s.backend)).toEqual([NATIVE_PACKAGES[0], 'webgpu', NATIVE_PACKAGES[1]]);
     for (const skip of choice.skipped.filter((s) => s.backend !== 'webgpu')) expect(skip.reason).toMatch(new RegExp(`${skip.backend} is not installed`));
-    expect(choice.skipped[1]!.reason).toMatch(/no WebGPU adapter|only a software adapter/);
+    expect(choice.skipped[1].reason).toMatch(/no WebGPU adapter|only a software adapter/);
     expect(currentBackend()).toEqual(choice);
     for (const name of wasmTrainingKernelNames) expect(tf.getKernel(name, 'wasm')).toBeDefined();
     // the wasm backend really computes, including a conv gradient it could not do on its own
-    const dw = tf.tidy(() => tf.grad((w: tf.Tensor) => tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid').sum())(tf.ones([2, 2, 1, 1])));
+    const dw = tf.tidy(() => tf.grad((w: tf.Tensor) => tf.conv2d(tf.ones<tf.Rank.R4>([1, 3, 3, 1]), w as tf.Tensor4D, 1, 'valid').sum())(tf.ones([2, 2, 1, 1])));
     expect(Array.from(dw.dataSync())).toEqual([4, 4, 4, 4]);
     dw.dispose();
   });

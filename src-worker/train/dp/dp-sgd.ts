@@ -73,7 +73,7 @@ export class ClippedGradientSum {
       const norms = tf.tidy(() =>
         tf.sqrt(tf.addN(tapped.layers.map((layer) => withLayerGrads(layer, this.knMoments, (g) => g.squaredNorms())))),
       );
-      const factors = tf.tidy(() => tf.minimum(tf.div(this.maxGradNorm, tf.add(norms, NORM_EPS)), 1) as tf.Tensor1D);
+      const factors = tf.tidy(() => tf.minimum<tf.Tensor1D>(tf.div(this.maxGradNorm, tf.add(norms, NORM_EPS)), 1));
       for (const layer of tapped.layers) {
         for (const { variable, grad } of withLayerGrads(layer, this.knMoments, (g) => g.weightedSum(factors))) {
           const prev = this.sums.get(variable.name);
@@ -84,9 +84,9 @@ export class ClippedGradientSum {
           }
         }
       }
-      const clippedNow = tf.tidy(() => tf.sum(tf.cast(tf.greater(norms, this.maxGradNorm), 'float32')) as tf.Scalar);
+      const clippedNow = tf.tidy(() => tf.sum<tf.Scalar>(tf.cast(tf.greater(norms, this.maxGradNorm), 'float32')));
       this.clippedT = accumulate(this.clippedT, clippedNow);
-      this.lossSumT = accumulate(this.lossSumT, tf.clone(tapped.lossSum) as tf.Scalar);
+      this.lossSumT = accumulate(this.lossSumT, tf.clone<tf.Scalar>(tapped.lossSum));
       this.examples += x.shape[0];
       tf.dispose([norms, factors]);
     } finally {
@@ -98,7 +98,7 @@ export class ClippedGradientSum {
   async readTotals(): Promise<{ lossSum: number; clipped: number }> {
     if (!this.lossSumT || !this.clippedT) return { lossSum: 0, clipped: 0 };
     const [loss, clipped] = await Promise.all([this.lossSumT.data(), this.clippedT.data()]);
-    return { lossSum: loss[0]!, clipped: clipped[0]! };
+    return { lossSum: loss[0], clipped: clipped[0] };
   }
 
   /** The sums so far by variable name; variables no example reached are zeros. Ownership passes to the caller. */
@@ -120,7 +120,7 @@ export class ClippedGradientSum {
 /** prev + next, disposing both; `next` is kept (the caller's tidy must not take it). */
 function accumulate(prev: tf.Scalar | null, next: tf.Scalar): tf.Scalar {
   if (!prev) return next;
-  const sum = tf.tidy(() => tf.add(prev, next) as tf.Scalar);
+  const sum = tf.tidy(() => tf.add<tf.Scalar>(prev, next));
   tf.dispose([prev, next]);
   return sum;
 }

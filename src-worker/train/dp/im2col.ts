@@ -24,7 +24,7 @@ export function im2col(x: tf.Tensor4D, geometry: ConvGeometry, caller: string): 
   }
   return tf.tidy(() => {
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top + bottom + left + right === 0) {
-      return tf.reshape(x, [n, h * w, c]) as tf.Tensor3D;
+      return tf.reshape<tf.Rank.R3>(x, [n, h * w, c]);
     }
     const padded = top + bottom + left + right > 0 ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : x;
     const slices: tf.Tensor4D[] = [];
@@ -35,7 +35,7 @@ export function im2col(x: tf.Tensor4D, geometry: ConvGeometry, caller: string): 
         );
       }
     }
-    const windows = slices.length === 1 ? slices[0]! : tf.concat(slices, 3);
-    return tf.reshape(windows, [n, outH * outW, kh * kw * c]) as tf.Tensor3D;
+    const windows = slices.length === 1 ? slices[0] : tf.concat(slices, 3);
+    return tf.reshape<tf.Rank.R3>(windows, [n, outH * outW, kh * kw * c]);
   });
 }

@@ -29,7 +29,10 @@ export interface ParamGrad {
 /** Window statistics a KNConv used in its forward: [N, H', W', 1] each. */
 export type KnMomentsProvider = (info: LayerInfo, input: tf.Tensor4D) => { mean: tf.Tensor4D; variance: tf.Tensor4D };
 
-function withBias(weight: tf.Variable, w: tf.Tensor, bias: tf.Variable | null | undefined, b: tf.Tensor | null): ParamGrad[] {
+/** A layer's weight gradient and, when it has a bias, the bias's (undefined, not null: tidy only returns tensor containers). */
+type WeightAndBiasGrads = [tf.Tensor, tf.Tensor | undefined];
+
+function withBias(weight: tf.Variable, w: tf.Tensor, bias: tf.Variable | null | undefined, b: tf.Tensor | undefined): ParamGrad[] {
   const out: ParamGrad[] = [{ variable: weight, grad: w }];
   if (bias && b) out.push({ variable: bias, grad: b });
   return out;
@@ -54,9 +57,9 @@ class LinearGrads implements LayerSampleGrads {
   }
 
   weightedSum(c: tf.Tensor1D): ParamGrad[] {
-    const [w, b] = tf.tidy(() => {
+    const [w, b] = tf.tidy((): WeightAndBiasGrads => {
       const cg = flatWeighted(c, this.g) as tf.Tensor2D;
-      return [tf.matMul(this.a, cg, true, false), this.info.bias ? tf.sum(cg, 0) : null];
+      return [tf.matMul(this.a, cg, true, false), this.info.bias ? tf.sum(cg, 0) : undefined];
     });
     return withBias(this.info.weight!, w, this.info.bias, b);
   }
@@ -65,7 +68,7 @@ class LinearGrads implements LayerSampleGrads {
     const [n, fin] = this.a.shape;
     const fout = this.g.shape[1];
     const w = tf.tidy(() => tf.matMul(tf.reshape(this.a, [n, fin, 1]), tf.reshape(this.g, [n, 1, fout])));
-    return withBias(this.info.weight!, w, this.info.bias, this.info.bias ? tf.clone(this.g) : null);
+    return withBias(this.info.weight!, w, this.info.bias, this.info.bias ? tf.clone(this.g) : undefined);
   }
 
   dispose(): void {
@@ -110,7 +113,7 @@ class ConvGrads implements LayerSampleGrads {
     if (!this.stats) return (this.cols = raw);
     const [n, p] = raw.shape;
     const { mean, invStd } = this.stats;
-    this.cols = tf.tidy(() => tf.mul(tf.sub(raw, tf.reshape(mean, [n, p, 1])), tf.reshape(invStd, [n, p, 1])) as tf.Tensor3D);
+    this.cols = tf.tidy(() => tf.mul<tf.Tensor3D>(tf.sub(raw, tf.reshape(mean, [n, p, 1])), tf.reshape(invStd, [n, p, 1])));
     raw.dispose();
     return this.cols;
   }
@@ -137,9 +140,9 @@ class ConvGrads implements LayerSampleGrads {
       const padded = top + bottom + left + right > 0 ? tf.pad(this.x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : this.x;
       // rows/columns past the last window are never read
       const used = tf.slice(padded, [0, 0, 0, 0], [n, (h2 - 1) * sh + kh, (w2 - 1) * sw + kw, c]);
-      const byChannel = tf.transpose(used, [3, 1, 2, 0]) as tf.Tensor4D;
-      const g = this.stats ? (tf.mul(this.g4, this.stats.invStd) as tf.Tensor4D) : this.g4;
-      const filter = tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+      const byChannel = tf.transpose<tf.Tensor4D>(used, [3, 1, 2, 0]);
+      const g = this.stats ? (tf.mul<tf.Tensor4D>(this.g4, this.stats.invStd)) : this.g4;
+      const filter = tf.transpose<tf.Tensor4D>(g, [1, 2, 0, 3]);
       const out = tf.depthwiseConv2d(byChannel, filter, 1, 'valid', 'NHWC', [sh, sw]); // [C, kh, kw, N·O]
       let perSample = tf.reshape(out, [c * kh * kw, n, o]);
       if (this.stats) {
@@ -163,26 +166,26 @@ class ConvGrads implements LayerSampleGrads {
         w = tf.sum(tf.square(this.perSampleWeightGrads()), [0, 2]);
       }
       if (!this.info.bias) return w;
-      return tf.add(w, tf.sum(tf.square(tf.sum(this.g, 1)), 1)) as tf.Tensor1D;
+      return tf.add<tf.Tensor1D>(w, tf.sum(tf.square(tf.sum(this.g, 1)), 1));
     });
   }
 
   weightedSum(c: tf.Tensor1D): ParamGrad[] {
     const weight = this.info.weight!;
     const { stride, padding } = geometryOf(this.info);
-    const [w, b] = tf.tidy(() => {
+    const [w, b] = tf.tidy((): WeightAndBiasGrads => {
       const cg = flatWeighted(c, this.g4) as tf.Tensor4D;
-      const scaled = this.stats ? (tf.mul(cg, this.stats.invStd) as tf.Tensor4D) : cg;
-      let dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: this.x, dy: scaled }, {
+      const scaled = this.stats ? (tf.mul<tf.Tensor4D>(cg, this.stats.invStd)) : cg;
+      let dw = tf.engine().runKernel<tf.Tensor>('Conv2DBackpropFilter', { x: this.x, dy: scaled }, {
         strides: stride, pad: [[0, 0], [padding[0], padding[1]], [padding[2], padding[3]], [0, 0]],
         dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: weight.shape,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      } as unknown as tf.NamedAttrMap);
       if (this.stats) {
         const o = weight.shape[3]!;
         const correction = tf.sum(tf.mul(scaled, this.stats.mean), [0, 1, 2]); // [O]
         dw = tf.sub(dw, tf.reshape(correction, [1, 1, 1, o]));
       }
-      return [dw, this.info.bias ? tf.sum(cg, [0, 1, 2]) : null];
+      return [dw, this.info.bias ? tf.sum(cg, [0, 1, 2]) : undefined];
     });
     return withBias(weight, w, this.info.bias, b);
   }
@@ -192,9 +195,9 @@ class ConvGrads implements LayerSampleGrads {
     const [n, , , c] = this.x.shape;
     const weight = this.info.weight!;
     const o = weight.shape[3]!;
-    const [w, b] = tf.tidy(() => [
+    const [w, b] = tf.tidy((): WeightAndBiasGrads => [
       tf.transpose(tf.reshape(this.perSampleWeightGrads(), [c, kh, kw, n, o]), [3, 1, 2, 0, 4]),
-      this.info.bias ? tf.sum(this.g, 1) : null,
+      this.info.bias ? tf.sum(this.g, 1) : undefined,
     ]);
     return withBias(weight, w, this.info.bias, b);
   }
@@ -212,11 +215,11 @@ class AffineNormGrads implements LayerSampleGrads {
   constructor(private readonly info: LayerInfo, private readonly gx: tf.Tensor2D, private readonly gsum: tf.Tensor2D) {}
 
   squaredNorms(): tf.Tensor1D {
-    return tf.tidy(() => tf.add(tf.sum(tf.square(this.gx), 1), tf.sum(tf.square(this.gsum), 1)) as tf.Tensor1D);
+    return tf.tidy(() => tf.add<tf.Tensor1D>(tf.sum(tf.square(this.gx), 1), tf.sum(tf.square(this.gsum), 1)));
   }
 
   weightedSum(c: tf.Tensor1D): ParamGrad[] {
-    const [gamma, beta] = tf.tidy(() => [tf.sum(flatWeighted(c, this.gx), 0), tf.sum(flatWeighted(c, this.gsum), 0)]);
+    const [gamma, beta] = tf.tidy((): [tf.Tensor, tf.Tensor] => [tf.sum(flatWeighted(c, this.gx), 0), tf.sum(flatWeighted(c, this.gsum), 0)]);
     return [
       { variable: this.info.gamma!, grad: gamma },
       { variable: this.info.beta!, grad: beta },
@@ -282,7 +285,7 @@ function groupNormalized(info: LayerInfo, x: tf.Tensor4D): tf.Tensor4D {
     const grouped = tf.reshape(x, [n, h, w, groups, c / groups]);
     const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
     const normalized = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, info.eps ?? 1e-5)));
-    return tf.reshape(normalized, x.shape) as tf.Tensor4D;
+    return tf.reshape<tf.Rank.R4>(normalized, x.shape);
   });
 }
 
@@ -305,8 +308,8 @@ function checkSpatial(info: LayerInfo, x: tf.Tensor4D, g: tf.Tensor4D): void {
 export function layerSampleGrads(info: LayerInfo, input: tf.Tensor, outputGrad: tf.Tensor, knMoments?: KnMomentsProvider): LayerSampleGrads {
   switch (info.kind) {
     case 'linear': {
-      const n = input.shape[0]!;
-      return new LinearGrads(info, tf.reshape(input, [n, -1]) as tf.Tensor2D, tf.clone(outputGrad) as tf.Tensor2D);
+      const n = input.shape[0];
+      return new LinearGrads(info, tf.reshape<tf.Rank.R2>(input, [n, -1]), tf.clone(outputGrad) as tf.Tensor2D);
     }
     case 'conv':
     case 'knconv1x1':
@@ -319,8 +322,8 @@ export function layerSampleGrads(info: LayerInfo, input: tf.Tensor, outputGrad: 
     case 'gn':
     case 'ln': {
       const { gx, gsum } = tf.tidy(() => ({
-        gx: tf.sum(tf.mul(outputGrad, groupNormalized(info, input as tf.Tensor4D)), [1, 2]) as tf.Tensor2D,
-        gsum: tf.sum(outputGrad, [1, 2]) as tf.Tensor2D,
+        gx: tf.sum<tf.Tensor2D>(tf.mul(outputGrad, groupNormalized(info, input as tf.Tensor4D)), [1, 2]),
+        gsum: tf.sum<tf.Tensor2D>(outputGrad, [1, 2]),
       }));
       return new AffineNormGrads(info, gx, gsum);
     }

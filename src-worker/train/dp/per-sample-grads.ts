@@ -58,7 +58,7 @@ const outputShapeCache = new WeakMap<DpModel, Map<string, { path: string; shape:
 
 function tappedOutputShapes(model: DpModel, x: tf.Tensor4D): { path: string; shape: number[] }[] {
   let byInput = outputShapeCache.get(model);
-  if (!byInput) outputShapeCache.set(model, (byInput = new Map()));
+  if (!byInput) outputShapeCache.set(model, (byInput = new Map<string, { path: string; shape: number[] }[]>()));
   const key = x.shape.slice(1).join('x');
   let shapes = byInput.get(key);
   if (!shapes) {
@@ -105,7 +105,7 @@ export function tappedBackward(model: DpModel, x: tf.Tensor4D, labels: tf.Tensor
   const shapes = tappedOutputShapes(model, x);
   const indexOf = new Map(shapes.map((s, k) => [s.path, k]));
   const probes = shapes.map((s) => tf.zeros([n, ...s.shape]));
-  const recorded: { info: LayerInfo; input: tf.Tensor }[] = new Array(shapes.length);
+  const recorded = new Array<{ info: LayerInfo; input: tf.Tensor }>(shapes.length);
   try {
     const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
       const logits = model.forwardWith(x, {
@@ -116,14 +116,14 @@ export function tappedBackward(model: DpModel, x: tf.Tensor4D, labels: tf.Tensor
           if (k === undefined) throw new Error(`DP-SGD: layer ${info.path} was not seen when the model's shapes were probed`);
           // a clone, so disposing the record never frees the caller's x (the first layer's input)
           recorded[k] = { info, input: tf.keep(tf.clone(input)) };
-          return tf.add(output, ps[k]!);
+          return tf.add(output, ps[k]);
         },
       });
       return crossEntropySum(logits, labels);
     })(probes);
     const layers = shapes.map((s, k) => {
       if (!recorded[k]) throw new Error(`DP-SGD: layer ${s.path} was not tapped in the training forward`);
-      return { ...recorded[k], outputGrad: grads[k]! };
+      return { ...recorded[k], outputGrad: grads[k] };
     });
     return {
       lossSum: value,

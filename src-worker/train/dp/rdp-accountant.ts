@@ -144,8 +144,8 @@ export function rdpToEpsilon(
   }
   let best: PrivacySpent = { epsilon: Infinity, order: NaN };
   for (let k = 0; k < orders.length; k++) {
-    const alpha = orders[k]!;
-    const r = rdp[k]!;
+    const alpha = orders[k];
+    const r = rdp[k];
     checkOrder(alpha);
     if (!(r >= 0)) fail(`RDP values must be ≥ 0, got ${r} at order ${alpha}`);
     const eps =
@@ -195,7 +195,7 @@ export class RdpAccountant {
   getPrivacySpent(delta: number, conversion: RdpConversion = 'balle2020'): PrivacySpent {
     const total = this.orders.map(() => 0);
     for (const h of this.history) {
-      composedRdp({ ...h, orders: this.orders }).forEach((r, k) => (total[k]! += r));
+      composedRdp({ ...h, orders: this.orders }).forEach((r, k) => (total[k] += r));
     }
     return rdpToEpsilon(this.orders, total, delta, conversion);
   }

@@ -13,7 +13,7 @@ export interface MixedBatch {
 function rollByOne<T extends tf.Tensor>(x: T): T {
   const n = x.shape[0] ?? 0;
   if (n < 2) return x.clone();
-  return tf.concat([x.slice([n - 1]), x.slice([0], [n - 1])], 0) as T;
+  return tf.concat<T>([x.slice([n - 1]), x.slice([0], [n - 1])], 0);
 }
 
 function checkBatch(op: string, images: tf.Tensor4D, targets: tf.Tensor2D): void {
@@ -26,8 +26,8 @@ function checkBatch(op: string, images: tf.Tensor4D, targets: tf.Tensor2D): void
 export function mixup(images: tf.Tensor4D, targets: tf.Tensor2D, lambda: number): MixedBatch {
   checkBatch('mixup', images, targets);
   return tf.tidy(() => ({
-    images: tf.add(tf.mul(images, lambda), tf.mul(rollByOne(images), 1 - lambda)) as tf.Tensor4D,
-    targets: tf.add(tf.mul(targets, lambda), tf.mul(rollByOne(targets), 1 - lambda)) as tf.Tensor2D,
+    images: tf.add<tf.Tensor4D>(tf.mul(images, lambda), tf.mul(rollByOne(images), 1 - lambda)),
+    targets: tf.add<tf.Tensor2D>(tf.mul(targets, lambda), tf.mul(rollByOne(targets), 1 - lambda)),
     lambda,
     kind: 'mixup' as const,
   }));
@@ -57,8 +57,8 @@ export function cutmix(images: tf.Tensor4D, targets: tf.Tensor2D, lambda: number
     const cols = tf.logicalAnd(tf.greaterEqual(tf.range(0, width), box.x1), tf.less(tf.range(0, width), box.x2));
     const mask = tf.logicalAnd(rows.reshape([height, 1]), cols.reshape([1, width])).toFloat().reshape([1, height, width, 1]);
     return {
-      images: tf.add(tf.mul(images, tf.sub(1, mask)), tf.mul(rollByOne(images), mask)) as tf.Tensor4D,
-      targets: tf.add(tf.mul(targets, box.lambda), tf.mul(rollByOne(targets), 1 - box.lambda)) as tf.Tensor2D,
+      images: tf.add<tf.Tensor4D>(tf.mul(images, tf.sub(1, mask)), tf.mul(rollByOne(images), mask)),
+      targets: tf.add<tf.Tensor2D>(tf.mul(targets, box.lambda), tf.mul(rollByOne(targets), 1 - box.lambda)),
       lambda: box.lambda,
       kind: 'cutmix' as const,
     };

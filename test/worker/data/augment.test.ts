@@ -29,7 +29,7 @@ function matchingCrops(source: Float32Array, out: Float32Array, padValue: number
             const sx = (flip ? 31 - x : x) + dx;
             const inside = sy >= 0 && sy < 32 && sx >= 0 && sx < 32;
             for (let c = 0; c < 3 && same; c++) {
-              const expected = inside ? source[(sy * 32 + sx) * 3 + c]! : padValue[c]!;
+              const expected = inside ? source[(sy * 32 + sx) * 3 + c] : padValue[c];
               same = out[(y * 32 + x) * 3 + c] === expected;
             }
           }
@@ -48,7 +48,7 @@ describe('CIFAR-style augmentation', () => {
       const padValue = normalize ? [-0.4914 / 0.247, -0.4822 / 0.2435, -0.4465 / 0.2616].map((v) => Math.fround(v)) : [0, 0, 0];
       const found = Array.from({ length: 64 }, (_, b) => matchingCrops(imageOf(plain, b), imageOf(augmented, b), padValue));
       found.forEach((matches) => expect(matches).toHaveLength(1));
-      const crops = found.map((m) => m[0]!);
+      const crops = found.map((m) => m[0]);
       expect(crops.some((c) => c.flip)).toBe(true);
       expect(crops.some((c) => !c.flip)).toBe(true);
       expect(new Set(crops.map((c) => `${c.dy},${c.dx}`)).size).toBeGreaterThan(20);
@@ -62,7 +62,7 @@ describe('CIFAR-style augmentation', () => {
     writeImage(src, 0, [4, 5, 3], out, 0, byteTables(3, null), { dy: 0, dx: 0, flip: true });
     for (let y = 0; y < 4; y++)
       for (let x = 0; x < 5; x++)
-        for (let c = 0; c < 3; c++) expect(out[(y * 5 + x) * 3 + c]).toBeCloseTo(src[(y * 5 + (4 - x)) * 3 + c]! / 255, 6);
+        for (let c = 0; c < 3; c++) expect(out[(y * 5 + x) * 3 + c]).toBeCloseTo(src[(y * 5 + (4 - x)) * 3 + c] / 255, 6);
   });
 
   it('is deterministic in (seed, epoch, index) and changes with the epoch', async () => {
@@ -87,8 +87,8 @@ describe('CIFAR-style augmentation', () => {
     const batches = [];
     for await (const batch of ds.batches('test', { batchSize: 8, epoch: 4, seed: 9 })) batches.push(batch);
     expect(batches).toHaveLength(1);
-    expect(batches[0]!.x).toEqual(plain.x);
-    expect(Array.from(batches[0]!.y)).toEqual(Array.from(plain.y));
+    expect(batches[0].x).toEqual(plain.x);
+    expect(Array.from(batches[0].y)).toEqual(Array.from(plain.y));
   });
 
   it('augments the train split by default and not when asked not to', async () => {
@@ -97,8 +97,8 @@ describe('CIFAR-style augmentation', () => {
     const plain = await ds.getBatch('train', order, { augment: false, seed: 0 });
     const [defaulted] = await first(ds.batches('train', { batchSize: 64, epoch: 0, seed: 1, shuffle: false }));
     const [unaugmented] = await first(ds.batches('train', { batchSize: 64, epoch: 0, seed: 1, shuffle: false, augment: false }));
-    expect(sameBytes(unaugmented!.x, plain.x)).toBe(true);
-    expect(sameBytes(defaulted!.x, plain.x)).toBe(false);
+    expect(sameBytes(unaugmented.x, plain.x)).toBe(true);
+    expect(sameBytes(defaulted.x, plain.x)).toBe(false);
   });
 });
 

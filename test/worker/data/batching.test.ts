@@ -105,8 +105,8 @@ describe('Dataset batches and getBatch', () => {
       expect(batch.shape).toEqual([32, 32, 3]);
       expect(batch.x.length).toBe(batch.size * 3072);
       for (let i = 0; i < batch.size; i++) {
-        seenFirstPixels.push(Math.round(batch.x[i * 3072]! * 255));
-        seenLabels.push(batch.y[i]!);
+        seenFirstPixels.push(Math.round(batch.x[i * 3072] * 255));
+        seenLabels.push(batch.y[i]);
       }
     }
     // patternPixel(r, 0, 0, 0) = r * 97 & 255 is distinct for the 23 records

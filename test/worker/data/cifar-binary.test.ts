@@ -32,7 +32,7 @@ describe('CIFAR-10 binary reader', () => {
     const mean = [0.4914, 0.4822, 0.4465];
     const std = [0.247, 0.2435, 0.2616];
     for (const c of [0, 1, 2]) {
-      expect(batch.x[(6 * 32 + 9) * 3 + c]).toBeCloseTo((patternPixel(2, 6, 9, c) / 255 - mean[c]!) / std[c]!, 5);
+      expect(batch.x[(6 * 32 + 9) * 3 + c]).toBeCloseTo((patternPixel(2, 6, 9, c) / 255 - mean[c]) / std[c], 5);
     }
   });
 

@@ -35,7 +35,7 @@ async function makeFolderSet(): Promise<string> {
 
 function pixel(batch: Batch, b: number, y: number, x: number, c: number): number {
   const [h, w, ch] = batch.shape;
-  return batch.x[b * h * w * ch + (y * w + x) * ch + c]!;
+  return batch.x[b * h * w * ch + (y * w + x) * ch + c];
 }
 
 describe('image folder data set', () => {
@@ -55,15 +55,15 @@ describe('image folder data set', () => {
     const ds = await openDataset({ dataset: 'folder', dataDir: await makeFolderSet(), normalize: false, imageSize: 16 });
     const [batch] = await collect(ds.batches('test', { batchSize: 2, epoch: 0, seed: 0 }));
     // val: cat/v1.PNG (label 0), dog/halves.png (label 1). 64×32 → 36×18 → centre 16×16: columns 10..25 of 36
-    expect(Array.from(batch!.y)).toEqual([0, 1]);
-    expect(batch!.shape).toEqual([16, 16, 3]);
+    expect(Array.from(batch.y)).toEqual([0, 1]);
+    expect(batch.shape).toEqual([16, 16, 3]);
     for (let y = 0; y < 16; y++) {
-      expect(pixel(batch!, 1, y, 0, 0)).toBeCloseTo(20 / 255, 2);
-      expect(pixel(batch!, 1, y, 15, 0)).toBeCloseTo(230 / 255, 2);
+      expect(pixel(batch, 1, y, 0, 0)).toBeCloseTo(20 / 255, 2);
+      expect(pixel(batch, 1, y, 15, 0)).toBeCloseTo(230 / 255, 2);
     }
     // the split between the halves sits at column 18 − 10 = 8 of the crop
-    expect(pixel(batch!, 1, 8, 6, 0)).toBeLessThan(0.2);
-    expect(pixel(batch!, 1, 8, 9, 0)).toBeGreaterThan(0.8);
+    expect(pixel(batch, 1, 8, 6, 0)).toBeLessThan(0.2);
+    expect(pixel(batch, 1, 8, 9, 0)).toBeGreaterThan(0.8);
   });
 
   it('trains on random resized crops, mirrored about half the time, deterministic in (seed, epoch, index)', async () => {

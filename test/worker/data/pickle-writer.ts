@@ -231,7 +231,7 @@ class Pickler {
         for (let i = 0; i < v.items.length; i += 1000) {
           const batch = v.items.slice(i, i + 1000);
           if (batch.length === 1) {
-            this.value(batch[0]!);
+            this.value(batch[0]);
             this.emit(0x61);
           } else {
             this.emit(0x28);
@@ -244,8 +244,8 @@ class Pickler {
         this.emit(0x7d);
         this.put();
         if (v.entries.length === 1) {
-          this.text(v.entries[0]![0]);
-          this.value(v.entries[0]![1]);
+          this.text(v.entries[0][0]);
+          this.value(v.entries[0][1]);
           return this.emit(0x73);
         }
         this.emit(0x28);

@@ -19,8 +19,8 @@ describe('synthetic data set', () => {
     const c = await ensureSyntheticCifar({ ...params, seed: 6 }, await tempDir());
     const [filesA, filesB, filesC] = [await filesOf(a), await filesOf(b), await filesOf(c)];
     expect(filesA.map((f) => f.length)).toEqual([10, 10, 10, 10, 10, 20].map((n) => n * 3073));
-    filesA.forEach((file, i) => expect(file.equals(filesB[i]!)).toBe(true));
-    filesA.forEach((file, i) => expect(file.equals(filesC[i]!)).toBe(false));
+    filesA.forEach((file, i) => expect(file.equals(filesB[i])).toBe(true));
+    filesA.forEach((file, i) => expect(file.equals(filesC[i])).toBe(false));
   });
 
   it('generates once into the cache, reuses it and leaves no staging folders', async () => {
@@ -30,7 +30,7 @@ describe('synthetic data set', () => {
     expect([first.name, first.numClasses, first.trainSize, first.testSize]).toEqual(['synthetic', 10, 40, 10]);
     const entries = await readdir(cacheDir);
     expect(entries).toEqual(['synthetic-v1-seed0-train40-test10']);
-    const file = join(cacheDir, entries[0]!, 'cifar-10-batches-bin', 'data_batch_1.bin');
+    const file = join(cacheDir, entries[0], 'cifar-10-batches-bin', 'data_batch_1.bin');
     const before = (await stat(file)).mtimeMs;
     await new Promise((r) => setTimeout(r, 20));
     await openDataset(opts);
@@ -55,9 +55,9 @@ describe('synthetic data set', () => {
     const means = Array.from({ length: 10 }, () => new Float64Array(dims));
     const counts = new Array(10).fill(0);
     for (let i = 0; i < train.size; i++) {
-      const label = train.y[i]!;
+      const label = train.y[i];
       counts[label]++;
-      for (let d = 0; d < dims; d++) means[label]![d]! += train.x[i * dims + d]!;
+      for (let d = 0; d < dims; d++) means[label][d] += train.x[i * dims + d];
     }
     means.forEach((m, label) => m.forEach((v, d) => (m[d] = v / counts[label])));
     let correct = 0;
@@ -66,7 +66,7 @@ describe('synthetic data set', () => {
       let bestDistance = Infinity;
       for (let label = 0; label < 10; label++) {
         let distance = 0;
-        for (let d = 0; d < dims; d++) distance += (test.x[i * dims + d]! - means[label]![d]!) ** 2;
+        for (let d = 0; d < dims; d++) distance += (test.x[i * dims + d] - means[label][d]) ** 2;
         if (distance < bestDistance) [best, bestDistance] = [label, distance];
       }
       if (best === test.y[i]) correct++;
@@ -83,8 +83,8 @@ describe('synthetic data set', () => {
       let sum = 0;
       let sumSq = 0;
       for (let i = c; i < batch.x.length; i += 3) {
-        sum += batch.x[i]!;
-        sumSq += batch.x[i]! ** 2;
+        sum += batch.x[i];
+        sumSq += batch.x[i] ** 2;
       }
       const n = batch.x.length / 3;
       expect(sum / n).toBeCloseTo(0, 3);

@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 
 function globalNorm(tensors: tf.Tensor[]): number {
-  return Math.sqrt(tensors.reduce((s, t) => s + tf.tidy(() => tf.sum(tf.square(t)).dataSync()[0]!), 0));
+  return Math.sqrt(tensors.reduce((s, t) => s + tf.tidy(() => tf.sum(tf.square(t)).dataSync()[0]), 0));
 }
 
 /** A synthetic training set served by index, as Dataset.getBatch does. */
@@ -35,7 +35,7 @@ function syntheticSource(size: number, h: number, w: number, classes: number): {
 describe('clipping', () => {
   it('the clipped sum is Σ_i min(1, C/‖g_i‖)·g_i and every clipped example has norm ≤ C', async () => {
     const model = gnModel(3);
-    const x = tf.randomNormal([6, 7, 6, 3], 0, 2, 'float32', 5) as tf.Tensor4D;
+    const x = tf.randomNormal<tf.Rank.R4>([6, 7, 6, 3], 0, 2, 'float32', 5);
     const y = tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32');
     const C = 0.5;
     const vars = model.trainableVariables();
@@ -53,7 +53,7 @@ describe('clipping', () => {
       const stacked = per.get(v.name)!;
       const expected = tf.tidy(() => tf.sum(tf.mul(stacked, tf.reshape(factors, [6, ...v.shape.map(() => 1)])), 0));
       const got = sums.get(v.name)!;
-      expect(tf.tidy(() => tf.max(tf.abs(tf.sub(got, expected))).dataSync()[0]!)).toBeLessThan(1e-5 * Math.max(1, globalNorm([expected])));
+      expect(tf.tidy(() => tf.max(tf.abs(tf.sub(got, expected))).dataSync()[0])).toBeLessThan(1e-5 * Math.max(1, globalNorm([expected])));
       expected.dispose();
     }
     // one example at a time: the clipped gradient's norm over all parameters never exceeds C
@@ -65,7 +65,7 @@ describe('clipping', () => {
       const clipped = one.take(vars);
       const norm = globalNorm([...clipped.values()]);
       expect(norm).toBeLessThanOrEqual(C * (1 + 1e-5));
-      expect(norm).toBeCloseTo(Math.min(normValues[i]!, C), 4);
+      expect(norm).toBeCloseTo(Math.min(normValues[i], C), 4);
       tf.dispose([xi, yi, ...clipped.values()]);
     }
     tf.dispose([x, y, norms, factors, ...per.values(), ...sums.values()]);
@@ -80,17 +80,17 @@ describe('noise', () => {
     const expectedBatchSize = 64;
     const sums = new Map([['a', tf.zeros([300, 400])], ['b', tf.zeros([50])]]);
     const out = privatize(sums, { noiseMultiplier: sigma, maxGradNorm: C, expectedBatchSize, seed: 1, step: 0 });
-    const values = Array.from(out['a']!.dataSync());
+    const values = Array.from(out['a'].dataSync());
     const mean = values.reduce((s, v) => s + v, 0) / values.length;
     const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
     const target = (sigma * C) / expectedBatchSize;
     // 120000 draws: the sample std is within 1% of the true one with overwhelming probability
     expect(Math.abs(std / target - 1)).toBeLessThan(0.01);
     expect(Math.abs(mean)).toBeLessThan((5 * target) / Math.sqrt(values.length));
-    expect(out['b']!.shape).toEqual([50]);
+    expect(out['b'].shape).toEqual([50]);
     // independent streams per variable and per step
     const again = privatize(new Map([['a', tf.zeros([300, 400])]]), { noiseMultiplier: sigma, maxGradNorm: C, expectedBatchSize, seed: 1, step: 1 });
-    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(again['a']!, out['a']!))).dataSync()[0]!)).toBeGreaterThan(0);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(again['a'], out['a']))).dataSync()[0])).toBeGreaterThan(0);
     tf.dispose([...Object.values(out), ...Object.values(again)]);
   });
 });
@@ -127,7 +127,7 @@ describe('createDpSgdStep', () => {
     expect(src.requested.reduce((s, k) => s + k, 0)).toBe(a.sampled);
     expect(Object.keys(a.grads).sort()).toEqual(model.trainableVariables().map((v) => v.name).sort());
     for (const name of Object.keys(a.grads)) {
-      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a.grads[name]!, b.grads[name]!))).dataSync()[0]!);
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a.grads[name], b.grads[name]))).dataSync()[0]);
       expect(diff).toBeLessThan(1e-5);
     }
     expect(a.loss).toBeCloseTo(b.loss, 4);

@@ -21,7 +21,7 @@ function loopGradients(model: DpModel, x: tf.Tensor4D, y: tf.Tensor1D, step?: nu
     );
     for (const v of vars) {
       if (!out.has(v.name)) out.set(v.name, []);
-      out.get(v.name)!.push(grads[v.name]!.dataSync() as Float32Array);
+      out.get(v.name)!.push(grads[v.name].dataSync() as Float32Array);
     }
     tf.dispose([value, ...Object.values(grads)]);
   }
@@ -32,14 +32,14 @@ function maxRelativeError(a: Float32Array, b: Float32Array): number {
   let num = 0;
   let den = 0;
   for (let k = 0; k < a.length; k++) {
-    num = Math.max(num, Math.abs(a[k]! - b[k]!));
-    den = Math.max(den, Math.abs(b[k]!));
+    num = Math.max(num, Math.abs(a[k] - b[k]));
+    den = Math.max(den, Math.abs(b[k]));
   }
   return num / Math.max(den, 1e-12);
 }
 
 function batch(n: number, h: number, w: number, classes: number, seed: number) {
-  const x = tf.randomNormal([n, h, w, 3], 0.5, 1, 'float32', seed) as tf.Tensor4D;
+  const x = tf.randomNormal<tf.Rank.R4>([n, h, w, 3], 0.5, 1, 'float32', seed);
   const y = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + seed) % classes), 'int32');
   return { x, y };
 }
@@ -61,7 +61,7 @@ describe.each([
       expect(stacked.shape).toEqual([5, ...v.shape]);
       const rows = tf.unstack(stacked);
       rows.forEach((row, i) => {
-        const expected = loop.get(v.name)![i]!;
+        const expected = loop.get(v.name)![i];
         expect(maxRelativeError(row.dataSync() as Float32Array, expected)).toBeLessThan(1e-4);
       });
       tf.dispose(rows);
@@ -86,9 +86,9 @@ describe.each([
       expect(maxRelativeError(g.squaredNorms().dataSync() as Float32Array, expectedSq.dataSync() as Float32Array)).toBeLessThan(1e-4);
       const sums = g.weightedSum(c);
       sums.forEach((s, k) => {
-        const mat = mats[k]!.grad;
+        const mat = mats[k].grad;
         const expected = tf.sum(tf.mul(mat, tf.reshape(c, [4, ...mat.shape.slice(1).map(() => 1)])), 0);
-        expect(s.variable).toBe(mats[k]!.variable);
+        expect(s.variable).toBe(mats[k].variable);
         expect(maxRelativeError(s.grad.dataSync() as Float32Array, expected.dataSync() as Float32Array)).toBeLessThan(1e-4);
       });
       g.dispose();
@@ -113,14 +113,14 @@ describe('KN dropout', () => {
       () => crossEntropySum(model.forwardWith(x, { training: true, step: 7 }), y), model.trainableVariables());
     for (const v of model.trainableVariables()) {
       const summed = tf.sum(per.get(v.name)!, 0);
-      expect(maxRelativeError(summed.dataSync() as Float32Array, grads[v.name]!.dataSync() as Float32Array)).toBeLessThan(1e-4);
+      expect(maxRelativeError(summed.dataSync() as Float32Array, grads[v.name].dataSync() as Float32Array)).toBeLessThan(1e-4);
       summed.dispose();
     }
     // and with another step's mask the sums differ: the check above can fail
     const other = perSampleGradients(model, x, y, { step: 8 });
-    const w = model.trainableVariables()[0]!;
+    const w = model.trainableVariables()[0];
     const s8 = tf.sum(other.get(w.name)!, 0);
-    expect(maxRelativeError(s8.dataSync() as Float32Array, grads[w.name]!.dataSync() as Float32Array)).toBeGreaterThan(1e-3);
+    expect(maxRelativeError(s8.dataSync() as Float32Array, grads[w.name].dataSync() as Float32Array)).toBeGreaterThan(1e-3);
     tf.dispose([s8, value, x, y, ...Object.values(grads), ...per.values(), ...other.values()]);
     model.dispose();
   });
@@ -148,7 +148,7 @@ describe('DP compatibility', () => {
     const model = gnModel(2);
     const { x, y } = batch(2, 7, 6, 2, 1);
     const tapped = tappedBackward(model, x, y);
-    const conv = tapped.layers[0]!;
+    const conv = tapped.layers[0];
     const wrong = { ...conv.info, stride: [2, 2] as [number, number] };
     expect(() => layerSampleGrads(wrong, conv.input, conv.outputGrad)).toThrow(/conv1 reports a geometry giving 4x3 outputs/);
     tapped.dispose();
@@ -164,7 +164,7 @@ describe('DP compatibility', () => {
       layers: () => model.layers().map((l) => ({ ...l, dropout: 0.05 })),
     };
     const tapped = tappedBackward(model, x, y);
-    const layer = { ...tapped.layers[0]!, info: withDropout.layers()[0]! };
+    const layer = { ...tapped.layers[0], info: withDropout.layers()[0] };
     expect(() => layerSampleGrads(layer.info, layer.input, layer.outputGrad)).toThrow(/KernelNorm dropout 0.05.*does not report their seed/);
     tapped.dispose();
     tf.dispose([x, y]);

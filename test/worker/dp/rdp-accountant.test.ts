@@ -71,7 +71,7 @@ describe('sampledGaussianRdp', () => {
   it('matches TF Privacy test_compute_rdp_sequence, fractional orders included', () => {
     const rdp = composedRdp({ sampleRate: 0.01, noiseMultiplier: 2.5, steps: 50, orders: [1.5, 2.5, 5, 50, 100] });
     const expected = [0.00065, 0.001085, 0.00218075, 0.023846, 167.416307];
-    rdp.forEach((r, k) => expect(Math.abs(r - expected[k]!)).toBeLessThan(1e-5));
+    rdp.forEach((r, k) => expect(Math.abs(r - expected[k])).toBeLessThan(1e-5));
   });
 
   it('rejects bad parameters with the argument named', () => {
@@ -170,7 +170,7 @@ describe('rdpToEpsilon and epsilonFor', () => {
     expect(acc.history).toHaveLength(2);
     expect(both).toBeGreaterThan(first);
     const rdpSum = composedRdp({ sampleRate: 0.01, noiseMultiplier: 1, steps: 500 }).map(
-      (r, k) => r + composedRdp({ sampleRate: 0.02, noiseMultiplier: 2, steps: 300 })[k]!,
+      (r, k) => r + composedRdp({ sampleRate: 0.02, noiseMultiplier: 2, steps: 300 })[k],
     );
     expect(both).toBeCloseTo(rdpToEpsilon(DEFAULT_RDP_ORDERS, rdpSum, 1e-5).epsilon, 12);
   });

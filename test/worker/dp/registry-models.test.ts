@@ -18,7 +18,7 @@ describe.each([
 ])('%s (width %d, Mish, KN dropout 0)', (name, width) => {
   it('per-sample gradients equal one-example-at-a-time gradients (rel. 1e-4)', () => {
     const model = createModel(name, { numClasses: 4, lowResolution: true, widthMultiplier: width, activation: 'mish', knDropout: 0, groups: 2, seed: 3 });
-    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const x = tf.randomNormal<tf.Rank.R4>([2, 8, 8, 3], 0, 1, 'float32', 4);
     const y = tf.tensor1d([1, 3], 'int32');
     const per = perSampleGradients(model, x, y, { step: 0 });
     let worst = 0;
@@ -29,8 +29,8 @@ describe.each([
       );
       for (const v of model.trainableVariables()) {
         worst = Math.max(worst, tf.tidy(() => {
-          const diff = tf.max(tf.abs(tf.sub(tf.gather(per.get(v.name)!, i), grads[v.name]!))).dataSync()[0]!;
-          return diff / Math.max(tf.max(tf.abs(grads[v.name]!)).dataSync()[0]!, 1e-12);
+          const diff = tf.max(tf.abs(tf.sub(tf.gather(per.get(v.name)!, i), grads[v.name]))).dataSync()[0];
+          return diff / Math.max(tf.max(tf.abs(grads[v.name])).dataSync()[0], 1e-12);
         }));
       }
       tf.dispose([value, ...Object.values(grads)]);

@@ -119,9 +119,9 @@ describe('KNConv2d float32 finite differences (cpu)', () => {
 describe('no tensor leaks', () => {
   it('forward and backward of every KernelNorm op, with dropout, leave no tensors behind', async () => {
     await initBackend('cpu');
-    const x = tf.randomNormal([2, 5, 5, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-    const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
-    const b = tf.zeros([4]) as tf.Tensor1D;
+    const x = tf.randomNormal<tf.Rank.R4>([2, 5, 5, 3], 0, 1, 'float32', 1);
+    const w = tf.randomNormal<tf.Rank.R4>([3, 3, 3, 4], 0, 1, 'float32', 2);
+    const b = tf.zeros<tf.Rank.R1>([4]);
     const before = tf.memory().numTensors;
     const opts = { training: true, dropout: 0.1, seed: 3, statsSink: () => undefined };
     knConv2d(x, w, b, { ...opts, padding: 1 }).dispose();

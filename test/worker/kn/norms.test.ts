@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src-worker/backend';
 import { batchNorm2d, groupNorm2d, layerNorm2d } from '../../../src-worker/kn/norms';
 import { BACKENDS, array4, expectClose, f32, normals, read, scoped, tensor4 } from './helpers';
-import { dot, naiveBatchNorm, naiveGroupNorm, numericGradients, type Array4 } from './naive';
+import { dot, naiveBatchNorm, naiveGroupNorm, numericGradients } from './naive';
 
 const vec = (v: Float64Array) => tf.tensor1d(Float32Array.from(v));
 
@@ -77,7 +77,7 @@ for (const backend of BACKENDS) {
       expectClose(sunk[0].mean, expected.mean, 1e-5, 1e-6, 'group means');
       const grads = scoped(() => tf.grads((a: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor) => tf.sum(tf.mul(groupNorm2d(a as tf.Tensor4D, gm as tf.Tensor1D, bt as tf.Tensor1D, groups),
         tf.tensor(Float32Array.from(probe), x.shape))))([tensor4(x), vec(gamma), vec(beta)]).map(read));
-      const expectedGrads = numericGradients((p) => dot(naiveGroupNorm({ shape: x.shape, data: p[0] } as Array4, p[1], p[2], groups, 1e-5).out.data, probe),
+      const expectedGrads = numericGradients((p) => dot(naiveGroupNorm({ shape: x.shape, data: p[0] }, p[1], p[2], groups, 1e-5).out.data, probe),
         [x.data.slice(), gamma.slice(), beta.slice()]);
       ['dx', 'dgamma', 'dbeta'].forEach((what, i) => expectClose(grads[i], expectedGrads[i], 1e-3, 1e-4, what));
     });
@@ -96,9 +96,9 @@ for (const backend of BACKENDS) {
     });
 
     it('leaves no tensors behind', () => {
-      const x = tf.randomNormal([2, 3, 3, 4], 0, 1, 'float32', 1) as tf.Tensor4D;
-      const g = tf.ones([4]) as tf.Tensor1D;
-      const b = tf.zeros([4]) as tf.Tensor1D;
+      const x = tf.randomNormal<tf.Rank.R4>([2, 3, 3, 4], 0, 1, 'float32', 1);
+      const g = tf.ones<tf.Rank.R1>([4]);
+      const b = tf.zeros<tf.Rank.R1>([4]);
       const running = { mean: tf.variable(tf.zeros([4])), variance: tf.variable(tf.ones([4])) };
       const before = tf.memory().numTensors;
       batchNorm2d(x, g, b, running, { training: true, statsSink: () => undefined }).dispose();

@@ -35,8 +35,8 @@ describe('summarizeDistribution', () => {
   });
 
   it('rejects empty input and bad bin counts', () => {
-    expect(() => summarizeDistribution(new Float32Array(0))).toThrowError('summarizeDistribution: values is empty.');
-    expect(() => summarizeDistribution(Float32Array.from([1]), 0)).toThrowError('summarizeDistribution: bins must be a positive integer, but got 0.');
+    expect(() => summarizeDistribution(new Float32Array(0))).toThrow('summarizeDistribution: values is empty.');
+    expect(() => summarizeDistribution(Float32Array.from([1]), 0)).toThrow('summarizeDistribution: bins must be a positive integer, but got 0.');
   });
 });
 
@@ -46,8 +46,8 @@ describe('summarizeNormStats', () => {
   });
 
   it('summarizes the statistics a knConv2d sink receives', () => {
-    const x = tf.randomNormal([2, 6, 6, 3], 2, 3, 'float32', 1) as tf.Tensor4D;
-    const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const x = tf.randomNormal<tf.Rank.R4>([2, 6, 6, 3], 2, 3, 'float32', 1);
+    const w = tf.randomNormal<tf.Rank.R4>([3, 3, 3, 4], 0, 1, 'float32', 2);
     let stats: ReturnType<typeof summarizeNormStats> | null = null;
     tf.tidy(() => knConv2d(x, w, null, { padding: 1, statsSink: (kind, mean, std) => { stats = summarizeNormStats('block0.conv', kind, mean, std); } }));
     const s = stats as unknown as ReturnType<typeof summarizeNormStats>;
@@ -67,7 +67,7 @@ describe('summarizeNormStats', () => {
     expect(s.mean.min).toBe(0);
     expect(s.mean.max).toBe(9990);
     expect(summarizeNormStats('l', 'bn', mean, std, 1000)).toEqual(s);
-    expect(() => summarizeNormStats('l', 'bn', mean, tf.tidy(() => tf.ones([3])), 10)).toThrowError('summarizeNormStats: mean and std of layer l must have the same size');
+    expect(() => summarizeNormStats('l', 'bn', mean, tf.tidy(() => tf.ones([3])), 10)).toThrow('summarizeNormStats: mean and std of layer l must have the same size');
     tf.dispose([mean, std]);
   });
 });

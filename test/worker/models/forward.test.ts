@@ -8,7 +8,7 @@ beforeAll(async () => {
 });
 
 function randomImages(n: number, size: number, seed = 1): tf.Tensor4D {
-  return tf.randomUniform([n, size, size, 3], -1, 1, 'float32', seed) as tf.Tensor4D;
+  return tf.randomUniform<tf.Rank.R4>([n, size, size, 3], -1, 1, 'float32', seed);
 }
 
 /** Small enough for CI: 50-layer models at 1/16 width, the rest at 1/8. */
@@ -50,9 +50,9 @@ describe('output shapes', () => {
 
   it('rejects input that is not NHWC with 3 channels', () => {
     const model = createModel('cnn', { numClasses: 3, lowResolution: true, seed: 1 });
-    const gray = tf.zeros([1, 16, 16, 1]) as tf.Tensor4D;
+    const gray = tf.zeros<tf.Rank.R4>([1, 16, 16, 1]);
     expect(() => model.forward(gray, false)).toThrow(/cnn.forwardWith: input must be NHWC \[N, H, W, 3\], got \[1,16,16,1\]/);
-    const x = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
+    const x = tf.zeros<tf.Rank.R4>([1, 16, 16, 3]);
     expect(() => model.forwardWith(x, {} as never)).toThrow(/cnn.forwardWith: ctx.training must be a boolean/);
     expect(() => model.forwardWith(x, { training: true, step: -1 })).toThrow(/ctx.step must be a non-negative integer, got -1/);
     tf.dispose([gray, x]);
@@ -211,7 +211,7 @@ describe('segmentation models: per-pixel logits at the input size', () => {
   for (const { name } of listModels().filter((m) => m.task === 'segmentation')) {
     it(`${name}: [N, 32, 64, classes] from 32×64 inputs, training and eval; forward() refuses`, () => {
       const model = createModel(name, { numClasses: 5, lowResolution: false, widthMultiplier: smallWidth(name), seed: 1 });
-      const x = tf.randomUniform([2, 32, 64, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
+      const x = tf.randomUniform<tf.Rank.R4>([2, 32, 64, 3], -1, 1, 'float32', 2);
       for (const training of [true, false]) {
         const y = model.segment(x, training);
         expect(y.shape).toEqual([2, 32, 64, 5]);
@@ -226,7 +226,7 @@ describe('segmentation models: per-pixel logits at the input size', () => {
 
   it('a classifier refuses segment()', () => {
     const model = createModel('cnn', { numClasses: 3, lowResolution: true, seed: 1 });
-    expect(() => model.segment(tf.zeros([1, 8, 8, 3]) as tf.Tensor4D, false)).toThrow(/cnn is a classifier; use forwardWith/);
+    expect(() => model.segment(tf.zeros<tf.Rank.R4>([1, 8, 8, 3]), false)).toThrow(/cnn is a classifier; use forwardWith/);
     model.dispose();
   });
 });

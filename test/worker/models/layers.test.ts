@@ -33,7 +33,7 @@ describe('maxPool2d', () => {
   });
 
   it('floors odd sizes without padding', () => {
-    const x = tf.zeros([1, 5, 5, 2]) as tf.Tensor4D;
+    const x = tf.zeros<tf.Rank.R4>([1, 5, 5, 2]);
     const y = maxPool2d(x, 2, 2);
     expect(y.shape).toEqual([1, 2, 2, 2]);
     tf.dispose([x, y]);

@@ -240,7 +240,7 @@ describe('bad input', () => {
   it('refuses use after dispose', () => {
     const model = createModel('cnn', { numClasses: 10, lowResolution: true, seed: 1 });
     model.dispose();
-    const x = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
+    const x = tf.zeros<tf.Rank.R4>([1, 8, 8, 3]);
     expect(() => model.forward(x, false)).toThrow(/cnn.forwardWith: model was disposed/);
     x.dispose();
     expect(() => model.trainableVariables()).toThrow(/disposed/);

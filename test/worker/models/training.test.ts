@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 
 function fixedBatch(n: number, size: number, classes: number) {
-  const x = tf.randomUniform([n, size, size, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
+  const x = tf.randomUniform<tf.Rank.R4>([n, size, size, 3], -1, 1, 'float32', 5);
   const labels = tf.tensor1d(Array.from({ length: n }, (_, i) => i % classes), 'int32');
   const y = tf.oneHot(labels, classes) as tf.Tensor2D;
   labels.dispose();
@@ -41,7 +41,7 @@ describe(`a few SGD steps reduce the loss on a fixed batch (${BACKEND})`, () => 
         // every trainable parameter is connected to the loss
         expect(Object.keys(grads).length).toBe(model.trainableVariables().length);
         optimizer.applyGradients(grads);
-        losses.push(value.dataSync()[0]!);
+        losses.push(value.dataSync()[0]);
         tf.dispose([value, ...Object.values(grads)]);
         // nothing accumulates from one step to the next
         if (step === 0) afterFirstStep = tf.memory().numTensors;
@@ -49,7 +49,7 @@ describe(`a few SGD steps reduce the loss on a fixed batch (${BACKEND})`, () => 
       }
       expect(losses.every(Number.isFinite)).toBe(true);
       if (process.env.SHOW_LOSSES) console.log(name, losses.map((l) => l.toFixed(3)).join(' '));
-      expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.95);
+      expect(losses[losses.length - 1]).toBeLessThan(losses[0] * 0.95);
       optimizer.dispose();
       tf.dispose([x, y]);
       model.dispose();
@@ -63,7 +63,7 @@ describe('BatchNorm running statistics', () => {
     const running = model.namedVariables().filter((v) => v.path.endsWith('running_mean') || v.path.endsWith('running_var'));
     const snapshot = () => running.map((v) => Array.from(v.variable.dataSync()));
     const initial = snapshot();
-    const x = tf.randomUniform([4, 16, 16, 3], 0, 2, 'float32', 1) as tf.Tensor4D;
+    const x = tf.randomUniform<tf.Rank.R4>([4, 16, 16, 3], 0, 2, 'float32', 1);
     tf.dispose(model.forward(x, false));
     expect(snapshot()).toEqual(initial);
     tf.dispose(model.forward(x, true));

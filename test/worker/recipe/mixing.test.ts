@@ -26,7 +26,7 @@ describe('cutmix', () => {
     expect(cutmixBox(4, 4, 0.75, 0, 0)).toEqual({ x1: 0, y1: 0, x2: 1, y2: 1, lambda: 15 / 16 });
   });
   it('pastes the partner image inside the box and mixes targets by the area', () => {
-    const images = tf.concat([tf.zeros([1, 4, 4, 1]), tf.ones([1, 4, 4, 1])]) as tf.Tensor4D;
+    const images = tf.concat<tf.Tensor4D>([tf.zeros([1, 4, 4, 1]), tf.ones([1, 4, 4, 1])]);
     const targets = tf.tensor2d([[1, 0], [0, 1]]);
     const mixed = cutmix(images, targets, 0.75, 1, 2);
     const first = Array.from(mixed.images.slice([0], [1]).dataSync());
@@ -38,7 +38,7 @@ describe('cutmix', () => {
 
 describe('mixBatch', () => {
   it('is deterministic for a seed and picks both transforms over many batches', () => {
-    const images = tf.randomUniform([4, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const images = tf.randomUniform<tf.Rank.R4>([4, 8, 8, 3], 0, 1, 'float32', 1);
     const targets = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 4).toFloat() as tf.Tensor2D;
     const a = mixBatch(images, targets, { mixupAlpha: 0.2, cutmixAlpha: 1 }, mulberry32(7));
     const b = mixBatch(images, targets, { mixupAlpha: 0.2, cutmixAlpha: 1 }, mulberry32(7));
@@ -51,7 +51,7 @@ describe('mixBatch', () => {
     expect(round(a.targets.sum(1).dataSync())).toEqual([1, 1, 1, 1]);
   });
   it('only mixup when cutmix is off', () => {
-    const images = tf.zeros([2, 2, 2, 1]) as tf.Tensor4D;
+    const images = tf.zeros<tf.Rank.R4>([2, 2, 2, 1]);
     const targets = tf.tensor2d([[1, 0], [0, 1]]);
     for (let s = 0; s < 5; s++) expect(mixBatch(images, targets, { mixupAlpha: 0.2, cutmixAlpha: 0 }, mulberry32(s)).kind).toBe('mixup');
     expect(() => mixBatch(images, targets, { mixupAlpha: 0, cutmixAlpha: 0 }, mulberry32(1))).toThrow(/neither mixup nor cutmix/);

@@ -47,7 +47,7 @@ const epochMetrics = (events: WorkerEvent[]) => events.flatMap((e) => (e.event =
 const withoutTimes = (h: EpochMetrics[]) => h.map(({ epoch_time_s: _t, images_per_s: _i, num_tensors: _n, data_wait_frac: _w, ...rest }) => rest);
 
 function checkpointWeights(dir: string): Map<string, Float32Array | Int32Array> {
-  const ckpt = readCheckpoint(listCheckpoints(dir)[0]!.path);
+  const ckpt = readCheckpoint(listCheckpoints(dir)[0].path);
   return new Map([...ckpt.tensors].filter(([name]) => name.startsWith('var:')).map(([name, t]) => [name, t.values]));
 }
 
@@ -63,7 +63,7 @@ describe('DP-SGD training', () => {
     expect(epochs).toHaveLength(2);
     const eps = epochs.map((m) => m.epsilon!);
     expect(eps[0]).toBeGreaterThan(0);
-    expect(eps[1]).toBeGreaterThan(eps[0]!);
+    expect(eps[1]).toBeGreaterThan(eps[0]);
     const plan = dpPlan(512, { targetEpsilon: 8, delta: 8e-7, maxGradNorm: 1, logicalBatch: 256 }, 2);
     expect(eps[1]).toBeCloseTo(plan.epsilon, 10); // the accountant after all steps is the plan's ε
     expect(eps[1]).toBeLessThanOrEqual(8 + 1e-6);
@@ -86,7 +86,7 @@ describe('DP-SGD training', () => {
     expect(stats[0]).toMatchObject({ layers: [{ kind: 'kn' }, { kind: 'kn' }] });
     const plan_log = reference.events.find((e) => e.event === 'log' && e.message.startsWith('DP-SGD: q 0.5000'));
     expect(plan_log).toBeDefined();
-    expect(readCheckpoint(listCheckpoints(refDir)[0]!.path).header.dp).toMatchObject({ steps: 4, noiseMultiplier: plan.noiseMultiplier, epsilon: eps[1] });
+    expect(readCheckpoint(listCheckpoints(refDir)[0].path).header.dp).toMatchObject({ steps: 4, noiseMultiplier: plan.noiseMultiplier, epsilon: eps[1] });
   });
 
   it('a run cancelled mid-epoch resumes with the accountant exactly where it was: same ε, same weights', async () => {
@@ -94,7 +94,7 @@ describe('DP-SGD training', () => {
     const cancelled = await train({ ...base, checkpointDir: dir }, 3);
     expect(cancelled.status).toBe('cancelled');
     expect(listCheckpoints(dir)[0]).toMatchObject({ epoch: 1, batchInEpoch: 1 });
-    expect(readCheckpoint(listCheckpoints(dir)[0]!.path).header.dp).toMatchObject({ steps: 3 });
+    expect(readCheckpoint(listCheckpoints(dir)[0].path).header.dp).toMatchObject({ steps: 3 });
 
     const resumed = await train({ ...base, checkpointDir: dir, resume: true });
     expect(resumed.status).toBe('finished');

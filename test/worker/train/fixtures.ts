@@ -35,10 +35,10 @@ export function tinyModel(numClasses: number, seed: number, side = 4): Trainable
       }
       if (ctx.collectStats) {
         const v = tf.mean(h, 0).dataSync() as Float32Array;
-        const summary = { mean: v[0]!, std: 0, min: 0, max: 0, percentiles: [0, 0, 0, 0, 0] as [number, number, number, number, number], histogram: { lo: 0, hi: 1, counts: [1] } };
+        const summary = { mean: v[0], std: 0, min: 0, max: 0, percentiles: [0, 0, 0, 0, 0] as [number, number, number, number, number], histogram: { lo: 0, hi: 1, counts: [1] } };
         stats = [{ layer: 'fc1', kind: 'bn', mean: summary, std: summary }];
       }
-      return tf.add(tf.matMul(h, vars['fc2.weight']), vars['fc2.bias']) as tf.Tensor2D;
+      return tf.add<tf.Tensor2D>(tf.matMul(h, vars['fc2.weight']), vars['fc2.bias']);
     });
   return {
     info: { name: 'tiny', norm: 'bn' },
@@ -61,7 +61,7 @@ function permutation(n: number, rng: () => number): Int32Array {
   const p = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
+    [p[i], p[j]] = [p[j], p[i]];
   }
   return p;
 }
@@ -78,7 +78,7 @@ export function blobDataset(opts: { numClasses?: number; trainSize?: number; tes
     const y = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       y[i] = i % numClasses;
-      for (let d = 0; d < dim; d++) x[i * dim + d] = centers[y[i]!]![d]! + (rng() * 2 - 1) * 0.8;
+      for (let d = 0; d < dim; d++) x[i * dim + d] = centers[y[i]][d] + (rng() * 2 - 1) * 0.8;
     }
     return { x, y, n };
   };
@@ -105,7 +105,7 @@ export function blobDataset(opts: { numClasses?: number; trainSize?: number; tes
           const jitter = seedrandom(`aug-${o.seed}-${o.epoch}-${b}`);
           idx.forEach((src, i) => {
             y[i] = s.y[src]!;
-            for (let d = 0; d < dim; d++) x[i * dim + d] = s.x[src * dim + d]! + (o.augment ? (jitter() - 0.5) * 0.1 : 0);
+            for (let d = 0; d < dim; d++) x[i * dim + d] = s.x[src * dim + d] + (o.augment ? (jitter() - 0.5) * 0.1 : 0);
           });
           yield { x, y, size: idx.length, shape: [side, side, 3] };
         }

@@ -64,12 +64,12 @@ describe('trainModel', () => {
     expect(r.history).toHaveLength(4);
     expect(r.metrics.test_acc).toBeGreaterThan(0.8); // chance is 0.25
     expect(r.metrics.epochs_completed).toBe(4);
-    expect(Object.keys(r.history[0]!).sort()).toEqual(
+    expect(Object.keys(r.history[0]).sort()).toEqual(
       ['data_wait_frac', 'epoch_time_s', 'images_per_s', 'lr', 'num_tensors', 'test_acc', 'test_acc5', 'test_loss', 'train_acc', 'train_loss'],
     );
-    expect(r.history[0]!.epsilon).toBeUndefined(); // DP runs only
-    expect(r.history[0]!.test_acc5).toBe(1); // 4 classes: top-5 always hits
-    expect(r.history[3]!.train_loss).toBeLessThan(r.history[0]!.train_loss);
+    expect(r.history[0].epsilon).toBeUndefined(); // DP runs only
+    expect(r.history[0].test_acc5).toBe(1); // 4 classes: top-5 always hits
+    expect(r.history[3].train_loss).toBeLessThan(r.history[0].train_loss);
     // cosine from 0.1 towards 0.001 over 4 epochs: epoch 1 at lr, then decreasing
     expect(r.history.map((m) => m.lr)).toEqual([0.1, 0.001 + 0.099 * (1 + Math.cos(Math.PI / 4)) / 2, 0.0505, 0.001 + 0.099 * (1 + Math.cos((3 * Math.PI) / 4)) / 2]);
     const kinds = new Set(r.events.map((e) => e.event));
@@ -114,7 +114,7 @@ describe('trainModel', () => {
     // a process killed after epoch 2's checkpoint, before writing anything else
     const killedDir = tempDir();
     await run({ ...spec, checkpointDir: killedDir }, { cancelAtStep: 25 });
-    rmSync(listCheckpoints(killedDir)[0]!.path);
+    rmSync(listCheckpoints(killedDir)[0].path);
     expect(listCheckpoints(killedDir)[0]).toMatchObject({ epoch: 2, batchInEpoch: 0 });
     const fromEpoch = await run({ ...spec, checkpointDir: killedDir, resume: true });
     for (const [path, w] of reference.weights) expect(fromEpoch.weights.get(path), path).toEqual(w);
@@ -154,9 +154,9 @@ describe('trainModel', () => {
     expect(slow.dataWaitFraction).toBeGreaterThan(0.3);
     expect(slow.dataWaitFraction).toBeLessThan(1);
     // the epoch's metrics carry the same share, so the store keeps it with the run
-    const perEpoch = slow.history[0]!.data_wait_frac!;
+    const perEpoch = slow.history[0].data_wait_frac!;
     expect(perEpoch).toBeGreaterThan(0.3);
     expect(perEpoch).toBeLessThan(1);
-    expect(perEpoch).toBeCloseTo(slow.dataWaitByEpoch[0]!, 10);
+    expect(perEpoch).toBeCloseTo(slow.dataWaitByEpoch[0], 10);
   });
 });

@@ -37,7 +37,7 @@ async function train(spec: RunSpecInput, cancelAtBatch?: number): Promise<RunRes
 }
 
 function finalWeights(dir: string): Map<string, Float32Array | Int32Array> {
-  const ckpt = readCheckpoint(listCheckpoints(dir)[0]!.path);
+  const ckpt = readCheckpoint(listCheckpoints(dir)[0].path);
   return new Map([...ckpt.tensors].filter(([name]) => name.startsWith('var:')).map(([name, t]) => [name, t.values]));
 }
 

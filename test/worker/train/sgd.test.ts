@@ -65,7 +65,7 @@ describe('Sgd (torch.optim.SGD semantics)', () => {
     sgd.step(g, 0.1);
     expect(a.dataSync()[0]).toBeCloseTo(1 - 0.1 * 1.5, 6);
     expect(b.dataSync()[0]).toBe(1);
-    tf.dispose([a, b, g[a.name]!]);
+    tf.dispose([a, b, g[a.name]]);
     sgd.dispose();
   });
 
