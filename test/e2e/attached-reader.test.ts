@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { QueueState } from '../../src-main/server/ui-extras';
+import type { QueueState } from '../../src-main/api/types';
 import { ExperimentStore } from '../../src-main/store/experiment-store';
 import type { RunRecord } from '../../src-main/store/types';
 import { buildRendererInto, launchChromium, RESULTS_DIR, ROOT, startServe, type ServeProcess } from './serve-harness';

@@ -31,7 +31,7 @@ describe('RunRow buttons come from the state machine', () => {
     expect(buttons(w)).toEqual(['Retry', 'Edit…']);
     await w.find('button').trigger('click');
     expect(w.emitted('retry')).toEqual([[7]]);
-    await w.find('button[aria-label="Edit and retry run 7"]').trigger('click');
+    await w.find('button[aria-label="Clone and edit run 7"]').trigger('click');
     expect(w.emitted('edit')).toEqual([[record('diverged')]]);
     w.unmount();
   });

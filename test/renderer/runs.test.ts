@@ -92,7 +92,7 @@ describe('RunsView on a real store', () => {
     const runs = useRunsStore();
     const original = env.store.getRun(ids.failedRunId)!;
     expect(original.status).toBe('cancelled'); // from the test before
-    await wrapper.find(`button[aria-label="Edit and retry run ${original.id}"]`).trigger('click');
+    await wrapper.find(`button[aria-label="Clone and edit run ${original.id}"]`).trigger('click');
     const dialog = wrapper.find('[role="dialog"]');
     expect(dialog.find('h2').text()).toBe(`Retry run ${original.id} with changes`);
     expect((dialog.find('input[name="lr"]').element as HTMLInputElement).value).toBe(String(original.lr));
@@ -112,7 +112,7 @@ describe('RunsView on a real store', () => {
     await vi.waitFor(() => expect(runs.total).toBe(ids.runIds.length + 3));
 
     // the same edit again would duplicate the clone: the server's refusal shows in the dialog, which stays open
-    await wrapper.find(`button[aria-label="Edit and retry run ${original.id}"]`).trigger('click');
+    await wrapper.find(`button[aria-label="Clone and edit run ${original.id}"]`).trigger('click');
     await wrapper.find('[role="dialog"] input[name="lr"]').setValue('0.02');
     await wrapper.find('[role="dialog"] input[name="epochs"]').setValue('5');
     await wrapper.find('[role="dialog"] form').trigger('submit');
@@ -127,14 +127,14 @@ describe('RunsView on a real store', () => {
     wrapper.unmount();
   });
 
-  it('the run page\'s Edit and retry… queues the clone and opens it', async () => {
+  it('the run page\'s Clone and edit… queues the clone and opens it', async () => {
     setActivePinia(createPinia());
     const router = createRouter({ history: createMemoryHistory(), routes });
     const id = ids.failedRunId;
     await router.push(`/runs/${id}`);
     const wrapper = mount(RunDetailView, { props: { id }, global: { plugins: [router], stubs: { LineChart: true } } });
     await vi.waitFor(() => expect(wrapper.find('h1').text()).toContain(`Run ${id}`));
-    const edit = wrapper.findAll('button').find((b) => b.text() === 'Edit and retry…');
+    const edit = wrapper.findAll('button').find((b) => b.text() === 'Clone and edit…');
     expect(edit).toBeDefined();
     await edit!.trigger('click');
     await wrapper.find('[role="dialog"] input[name="seed"]').setValue('9');
