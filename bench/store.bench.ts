@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     let epochEvents = 0;
     const t0 = performance.now();
     // CPU time too: on a shared machine it moves far less with the load than the wall clock does
-    const cpu0 = process.cpuUsage();
+    const ingestCpu0 = process.cpuUsage();
     const inFlight: { id: number; epoch: number; seed: number; journal: string; seq: number }[] = [];
     let finished = 0;
     const deliver = async (run: (typeof inFlight)[number], event: WorkerEvent) => {
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     }
     store.flush();
     const ingestMs = performance.now() - t0;
-    const ingestCpu = process.cpuUsage(cpu0);
+    const ingestCpu = process.cpuUsage(ingestCpu0);
     const ingestCpuMs = (ingestCpu.user + ingestCpu.system) / 1000;
     console.log(
       `ingest:          ${fmt(events)} worker events (${fmt(epochEvents)} epochs, ${fmt(metricRows)} metric rows, ${fmt(finished)} done) ` +
