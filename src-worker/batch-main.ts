@@ -35,14 +35,14 @@ function readInput(argv: string[]): BatchInput {
   try {
     ({ values: { run: file } } = parseArgs({ args: argv, options: { run: { type: 'string' } } }));
   } catch (err) {
-    throw new Error(`${(err as Error).message}; ${USAGE}`);
+    throw new Error(`${(err as Error).message}; ${USAGE}`, { cause: err });
   }
   if (file === undefined) throw new Error(`no run file given; ${USAGE}`);
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`run file ${file} cannot be read as JSON: ${(err as Error).message}`);
+    throw new Error(`run file ${file} cannot be read as JSON: ${(err as Error).message}`, { cause: err });
   }
   if (value === null || typeof value !== 'object' || !('spec' in value)) throw new Error(`run file ${file} has no "spec"; ${USAGE}`);
   const input = value as BatchInput;

@@ -51,8 +51,8 @@ export class ExecutorSpecError extends Error {
 
 /** The executor a sweep asks for: the spec's `executor` block with the flags laid over it. */
 export function resolveExecutorSpec(fromSpec: unknown, flags: ExecutorFlags = {}): ExecutorSpec {
-  const base = fromSpec === undefined ? { kind: flags.executor ?? 'local' } : fromSpec;
-  const kind = flags.executor ?? (base as { kind?: unknown } | null)?.kind;
+  const base: unknown = fromSpec === undefined ? { kind: flags.executor ?? 'local' } : fromSpec;
+  const kind = flags.executor ?? (typeof base === 'object' && base !== null && 'kind' in base ? base.kind : undefined);
   const overrides = Object.fromEntries(
     Object.entries({
       partition: flags.partition, gres: flags.gres, time: flags.time, account: flags.account, qos: flags.qos,

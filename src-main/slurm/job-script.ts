@@ -48,7 +48,8 @@ export function jobScript(opts: JobScriptOptions): string {
     'set -u',
     ...(opts.setup ?? []),
     `cd ${shellQuote(opts.runDir)}`,
-    'echo "normlab: run ' + opts.runId + ' as Slurm job ${SLURM_JOB_ID:-?} on $(hostname) (restart ${SLURM_RESTART_COUNT:-0}), CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-}"',
+    // bash expands these on the node, not JavaScript here
+    `echo "normlab: run ${opts.runId} as Slurm job \${SLURM_JOB_ID:-?} on $(hostname) (restart \${SLURM_RESTART_COUNT:-0}), CUDA_VISIBLE_DEVICES=\${CUDA_VISIBLE_DEVICES:-}"`,
     `${command.map(shellQuote).join(' ')} &`,
     'worker=$!',
     `trap 'kill -TERM "$worker" 2>/dev/null' TERM INT`,

@@ -158,10 +158,11 @@ export class SlurmClient {
 }
 
 function commandFailure(cmd: string, err: unknown): SlurmCommandError {
-  const e = err as NodeJS.ErrnoException & { stderr?: string | Buffer; code?: string | number };
+  const e = err as { stderr?: string | Buffer; code?: string | number; message?: string };
   if (e.code === 'ENOENT') return new SlurmCommandError(cmd, '', `${cmd} not found on PATH: is this a Slurm submit host?`);
   const stderr = String(e.stderr ?? '').trim();
-  return new SlurmCommandError(cmd, stderr, `${cmd} failed${typeof e.code === 'number' ? ` (exit ${e.code})` : ''}: ${stderr || e.message}`);
+  const exit = typeof e.code === 'number' ? ` (exit ${e.code})` : '';
+  return new SlurmCommandError(cmd, stderr, `${cmd} failed${exit}: ${stderr || (e.message ?? String(err))}`);
 }
 
 /** The sbatch command line for one run. */

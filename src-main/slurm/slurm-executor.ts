@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DoneStatus, EpochMetrics, FinalMetrics, WorkerEvent } from '../../src-worker/protocol';
 import type { JournaledEvent } from '../../src-worker/train/journal';
@@ -206,6 +206,8 @@ class SlurmRun implements ExecutorRun {
     void (async () => {
       try {
         mkdirSync(this.runDir, { recursive: true });
+        // an earlier attempt's record names a job that is over; until sbatch answers, the job is found by name
+        rmSync(join(this.runDir, JOB_RECORD_FILE), { force: true });
         writeFileSync(join(this.runDir, RUN_INPUT_FILE), JSON.stringify({ spec: this.launch.spec, journalAck: this.launch.journalAck }));
         writeFileSync(scriptPath, jobScript({ runId: this.runId, runDir: this.runDir, node: this.opts.node, workerEntry: this.opts.workerEntry, setup: this.opts.setup }), { mode: 0o755 });
         // a manager killed between sbatch and recording the job id left the job queued: adopt it, submit nothing twice

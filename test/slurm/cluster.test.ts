@@ -162,6 +162,21 @@ describe('Slurm executor on a real one-node cluster', () => {
     expect(interrupted.store.getRun(runA)?.finalTestAcc).toBe(straight.store.getRun(runB)?.finalTestAcc);
   });
 
+  it('a job that dies before its worker journals anything (a bad module load) fails with its output file\'s tail', async () => {
+    const b = bench('normlab-slurm-setup-', 1, 1);
+    opened.push(b.store);
+    const { policy } = createSlurmScheduler(b.store, {
+      checkpointRoot: b.dir, pollMs: 250, time: '10', settleMs: 500, setup: ['echo "module: nodejs/99: not found" >&2', 'exit 3'],
+    });
+    policy.start();
+    const [runId] = b.runIds as [number];
+    await waitFor(() => b.store.getRun(runId)?.status === 'failed', 30_000, 'the run to fail');
+    await policy.stop();
+    const run = b.store.getRun(runId);
+    expect(run?.errorReason).toMatch(/^Slurm job \d+ ended FAILED \(exit code 3:0\) on node localhost before finishing$/);
+    expect(run?.stderrTail).toMatch(/module: nodejs\/99: not found/);
+  });
+
   it('kill -9 of the manager, then a restart: it re-attaches to the jobs, submits nothing twice, all finish', async () => {
     const b = bench('normlab-slurm-kill-', 2, 6);
     b.store.close();

@@ -55,12 +55,12 @@ async function settled(s: Setup, ended: Promise<RunEnd>): Promise<RunEnd> {
   let end: RunEnd | undefined;
   void ended.then((e) => (end = e));
   const deadline = Date.now() + 10_000;
-  while (!end) {
+  for (;;) {
+    if (end) return end;
     if (Date.now() > deadline) throw new Error('timed out after 10000 ms waiting for the run to settle');
     await s.executor.pollNow();
     await new Promise((r) => setTimeout(r, 20));
   }
-  return end;
 }
 
 const doneEvents = (events: WorkerEvent[]) => events.filter((e) => e.event === 'done');
