@@ -13,6 +13,12 @@ export function writeJournalMark(ctx: StoreContext, mark: JournalMark): void {
     WHERE id = @runId AND (journal_id IS NOT @journal OR journal_seq < @seq)`).run(mark);
 }
 
+interface LatestPoint {
+  step: number;
+  value: number | null;
+  time: number;
+}
+
 /**
  * Writes one ingest batch in one transaction; latest_metrics gets one upsert per (run, key) however many steps the
  * batch has. The journal marks commit with the rows they cover, so an acknowledged event is always on disk.
@@ -30,13 +36,13 @@ export function writeHistoryBatch(ctx: StoreContext, keys: MetricKeys, rows: Pen
   const insertCheckpoint = ctx.stmt(`INSERT OR REPLACE INTO checkpoints (run_id, epoch, path, reason, time) VALUES (?, ?, ?, ?, ?)`);
   const insertLog = ctx.stmt(`INSERT INTO run_logs (run_id, level, message, time) VALUES (?, ?, ?, ?)`);
   keys.inTransaction(() => {
-    const latest = new Map<number, Map<number, { step: number; value: number | null; time: number }>>();
+    const latest = new Map<number, Map<number, LatestPoint>>();
     for (const m of rows.metrics) {
       const keyId = keys.idFor(m.key);
       const value = Number.isNaN(m.value) ? null : m.value;
       insertMetric.run(m.runId, keyId, m.step, value, m.time);
       let perRun = latest.get(m.runId);
-      if (!perRun) latest.set(m.runId, (perRun = new Map()));
+      if (!perRun) latest.set(m.runId, (perRun = new Map<number, LatestPoint>()));
       const seen = perRun.get(keyId);
       if (!seen || m.step >= seen.step) perRun.set(keyId, { step: m.step, value, time: m.time });
     }
