@@ -165,7 +165,7 @@ class SlurmRun implements ExecutorRun {
   private readonly tailer: JournalTailer;
   private state: JobState | null = null;
   private submitting = false;
-  private stopWanted: 'cancel' | 'kill' | null = null;
+  private stopWanted: 'cancel' | 'kill' | 'interrupt' | null = null;
   private heldInterrupted: JournaledEvent | null = null;
   private lastEpoch: { epoch: number; metrics: EpochMetrics } | null = null;
   private bestTestAcc = 0;
@@ -236,18 +236,27 @@ class SlurmRun implements ExecutorRun {
     this.stop('cancel');
   }
 
-  /** SIGTERM to the batch shell only: the worker checkpoints and ends interrupted; the job then completes. */
+  /**
+   * A running job: SIGTERM to the batch shell only, so the worker checkpoints and ends interrupted and the job
+   * completes. A job that has not started has nothing to checkpoint: it leaves the queue and the run stays
+   * interrupted, to be submitted again on the next start (Ctrl-C must not cancel queued runs).
+   */
   interrupt(): void {
-    if (this.jobId && !this.settled) void this.client.cancel(this.jobId, { signal: 'TERM', batchOnly: true }).catch(() => undefined);
+    if (this.settled) return;
+    if (this.state?.phase === 'running' && this.jobId) {
+      void this.client.cancel(this.jobId, { signal: 'TERM', batchOnly: true }).catch(() => undefined);
+      return;
+    }
+    this.stop('interrupt');
   }
 
   kill(): void {
     this.stop('kill');
   }
 
-  private stop(how: 'cancel' | 'kill'): void {
+  private stop(how: 'cancel' | 'kill' | 'interrupt'): void {
     if (this.settled) return;
-    if (this.stopWanted !== 'cancel') this.stopWanted = how;
+    if (this.stopWanted === null || this.stopWanted === 'interrupt') this.stopWanted = how;
     // scancel sends SIGTERM first (the worker checkpoints), SIGKILL after the cluster's KillWait
     if (this.jobId) void this.client.cancel(this.jobId).catch(() => undefined);
     else if (!this.submitting) this.finish({ sawDone: false, killed: false, summary: `run ${this.runId} was stopped before it was submitted`, stderrTail: '' });
@@ -276,6 +285,11 @@ class SlurmRun implements ExecutorRun {
   }
 
   private onJobEnded(state: JobState): void {
+    if (state.ending === 'cancelled' && this.stopWanted === 'interrupt') {
+      // taken out of the queue (or stopped as it started) to be resumed later, not cancelled
+      if (this.heldInterrupted) this.forward(this.heldInterrupted);
+      return this.finish({ sawDone: this.heldInterrupted !== null, killed: false, summary: describeEnding(state), stderrTail: '' });
+    }
     if (state.ending === 'cancelled') {
       // a cancel by scancel, ours or a user's: the run ends cancelled with what it reached
       const metrics = this.heldInterrupted?.event === 'done' ? this.heldInterrupted.metrics : this.metricsSoFar();

@@ -196,14 +196,33 @@ describe('SlurmExecutor on fake Slurm commands', () => {
     expect(doneEvents(s.events)).toMatchObject([{ status: 'cancelled', metrics: { epochs_completed: 1, test_acc: 0.35, best_test_acc: 0.35 } }]);
   });
 
-  it('cancel and interrupt send scancel: the whole job, or SIGTERM to the batch shell', async () => {
+  it('on a running job, cancel scancels the whole job and interrupt sends SIGTERM to the batch shell only', async () => {
     const s = setup();
     const run = start(s);
     const jobId = await submitted(s);
+    s.fake.setQueue([`${jobId}|RUNNING|None|node01|normlab-run1`]);
+    await s.executor.pollNow();
     run.interrupt();
     run.cancel();
     await waitFor(() => s.fake.calls('scancel').length === 2, 5000, 'two scancel calls');
     expect(s.fake.calls('scancel')).toEqual(expect.arrayContaining([['--signal=TERM', '--batch', jobId], [jobId]]));
+  });
+
+  it('interrupting a job that has not started takes it out of the queue, and the run is not cancelled', async () => {
+    const s = setup();
+    const run = start(s);
+    const jobId = await submitted(s);
+    s.fake.setQueue([`${jobId}|PENDING|Priority||normlab-run1`]);
+    await s.executor.pollNow();
+    run.interrupt();
+    await waitFor(() => s.fake.calls('scancel').length === 1, 5000, 'scancel');
+    expect(s.fake.calls('scancel')).toEqual([[jobId]]);
+    s.fake.setQueue([]);
+    s.fake.setJob(jobId, scontrolLine(jobId, 'CANCELLED'));
+    const end = await settled(s, run.ended);
+    // no done: the policy records the run interrupted, as it asked
+    expect(end).toMatchObject({ sawDone: false, killed: false });
+    expect(doneEvents(s.events)).toEqual([]);
   });
 
   it('a job refused by sbatch settles at once with the reason', async () => {
