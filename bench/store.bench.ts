@@ -58,7 +58,7 @@ function timeIt<T>(fn: () => T): [T, number] {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return s[Math.floor(s.length / 2)];
 }
 
 async function main(): Promise<void> {
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < SLOTS; i++) await claim();
     while (inFlight.length > 0) {
       for (let slot = inFlight.length - 1; slot >= 0; slot--) {
-        const run = inFlight[slot]!;
+        const run = inFlight[slot];
         run.epoch++;
         const progress = run.epoch / EPOCHS;
         const acc = 0.7 * progress + 0.01 * run.seed;
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
       `compare (all):   ${fmt(firstResult.length)} groups: first call ${fmt(firstMs, 1)} ms (cpu ${fmt(firstCpuMs, 1)} ms), ` +
         `then median ${fmt(median(compareTimes), 1)} ms (cpu ${fmt(median(compareCpu), 1)} ms) of 5 (target < 100 ms)`,
     );
-    const oneGroup = store.listRuns({ limit: 1 })[0]!.groupKey;
+    const oneGroup = store.listRuns({ limit: 1 })[0].groupKey;
     const oneTimes = Array.from({ length: 5 }, () => timeIt(() => store.aggregates({ groupKey: oneGroup }))[1]);
     console.log(`compare (1 grp): median ${fmt(median(oneTimes), 2)} ms`);
     const someGroups = store.aggregates({ sweepId: sweep.id }).slice(0, 10).map((g) => g.groupKey);

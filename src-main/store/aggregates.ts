@@ -132,7 +132,7 @@ export function queryAggregates(
         lr: group.lr,
         batchSize: group.batchSize,
         epochs: group.epochs,
-        config: group.config as Record<string, unknown>,
+        config: group.config,
         n: runCounts.finished ?? 0,
         seeds: g.seeds.sort((x, y) => x - y),
         runCounts,

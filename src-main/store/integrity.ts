@@ -25,7 +25,7 @@ function overlappingWriters(events: JournaledEvent[]): boolean {
     else span.to = Math.max(span.to, e.at);
   }
   const sorted = [...spans.values()].sort((a, b) => a.from - b.from);
-  return sorted.some((span, i) => i > 0 && span.from < sorted[i - 1]!.to);
+  return sorted.some((span, i) => i > 0 && span.from < sorted[i - 1].to);
 }
 
 /**

@@ -25,8 +25,8 @@ describe('IngestBuffer', () => {
     buffer.addLog({ runId: 1, level: 'info', message: 'later', time: 1 });
     expect(buffer.flush()).toBe(3);
     expect(written).toHaveLength(1);
-    expect(written[0]!.metrics.map((m) => m.step)).toEqual([1, 2]);
-    expect(written[0]!.logs.map((l) => l.message)).toEqual(['later']);
+    expect(written[0].metrics.map((m) => m.step)).toEqual([1, 2]);
+    expect(written[0].logs.map((l) => l.message)).toEqual(['later']);
     expect(buffer.flush()).toBe(0);
     buffer.dispose();
   });

@@ -13,7 +13,7 @@ function setup(options: { flushRows?: number; flushMs?: number } = {}) {
   const file = join(tmp.dir, `ingest-${++counter}.db`);
   const store = ExperimentStore.open(file, { flushRows: options.flushRows ?? 1000, flushMs: options.flushMs ?? 60_000 });
   const { sweep } = store.upsertSweep({ name: 's', spec: {} });
-  const runId = store.addRuns(sweep.id, [spec()]).runs[0]!.id;
+  const runId = store.addRuns(sweep.id, [spec()]).runs[0].id;
   store.markRunning(runId, 'cpu:0');
   const onDisk = ExperimentStore.open(file, { readonly: true });
   const rowsOnDisk = () => Object.values(onDisk.getMetrics(runId)).reduce((n, points) => n + points.length, 0);
@@ -75,9 +75,9 @@ describe('ingest', () => {
     // a resumed run re-sends epoch 2
     store.apply(runId, { event: 'epoch', epoch: 2, metrics: epochMetrics({ test_acc: 0.25, train_loss: NaN }) });
     const latest = store.getLatestMetrics(runId);
-    expect([latest.test_acc!.step, latest.test_acc!.value]).toEqual([2, 0.25]);
-    expect(latest.train_loss!.value).toBeNaN();
-    expect(onDisk.getMetrics(runId, 'test_acc').test_acc!.map((p) => [p.step, p.value])).toEqual([[0, 0], [1, 0.1], [2, 0.25]]);
+    expect([latest.test_acc.step, latest.test_acc.value]).toEqual([2, 0.25]);
+    expect(latest.train_loss.value).toBeNaN();
+    expect(onDisk.getMetrics(runId, 'test_acc').test_acc.map((p) => [p.step, p.value])).toEqual([[0, 0], [1, 0.1], [2, 0.25]]);
     expect(Object.keys(store.getMetrics(runId)).sort()).toEqual(Object.keys(epochMetrics()).sort());
     onDisk.close();
     store.close();
@@ -106,7 +106,7 @@ describe('ingest', () => {
 
     expect(store.getNormStats(runId, 'stem.kn').map((s) => [s.step, s.mean.mean, s.std.mean])).toEqual([[50, 0.1, 1.1], [100, 0.3, 1.3]]);
     expect(store.getNormStats(runId)).toHaveLength(3);
-    expect(store.getNormStats(runId)[0]!.mean.histogram.counts).toEqual([1, 2, 3]);
+    expect(store.getNormStats(runId)[0].mean.histogram.counts).toEqual([1, 2, 3]);
     expect(store.listNormLayers(runId)).toEqual([{ layer: 'stem.kn', kind: 'kn' }, { layer: 'block1.kn', kind: 'kn' }]);
     expect(store.getCheckpoints(runId).map((c) => c.path)).toEqual(['/ck/e1', '/ck/e2', '/ck/e2-cancel']);
     expect(store.latestCheckpoint(runId)!.path).toBe('/ck/e2-cancel');
@@ -116,7 +116,7 @@ describe('ingest', () => {
       ['warn', 'backend tensorflow skipped: not installed'],
       ['error', 'out of memory\nat conv2d'],
     ]);
-    expect(store.getLogs(runId, { afterId: logs[0]!.id }).map((l) => l.id)).toEqual([logs[1]!.id, logs[2]!.id]);
+    expect(store.getLogs(runId, { afterId: logs[0].id }).map((l) => l.id)).toEqual([logs[1].id, logs[2].id]);
     const run = store.getRun(runId)!;
     expect([run.status, run.errorReason]).toEqual(['failed', 'out of memory']);
     store.close();
@@ -144,8 +144,8 @@ describe('ingest', () => {
 
   it('marks a queued run running when its worker reports start without a scheduler claim', () => {
     const { store, onDisk } = setup();
-    const sweepId = store.listSweeps()[0]!.id;
-    const oneOff = store.addRuns(sweepId, [spec({ seed: 42 })]).runs[0]!.id;
+    const sweepId = store.listSweeps()[0].id;
+    const oneOff = store.addRuns(sweepId, [spec({ seed: 42 })]).runs[0].id;
     store.apply(oneOff, { event: 'started', backend: 'cpu', device: 'cpu', skippedBackends: [], resumedFromEpoch: 0, numParams: 10 });
     const run = store.getRun(oneOff)!;
     expect([run.status, run.device, run.attempts]).toEqual(['running', 'cpu', 1]);

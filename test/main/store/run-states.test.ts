@@ -58,7 +58,7 @@ describe('the run state machine', () => {
 /** A run of `status`, reached through the store's own transitions. */
 function runIn(store: ExperimentStore, sweepId: number, status: RunStatus, seed: number): number {
   const [run] = store.addRuns(sweepId, [spec({ seed })]).runs;
-  const id = run!.id;
+  const id = run.id;
   if (status === 'queued') return id;
   store.markRunning(id, 'cpu:0');
   if (status === 'finished') store.finishRun(id, finalMetrics());
@@ -104,17 +104,17 @@ describe('the store enforces the table', () => {
     const store = freshStore();
     const { sweep } = store.upsertSweep({ name: 's', spec: {} });
     const [a, b] = store.addRuns(sweep.id, [spec({ seed: 1 }), spec({ seed: 2 })]).runs;
-    for (const [run, status] of [[a!, 'diverged'], [b!, 'finished']] as const) {
+    for (const [run, status] of [[a, 'diverged'], [b, 'finished']] as const) {
       store.claimNext('cpu:0');
       store.apply(run.id, { event: 'done', status, metrics: finalMetrics() });
       expect(store.getRun(run.id)!.status).toBe(status);
     }
     const service = new NormLabService(store);
-    expect((await service.retry(a!.id)).status).toBe('queued');
-    expect(store.getRun(a!.id)!.errorReason).toBeNull();
-    expect(() => store.requeue(b!.id)).toThrow(`run ${b!.id}: cannot go from finished to queued (only from interrupted or failed or cancelled or diverged)`);
-    const refused = await service.retry(b!.id).then(() => null, (e: unknown) => e as { code: string; message: string });
-    expect(refused).toMatchObject({ code: 'conflict', message: `run ${b!.id}: cannot go from finished to queued (only from interrupted or failed or cancelled or diverged)` });
+    expect((await service.retry(a.id)).status).toBe('queued');
+    expect(store.getRun(a.id)!.errorReason).toBeNull();
+    expect(() => store.requeue(b.id)).toThrow(`run ${b.id}: cannot go from finished to queued (only from interrupted or failed or cancelled or diverged)`);
+    const refused = await service.retry(b.id).then(() => null, (e: unknown) => e as { code: string; message: string });
+    expect(refused).toMatchObject({ code: 'conflict', message: `run ${b.id}: cannot go from finished to queued (only from interrupted or failed or cancelled or diverged)` });
     store.close();
   });
 

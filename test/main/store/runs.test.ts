@@ -19,8 +19,8 @@ describe('runs', () => {
     const file = store.file;
     store.close();
     const raw = new Database(file);
-    expect(() => raw.prepare(`UPDATE runs SET status = 'paused' WHERE id = ?`).run(run!.id)).toThrow(/CHECK constraint failed/);
-    expect(() => raw.prepare(`UPDATE runs SET status = 'diverged' WHERE id = ?`).run(run!.id)).not.toThrow();
+    expect(() => raw.prepare(`UPDATE runs SET status = 'paused' WHERE id = ?`).run(run.id)).toThrow(/CHECK constraint failed/);
+    expect(() => raw.prepare(`UPDATE runs SET status = 'diverged' WHERE id = ?`).run(run.id)).not.toThrow();
     raw.close();
   });
 
@@ -40,8 +40,8 @@ describe('runs', () => {
     ]);
     expect([again.created, again.existing]).toEqual([1, 2]);
     expect(again.runs.map((r) => [r.id, r.created, r.status])).toEqual([
-      [first.runs[0]!.id, false, 'finished'],
-      [first.runs[1]!.id, false, 'queued'],
+      [first.runs[0].id, false, 'finished'],
+      [first.runs[1].id, false, 'queued'],
       [expect.any(Number), true, 'queued'],
     ]);
     expect(store.countRuns({ sweepId: sweep.id })).toBe(3);
@@ -60,13 +60,13 @@ describe('runs', () => {
     const specs = [spec({ model: 'knresnet18', seed: 1 }), spec({ model: 'knresnet18', seed: 2 }), spec({ model: 'resnet18', seed: 1 })];
     store.addRuns(sweep.id, specs);
     const runs = store.listRuns({ sweepId: sweep.id });
-    expect(runs[0]!.groupKey).toBe(runs[1]!.groupKey);
-    expect(runs[0]!.groupKey).not.toBe(runs[2]!.groupKey);
-    expect(runs[0]!.groupKey).toBe(configGroupKey(specs[0]!));
-    expect(runs[0]!.spec).toEqual({ ...specs[0], runId: runs[0]!.id });
-    expect(store.getParams(runs[2]!.id)).toMatchObject({ model: 'resnet18', seed: '1', lr: '0.1', schedule: '{"decay":0.01,"kind":"cosine"}' });
-    expect(store.listRuns({ model: 'resnet18' }).map((r) => r.id)).toEqual([runs[2]!.id]);
-    expect(store.listRuns({ groupKey: runs[0]!.groupKey, limit: 1, offset: 1 }).map((r) => r.id)).toEqual([runs[1]!.id]);
+    expect(runs[0].groupKey).toBe(runs[1].groupKey);
+    expect(runs[0].groupKey).not.toBe(runs[2].groupKey);
+    expect(runs[0].groupKey).toBe(configGroupKey(specs[0]));
+    expect(runs[0].spec).toEqual({ ...specs[0], runId: runs[0].id });
+    expect(store.getParams(runs[2].id)).toMatchObject({ model: 'resnet18', seed: '1', lr: '0.1', schedule: '{"decay":0.01,"kind":"cosine"}' });
+    expect(store.listRuns({ model: 'resnet18' }).map((r) => r.id)).toEqual([runs[2].id]);
+    expect(store.listRuns({ groupKey: runs[0].groupKey, limit: 1, offset: 1 }).map((r) => r.id)).toEqual([runs[1].id]);
     expect(store.listRuns({ status: ['running', 'finished'] })).toEqual([]);
     store.close();
   });
@@ -77,7 +77,7 @@ describe('runs', () => {
     const high = store.upsertSweep({ name: 'high', spec: {}, priority: 5 }).sweep;
     const a = store.addRuns(low.id, [spec({ seed: 1 }), spec({ seed: 2 })]).runs.map((r) => r.id);
     const b = store.addRuns(high.id, [spec({ seed: 1 }), spec({ seed: 2 })]).runs.map((r) => r.id);
-    const urgent = store.addRuns(low.id, [spec({ seed: 9 })], { priority: 9 }).runs[0]!.id;
+    const urgent = store.addRuns(low.id, [spec({ seed: 9 })], { priority: 9 }).runs[0].id;
 
     const order: number[] = [];
     for (let claimed = store.claimNext('gpu:0'); claimed; claimed = store.claimNext('gpu:1')) order.push(claimed.id);
@@ -92,12 +92,12 @@ describe('runs', () => {
     const store = freshStore();
     const { sweep } = store.upsertSweep({ name: 's', spec: {} });
     const [id] = store.addRuns(sweep.id, [spec()]).runs.map((r) => r.id);
-    expect(() => store.finishRun(id!, finalMetrics())).toThrow(InvalidTransitionError);
-    expect(() => store.finishRun(id!, finalMetrics())).toThrow(`run ${id}: cannot go from queued to finished`);
-    store.markRunning(id!, 'cpu:0');
-    const done = store.finishRun(id!, finalMetrics({ test_acc: 0.61, best_test_acc: 0.63 }));
+    expect(() => store.finishRun(id, finalMetrics())).toThrow(InvalidTransitionError);
+    expect(() => store.finishRun(id, finalMetrics())).toThrow(`run ${id}: cannot go from queued to finished`);
+    store.markRunning(id, 'cpu:0');
+    const done = store.finishRun(id, finalMetrics({ test_acc: 0.61, best_test_acc: 0.63 }));
     expect([done.status, done.finalTestAcc, done.bestTestAcc, done.finishedAt !== null]).toEqual(['finished', 0.61, 0.63, true]);
-    expect(() => store.requeue(id!)).toThrow(/cannot go from finished to queued/);
+    expect(() => store.requeue(id)).toThrow(/cannot go from finished to queued/);
     expect(() => store.markRunning(999, 'cpu:0')).toThrow('run 999 does not exist');
     store.close();
   });
@@ -109,15 +109,15 @@ describe('runs', () => {
     const ids = first.addRuns(sweep.id, [spec({ seed: 1 }), spec({ seed: 2 }), spec({ seed: 3 })]).runs.map((r) => r.id);
     first.claimNext('gpu:0');
     first.claimNext('gpu:1');
-    first.finishRun(ids[1]!, finalMetrics());
+    first.finishRun(ids[1], finalMetrics());
     first.close(); // the app "crashes" with ids[0] still running
 
     const second = ExperimentStore.open(file);
     expect(second.markInterruptedAtStartup()).toEqual([ids[0]]);
     expect(second.listRuns().map((r) => r.status)).toEqual(['interrupted', 'finished', 'queued']);
-    const requeued = second.requeue(ids[0]!);
+    const requeued = second.requeue(ids[0]);
     expect([requeued.status, requeued.device, requeued.errorReason]).toEqual(['queued', null, null]);
-    expect(second.getLogs(ids[0]!).map((l) => l.message)).toEqual([
+    expect(second.getLogs(ids[0]).map((l) => l.message)).toEqual([
       'requeued after interrupted: the process running it exited before it finished',
     ]);
     const reclaimed = second.claimNext('gpu:0')!;

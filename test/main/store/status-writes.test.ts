@@ -58,7 +58,7 @@ function auditedStore(): { store: ExperimentStore; statusChanges: () => [RunStat
 /** A run of `status`, reached through the store's own transitions; returns it and the moves that took. */
 function runIn(store: ExperimentStore, status: RunStatus): { id: number; path: [RunStatus, RunStatus][] } {
   const { sweep } = store.upsertSweep({ name: 's', spec: {} });
-  const id = store.addRuns(sweep.id, [spec()]).runs[0]!.id;
+  const id = store.addRuns(sweep.id, [spec()]).runs[0].id;
   if (status === 'queued') return { id, path: [] };
   store.markRunning(id, 'cpu:0');
   const path: [RunStatus, RunStatus][] = [['queued', 'running']];
@@ -161,13 +161,13 @@ describe('every status write goes through the state machine', () => {
     const [mine, theirs, waiting] = store.addRuns(sweep.id, [spec({ seed: 1 }), spec({ seed: 2 }), spec({ seed: 3 })]).runs.map((r) => r.id);
     expect(store.claimNext('gpu:0', 'me')!.id).toBe(mine);
     expect(store.claimNext('gpu:1', 'dead')!.id).toBe(theirs);
-    store.interruptRun(theirs!);
+    store.interruptRun(theirs);
     // an interrupted run is resumed by a requeue, never claimed directly
     expect(store.claimNext('gpu:1', 'me')!.id).toBe(waiting);
     expect(store.claimNext('gpu:2', 'me')).toBeUndefined();
-    store.cancelRun(waiting!);
+    store.cancelRun(waiting);
     expect(store.markInterruptedAtStartup('me')).toEqual([]);
-    expect(store.getRun(mine!)!.status).toBe('running');
+    expect(store.getRun(mine)!.status).toBe('running');
     expect(statusChanges()).toEqual([
       ['queued', 'running'], ['queued', 'running'], ['running', 'interrupted'], ['queued', 'running'], ['running', 'cancelled'],
     ]);
@@ -194,7 +194,7 @@ describe('the lifecycle takes its rule from the table it is given', () => {
     const forbidding = (to: RunStatus) => (to === 'running' || to === 'interrupted' ? [] : transitionSources(to));
     const strict = lifecycleWith(forbidding);
     expect(strict.lifecycle.claimNext('gpu:0', 'me')).toBeUndefined();
-    expect(() => strict.lifecycle.markRunning(strict.ids[0]!, 'gpu:0')).toThrow(`run ${strict.ids[0]}: cannot go from queued to running`);
+    expect(() => strict.lifecycle.markRunning(strict.ids[0], 'gpu:0')).toThrow(`run ${strict.ids[0]}: cannot go from queued to running`);
     expect(strict.runs.list().map((r) => r.status)).toEqual(['queued', 'queued']);
     strict.db.close();
 
@@ -204,7 +204,7 @@ describe('the lifecycle takes its rule from the table it is given', () => {
     const interrupting = lifecycleWith((to) => (to === 'interrupted' ? [] : transitionSources(to)));
     interrupting.lifecycle.claimNext('gpu:0', 'dead');
     expect(interrupting.lifecycle.markInterruptedAtStartup('me')).toEqual([]);
-    expect(interrupting.runs.get(interrupting.ids[0]!)!.status).toBe('running');
+    expect(interrupting.runs.get(interrupting.ids[0])!.status).toBe('running');
     expect(real.lifecycle.markInterruptedAtStartup('me')).toEqual([real.ids[0]]);
     real.db.close();
     interrupting.db.close();

@@ -17,7 +17,7 @@ function claimedRun(options: { flushMs?: number } = {}) {
   const file = join(tmp.dir, `adapter-${++counter}.db`);
   const store = ExperimentStore.open(file, { flushMs: options.flushMs ?? 250 });
   const { sweep } = store.upsertSweep({ name: 's', spec: {} });
-  const runId = store.addRuns(sweep.id, [spec()]).runs[0]!.id;
+  const runId = store.addRuns(sweep.id, [spec()]).runs[0].id;
   const logged: string[] = [];
   const adapter = schedulerStoreFor(store, (m) => logged.push(m));
   expect(adapter.claimNextRun('cpu:0', 'me')?.id).toBe(runId);
@@ -63,14 +63,14 @@ describe('the scheduler store adapter: batching across events', () => {
   it('writes at once an event no journal holds, and a done event with everything before it', () => {
     const { file, store, runId, adapter } = claimedRun({ flushMs: 60_000 });
     const [first, second] = journaled('j1', epochs(2));
-    adapter.ingestEvent(runId, first!);
+    adapter.ingestEvent(runId, first);
     adapter.flush();
     adapter.ingestEvent(runId, { event: 'log', level: 'info', message: 'waiting for worker pid 7 to exit' });
     adapter.flush();
     expect(store.pendingRows).toBe(0);
     expect(testAccSteps(file, runId)).toEqual([1]);
     adapter.ingestEvent(runId, { event: 'progress', epoch: 2, batch: 1, batchesPerEpoch: 4, imagesPerSec: 9, etaSec: 1, loss: 1 });
-    adapter.ingestEvent(runId, second!);
+    adapter.ingestEvent(runId, second);
     adapter.flush();
     expect(store.pendingRows).toBe(10);
     adapter.ingestEvent(runId, { event: 'done', status: 'finished', metrics: finalMetrics(), journal: 'j1', seq: 3 });
@@ -78,7 +78,7 @@ describe('the scheduler store adapter: batching across events', () => {
     expect(store.pendingRows).toBe(0);
     const reader = ExperimentStore.open(file, { readonly: true });
     expect(reader.getRun(runId)).toMatchObject({ status: 'finished', journalAck: { journal: 'j1', seq: 3 } });
-    expect(reader.getMetrics(runId, 'test_acc').test_acc!.map((p) => p.step)).toEqual([1, 2]);
+    expect(reader.getMetrics(runId, 'test_acc').test_acc.map((p) => p.step)).toEqual([1, 2]);
     expect(reader.getLogs(runId).map((l) => l.message)).toEqual(['waiting for worker pid 7 to exit']);
     reader.close();
     store.close();
@@ -107,7 +107,7 @@ describe('the scheduler store adapter: batching across events', () => {
     const restarted = ExperimentStore.open(file);
     const run = restarted.getRun(runId)!;
     expect(run.journalAck).toEqual({ journal: 'j1', seq: 1 });
-    expect(restarted.getMetrics(runId, 'test_acc').test_acc!.map((p) => p.step)).toEqual([1]);
+    expect(restarted.getMetrics(runId, 'test_acc').test_acc.map((p) => p.step)).toEqual([1]);
     expect(restarted.getLogs(runId).map((l) => l.message)).toEqual(['in no journal']);
     // the resumed worker replays what the store has not acknowledged; a second, stale replay of all of it adds nothing
     const adapter = schedulerStoreFor(restarted);
@@ -118,7 +118,7 @@ describe('the scheduler store adapter: batching across events', () => {
       }
       restarted.flush();
     }
-    expect(restarted.getMetrics(runId, 'test_acc').test_acc!.map((p) => p.step)).toEqual([1, 2]);
+    expect(restarted.getMetrics(runId, 'test_acc').test_acc.map((p) => p.step)).toEqual([1, 2]);
     expect(restarted.getLogs(runId).map((l) => l.message)).toEqual(['in no journal', 'epoch 2 saved']);
     expect(restarted.getCheckpoints(runId).map((c) => c.path)).toEqual(['/ck/e2']);
     expect(restarted.getRun(runId)!.journalAck).toEqual({ journal: 'j1', seq: 4 });
@@ -132,7 +132,7 @@ describe('the scheduler store adapter: batching across events', () => {
     store.flush();
     // another scheduler's store on the same file writes an older position for the same journal, then a new journal
     const late = ExperimentStore.open(store.file, { flushMs: 60_000 });
-    late.apply(runId, { ...events[0]!, seq: 1 });
+    late.apply(runId, { ...events[0], seq: 1 });
     late.flush();
     expect(store.getRun(runId)!.journalAck).toEqual({ journal: 'j1', seq: 3 });
     late.apply(runId, { event: 'log', level: 'info', message: 'new journal', journal: 'j2', seq: 1 });
@@ -156,7 +156,7 @@ describe('the scheduler store adapter: requeues that fail are visible', () => {
   it('recovery at start-up counts only the runs it requeued and logs the one the database refused', () => {
     const { file, store, runId, adapter, logged } = claimedRun();
     const { sweep } = store.upsertSweep({ name: 's', spec: {} });
-    const other = store.addRuns(sweep.id, [spec({ seed: 2 })]).runs[0]!.id;
+    const other = store.addRuns(sweep.id, [spec({ seed: 2 })]).runs[0].id;
     store.claimNext('cpu:1', 'dead-scheduler');
     // a database that refuses this one run's requeue (as a full disk or a damaged page would refuse any write)
     const raw = new Database(file);
