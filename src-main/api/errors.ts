@@ -104,9 +104,9 @@ export function errorCodeOf(error: unknown): ErrorCode {
   if (error instanceof ServiceError) return error.code;
   if (!(error instanceof Error)) return 'internal';
   // a class not in the table may extend one that is (a subclass of StoreError, UsageError …)
-  for (let proto: object | null = error; proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
-    const name = proto === error ? error.name : (proto.constructor as { name?: string } | undefined)?.name;
-    if (name && Object.hasOwn(DOMAIN_ERROR_CODES, name)) return DOMAIN_ERROR_CODES[name]!;
+  for (let proto: unknown = error; proto instanceof Object && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
+    const name = proto === error ? error.name : Object.hasOwn(proto, 'constructor') ? (proto.constructor as { name?: unknown }).name : undefined;
+    if (typeof name === 'string' && Object.hasOwn(DOMAIN_ERROR_CODES, name)) return DOMAIN_ERROR_CODES[name] ?? 'internal';
   }
   return 'internal';
 }

@@ -97,17 +97,17 @@ export async function runSweepUntilSignalled(
   runtime: NormLabRuntime, spec: SweepSpecArg, reporter: SweepReporter, onStopping: () => void = () => {},
 ): Promise<SweepOutcome> {
   const abort = new AbortController();
-  let stopped: Promise<never> | null = null;
+  const stop: { closing: Promise<never> | null } = { closing: null };
   const signals = handleStopSignals(() => {
     onStopping();
     abort.abort();
-    stopped = runtime.close({ interruptRunning: true }).then(() => process.exit(EXIT_INTERRUPTED));
+    stop.closing = runtime.close({ interruptRunning: true }).then(() => process.exit(EXIT_INTERRUPTED));
   });
   try {
     return await runSweepToEnd(runtime, spec, reporter, { signal: abort.signal });
   } catch (err) {
     // the process exits 130 once the workers have checkpointed
-    if (err instanceof SweepInterrupted && stopped) return await stopped;
+    if (err instanceof SweepInterrupted && stop.closing) return await stop.closing;
     throw err;
   } finally {
     signals.dispose();

@@ -33,10 +33,10 @@ type BoundMethod = (...args: unknown[]) => Promise<unknown>;
 export function bindAppApi(service: NormLabApi, live: LiveHub, opts: BindOptions = {}): NormLabApi {
   const api: Partial<Record<ApiMethod, BoundMethod>> = {};
   for (const name of API_METHODS) {
-    const fn = service[name] as BoundMethod;
+    const fn = service[name].bind(service) as BoundMethod;
     api[name] = async (...args: unknown[]) => {
       if (opts.readOnly !== undefined && CHANGING.has(name)) throw new ReadOnlyError(name, opts.readOnly);
-      const result = await fn.apply(service, args);
+      const result = await fn(...args);
       if (QUEUE_CHANGING.has(name)) live.emit({ type: 'queue_changed' });
       return result;
     };

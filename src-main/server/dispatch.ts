@@ -28,8 +28,8 @@ export async function dispatch(api: NormLabApi, method: ApiMethod, input: unknow
     throw new ServiceError('invalid_input', `invalid request for ${method}:\n  ${problems.join('\n  ')}`, problems);
   }
   const args: unknown[] = def.toArgs(parsed.data);
-  const fn = api[method] as (...a: unknown[]) => Promise<unknown>;
-  return fn.apply(api, args);
+  const fn = api[method].bind(api) as (...a: unknown[]) => Promise<unknown>;
+  return fn(...args);
 }
 
 /** Calls the service directly with positional arguments (Electron IPC), after checking the method name. */
@@ -38,7 +38,8 @@ export async function dispatchArgs(api: NormLabApi, method: unknown, args: unkno
   if (!Array.isArray(args)) throw new ServiceError('invalid_input', `arguments of ${method} must be an array`);
   // the same edge validation as HTTP: map the arguments to the route's input and back
   const fromArgs = routeOf(method).fromArgs as (...a: unknown[]) => Record<string, unknown>;
-  return dispatch(api, method, stripUndefined(fromArgs(...args)));
+  const positional: unknown[] = args;
+  return dispatch(api, method, stripUndefined(fromArgs(...positional)));
 }
 
 export function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {

@@ -26,8 +26,8 @@ export interface RouteDef<K extends ApiMethod, S extends z.ZodType = z.ZodType> 
   /** `:name` segments are path parameters. */
   path: string;
   input: S;
-  toArgs(input: z.output<S>): ApiArgs<K>;
-  fromArgs(...args: ApiArgs<K>): Record<string, unknown>;
+  toArgs: (input: z.output<S>) => ApiArgs<K>;
+  fromArgs: (...args: ApiArgs<K>) => Record<string, unknown>;
 }
 
 const route =

@@ -79,11 +79,14 @@ const isFile = async (path: string) => (await stat(path).catch(() => null))?.isF
 async function checkImageNet32(dataDir: string): Promise<string[]> {
   const { trainFolder, valFolder, trainFile, valFile } = IMAGENET32_LAYOUT;
   // the worker accepts the files in their release folders or directly in the data dir
-  const train = [join(dataDir, trainFolder, trainFile(1)), join(dataDir, trainFile(1))];
-  const val = [join(dataDir, valFolder, valFile), join(dataDir, valFile)];
+  const candidates = [
+    [join(dataDir, trainFolder, trainFile(1)), join(dataDir, trainFile(1))],
+    [join(dataDir, valFolder, valFile), join(dataDir, valFile)],
+  ] as const;
   const problems: string[] = [];
-  if (!(await isFile(train[0]!)) && !(await isFile(train[1]!))) problems.push(`${train[0]} is missing`);
-  if (!(await isFile(val[0]!)) && !(await isFile(val[1]!))) problems.push(`${val[0]} is missing`);
+  for (const [released, flat] of candidates) {
+    if (!(await isFile(released)) && !(await isFile(flat))) problems.push(`${released} is missing`);
+  }
   return problems;
 }
 

@@ -91,7 +91,8 @@ describe('normlab serve: the application layer', () => {
 
   it('filters runs by groupKey and ids, and counts with the same filter', async () => {
     const byGroup = (await api(`/api/runs?groupKey=${ids.groupKey}`)).body as RunRecord[];
-    expect(byGroup.map((r) => r.id).sort()).toEqual([ids.diverged, ids.finished].sort());
+    const ascending = (a: number, b: number) => a - b;
+    expect(byGroup.map((r) => r.id).sort(ascending)).toEqual([ids.diverged, ids.finished].sort(ascending));
     const byIds = (await api(`/api/runs?ids=${ids.finished}`)).body as RunRecord[];
     expect(byIds.map((r) => r.id)).toEqual([ids.finished]);
     expect((await api(`/api/runs/count?groupKey=${ids.groupKey}&status=diverged`)).body).toBe(1);

@@ -18,13 +18,13 @@ function readSpec(file: string): SweepSpecArg {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read sweep spec ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new Error(`cannot read sweep spec ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   let spec: unknown;
   try {
     spec = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`sweep spec ${file} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(`sweep spec ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new UsageError(`sweep spec ${file} must hold a JSON object`);
   return spec as SweepSpecArg;
