@@ -292,8 +292,8 @@ export class SchedulingPolicy extends EventEmitter<SchedulerEvents> {
     const placed = this.placed.get(runId);
     if (event.event === 'error' && placed) placed.lastError = event.reason;
     this.store.ingestEvent(runId, event);
-    // listeners acknowledge events (print them, push them to the UI): what they see must be on disk
-    // already. Progress events are live-only and need no flush.
+    // listeners acknowledge events (print them, push them to the UI): what they see must be recoverable
+    // already, in the store or in the worker's journal (the adapter decides which). Progress events are live-only.
     if (event.event !== 'progress') this.store.flush();
     this.emit('event', runId, event);
     if (event.event === 'epoch' && placed && placed.stopRequested === null) {

@@ -27,7 +27,10 @@ export interface SchedulerStore {
   /** The run's checkpoint folder: the one recorded for it, else `proposed` (recorded from now on). */
   checkpointDirFor(runId: number, proposed: string): string;
   ingestEvent(runId: number, event: WorkerEvent): void;
-  /** Makes everything ingested so far durable. */
+  /**
+   * Makes everything ingested so far recoverable: written to the store now, or held in the worker's fsync'd journal
+   * and written within the store's flush interval (250 ms).
+   */
   flush(): void;
   markFailed(runId: number, reason: string, stderrTail: string): void;
   /** Records the run failed and requeues it if it has automatic retries left; true when requeued. */
