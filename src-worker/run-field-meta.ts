@@ -71,7 +71,7 @@ export const runFieldRegistry = z.registry<RunFieldMeta>();
 /** Registers `meta` for `schema` and returns the schema, so a field is declared in one expression. */
 export function field<S extends z.ZodType>(schema: S, description: string, meta: RunFieldMeta): S {
   const described = schema.describe(description);
-  // add() on the base type: zod's register() types its meta argument by the schema, which a generic S defeats
-  runFieldRegistry.add(described as z.ZodType, meta);
+  // add(), not register(): register() types its meta argument by the schema, which a generic S defeats
+  runFieldRegistry.add(described, meta);
   return described;
 }

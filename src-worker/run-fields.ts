@@ -41,7 +41,8 @@ function unwrap(schema: z.ZodType): z.ZodType {
 
 function kindOf(inner: z.ZodType): Pick<RunFieldInfo, 'kind' | 'choices' | 'allowsZero'> {
   if (inner instanceof z.ZodNumber) {
-    return inner.isInt ? { kind: 'integer', allowsZero: inner.safeParse(0).success } : { kind: 'number' };
+    const integer = inner.format !== null && inner.format.includes('int');
+    return integer ? { kind: 'integer', allowsZero: inner.safeParse(0).success } : { kind: 'number' };
   }
   if (inner instanceof z.ZodBoolean) return { kind: 'boolean' };
   if (inner instanceof z.ZodEnum) return { kind: 'enum', choices: inner.options.map(String) };
@@ -137,7 +138,7 @@ function sameValue(a: unknown, b: unknown): boolean {
  * stored config, parsed again, gets the new field at its default, and that is dropped here.
  */
 export function withoutDefaults(value: Record<string, unknown>, schema: z.ZodObject = runSpecSchema): Record<string, unknown> {
-  return stripObject(value, schema.shape as Record<string, z.ZodType>);
+  return stripObject(value, schema.shape);
 }
 
 function stripObject(value: Record<string, unknown>, shape: Record<string, z.ZodType>): Record<string, unknown> {
@@ -157,13 +158,13 @@ function stripObject(value: Record<string, unknown>, shape: Record<string, z.Zod
 
 function stripValue(value: unknown, inner: z.ZodType): unknown {
   if (!isPlainObject(value)) return value;
-  if (inner instanceof z.ZodObject) return stripObject(value, inner.shape as Record<string, z.ZodType>);
+  if (inner instanceof z.ZodObject) return stripObject(value, inner.shape);
   if (inner instanceof z.ZodDiscriminatedUnion) {
     const option = (inner.options as z.ZodObject[]).find((o) => {
-      const literal = o.shape[inner.def.discriminator];
+      const literal = (o.shape as Record<string, z.ZodType>)[inner.def.discriminator];
       return literal instanceof z.ZodLiteral && literal.values.has(value[inner.def.discriminator] as never);
     });
-    return option ? stripObject(value, option.shape as Record<string, z.ZodType>) : value;
+    return option ? stripObject(value, option.shape) : value;
   }
   return value;
 }
@@ -172,7 +173,7 @@ function stripValue(value: unknown, inner: z.ZodType): unknown {
 export interface RunContext {
   dataset?: string;
   /** Unknown model: conditions on the model are taken as met (a view shows the field rather than guess). */
-  model?: { norm: NormKind; family: string };
+  model?: { norm: string; family: string };
   dp: boolean;
 }
 
@@ -183,7 +184,7 @@ export function fieldApplies(scope: FieldScope | undefined, run: RunContext): bo
   if (scope.exceptDatasets && dataset !== undefined && scope.exceptDatasets.some((d) => d === dataset)) return false;
   if (scope.dp && !run.dp) return false;
   if (model) {
-    if (scope.norms && !scope.norms.includes(model.norm)) return false;
+    if (scope.norms && !scope.norms.some((n) => n === model.norm)) return false;
     if (scope.exceptFamilies?.some((f) => f === model.family)) return false;
     if (scope.dpCapable && model.norm === 'bn') return false;
   }

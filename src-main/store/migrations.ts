@@ -21,7 +21,8 @@ function rekeyConfigGroups(db: Database.Database): void {
     try {
       updateRun.run(groupKey, `${groupKey}:${run.seed}`, run.id);
     } catch (error) {
-      throw new Error(`re-keying run ${run.id}: ${error instanceof Error ? error.message : String(error)} (another run of its sweep has the same configuration and seed)`);
+      const why = error instanceof Error ? error.message : String(error);
+      throw new Error(`re-keying run ${run.id}: ${why} (another run of its sweep has the same configuration and seed)`, { cause: error });
     }
   }
   const groups = db.prepare(`SELECT * FROM config_groups`).all() as { group_key: string; model: string; dataset: string; lr: number; batch_size: number; epochs: number; config_json: string }[];
@@ -216,7 +217,7 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
       );
     }
     for (let version = current + 1; version <= migrations.length; version++) {
-      const step = migrations[version - 1]!;
+      const step = migrations[version - 1];
       if (typeof step === 'string') db.exec(step);
       else step(db);
       db.pragma(`user_version = ${version}`);

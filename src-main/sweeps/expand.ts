@@ -80,7 +80,7 @@ function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: n
     }
     merged[field] = { ...(merged[field] as object | undefined), [key]: value };
   }
-  const resolved = resolvePreset(merged as Partial<RunSpecInput>);
+  const resolved = resolvePreset(merged);
   const problems = describeRunProblems(point, resolved);
   if (problems.length) throw new SweepSpecError(problems);
   const batch = describeBatchProblem(point, parseRunSpec({ ...resolved, seed: 0 }));

@@ -107,7 +107,10 @@ export function defaultSweepForm(): SweepForm {
 
 /** Why DP-SGD cannot train a model of this normalization, or null when it can (the worker's own rule). */
 export function dpRefusal(model: string, norm: string | undefined): string | null {
-  return norm === 'bn' ? `DP-SGD cannot train ${model}: BatchNorm mixes examples in a batch; use a KN, GN or LN model` : null;
+  if (norm === undefined) return null;
+  // the dp field's scope (dpCapable) is the rule; the message is the worker's (refuseDpModel)
+  const applies = fieldApplies(runField('dp').meta.scope, { dp: true, model: { norm, family: '' } });
+  return applies ? null : `DP-SGD cannot train ${model}: BatchNorm mixes examples in a batch; use a KN, GN or LN model`;
 }
 
 export interface NumberListResult {
@@ -136,7 +139,7 @@ function parseOne(text: string, opts: { integer?: boolean; positive?: boolean; m
   const r = parseNumberList(text, opts);
   if (r.error) return { value: null, error: r.error };
   if (r.values.length !== 1) return { value: null, error: 'enter one value' };
-  return { value: r.values[0]!, error: null };
+  return { value: r.values[0], error: null };
 }
 
 /** Errors by form field; builder fields as `training.<name>`, schedule parameters as `schedule.<name>`. */
@@ -240,9 +243,9 @@ export function buildSweepSpec(form: SweepForm, opts: BuildOptions = {}): FormRe
   const clips = dp ? dp.clips.length : 1;
   const axes = Object.values(training).reduce((n, values) => n * values.length, 1);
   const configs = form.models.length * batch.values.length * epochs.values.length * widths.values.length * (search ? 1 : lrs.length) * clips * axes;
-  const seedCount = search ? (seeds ? Math.min(seeds.length, search.repeats!) : search.repeats!) : seeds ? seeds.length : (repeats ?? 0);
+  const seedCount = search ? (seeds ? Math.min(seeds.length, search.repeats) : search.repeats) : seeds ? seeds.length : (repeats ?? 0);
   const runCount = search ? configs : configs * seedCount;
-  const maxRunCount = search ? configs * (search.maxSteps! + seedCount - 1) : runCount;
+  const maxRunCount = search ? configs * (search.maxSteps + seedCount - 1) : runCount;
 
   if (Object.keys(errors).length > 0) return { errors, spec: null, runCount, maxRunCount };
 

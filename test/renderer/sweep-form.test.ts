@@ -127,7 +127,7 @@ describe('sweep builder: the training fields come from the run spec schema', () 
   it('builds a schedule from its kind and the parameters given; the schema fills the rest', () => {
     const result = buildSweepSpec(form({ schedule: { kind: 'multistep', params: { ...defaultSweepForm().schedule.params, milestones: '5 8' } } }));
     expect(result.spec!.base).toMatchObject({ schedule: { kind: 'multistep', milestones: [5, 8] } });
-    expect(expandSweep(parseSweepSpec(result.spec)).runs[0]!.schedule).toEqual({ kind: 'multistep', milestones: [5, 8], gamma: 0.1 });
+    expect(expandSweep(parseSweepSpec(result.spec)).runs[0].schedule).toEqual({ kind: 'multistep', milestones: [5, 8], gamma: 0.1 });
     expect(buildSweepSpec(form({})).spec!.base).not.toHaveProperty('schedule');
     const bad = buildSweepSpec(form({ schedule: { kind: 'cosine', params: { ...defaultSweepForm().schedule.params, decay: '3' } } }));
     expect(bad.errors['schedule.decay']).toMatch(/Too big/);

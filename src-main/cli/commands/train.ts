@@ -120,7 +120,7 @@ export function humanRenderer(out: NodeJS.WriteStream, err: NodeJS.WriteStream, 
         if (e.level !== 'info') line(`${e.level}: ${e.message}`);
         break;
       case 'error':
-        if (bar) (bar as cliProgress.SingleBar).stop();
+        if (bar) bar.stop();
         bar = null;
         err.write(`normlab train: ${withFlagNames(e.reason)}\n`);
         break;

@@ -74,14 +74,14 @@ describe('migration 3: config-group keys without default-valued fields', () => {
 
     // finish both seeds of one group: the aggregate joins runs to config_groups by the new key
     const [first] = stored;
-    const sameGroup = stored.filter((r) => r.groupKey === first!.groupKey);
+    const sameGroup = stored.filter((r) => r.groupKey === first.groupKey);
     expect(sameGroup).toHaveLength(2);
     for (const [i, run] of sameGroup.entries()) {
       store.markRunning(run.id, 'cpu:0');
       store.finishRun(run.id, finalMetrics({ test_acc: 0.4 + i * 0.1 }));
     }
-    const group = store.aggregates({ sweepId: first!.sweepId }).find((g) => g.groupKey === first!.groupKey);
-    expect(group).toMatchObject({ groupKey: first!.groupKey, model: first!.model, n: 2 });
+    const group = store.aggregates({ sweepId: first.sweepId }).find((g) => g.groupKey === first.groupKey);
+    expect(group).toMatchObject({ groupKey: first.groupKey, model: first.model, n: 2 });
 
     const service = new NormLabService(store);
     const again = await service.submitSweep(sweepInput);
