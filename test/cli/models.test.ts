@@ -11,7 +11,7 @@ describe('normlab models', () => {
     const all = JSON.parse(run('--json').stdout) as { name: string; params: number }[];
     expect(all.map((m) => m.name)).toEqual(listModels().map((m) => m.name));
     const table = run('*18_gn').stdout.trim().split('\n');
-    expect(table.slice(1).map((l) => l.split(/\s+/)[0]).sort()).toEqual(['preact_resnet18_gn', 'resnet18_gn']);
+    expect(table.slice(1).map((l) => l.split(/\s+/)[0]).sort()).toEqual(['fc_resnet18_gn', 'preact_resnet18_gn', 'resnet18_gn']);
     expect(table.find((l) => l.startsWith('resnet18_gn'))).toMatch(/11,220,132$/);
   });
 

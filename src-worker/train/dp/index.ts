@@ -14,4 +14,5 @@ export {
   ClippedGradientSum, createDpSgdStep, privatize,
   type DpBatch, type DpBatchSource, type DpSgdOptions, type DpSgdStepper, type DpStepResult,
 } from './dp-sgd';
-export { dpPaperRecipe, dpPlan, epsilonAfter, type DpPlan, type DpRecipe } from './plan';
+export { dpPlan, epsilonAfter, type DpPlan } from './plan';
+export { dpPaperRecipe, type DpRecipe } from '../presets';

@@ -50,4 +50,3 @@ export function epsilonAfter(plan: Pick<DpPlan, 'noiseMultiplier' | 'sampleRate'
 
 // The paper's DP-SGD recipe is a preset like the others (presets.ts); re-exported for the callers that found it
 // here. The DP maths no longer imports the presets, so the two modules do not import each other.
-export { dpPaperRecipe, type DpRecipe } from '../presets';

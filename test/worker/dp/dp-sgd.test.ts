@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ClippedGradientSum, createDpSgdStep, privatize, type DpBatchSource } from '../../../src-worker/train/dp/dp-sgd';
 import { perSampleGradients } from '../../../src-worker/train/dp/per-sample-grads';
 import { poissonSample } from '../../../src-worker/train/dp/poisson';
-import { dpPaperRecipe, dpPlan, epsilonAfter } from '../../../src-worker/train/dp/plan';
+import { dpPlan, epsilonAfter } from '../../../src-worker/train/dp/plan';
+import { dpPaperRecipe } from '../../../src-worker/train/presets';
 import { epsilonFor } from '../../../src-worker/train/dp/rdp-accountant';
 import { bnModel, gnModel, knModel } from './tiny-models';
 
