@@ -58,23 +58,6 @@ function noDevDependencies(): Plugin {
 }
 
 /**
- * src-main/cli/main.ts discovers its commands by reading its own commands/ folder for `.ts` files; in the build
- * that folder holds `.js` files. Until main.ts takes the extension from its own file name, this swaps the `.ts`
- * literals of that one file (not `.d.ts`) for `.js`; the built-app test fails if the discovery finds nothing.
- */
-function cliCommandsAsJs(): Plugin {
-  const mainFile = resolve('src-main/cli/main.ts');
-  return {
-    name: 'normlab:cli-commands-as-js',
-    enforce: 'pre',
-    transform(code, id) {
-      if (id !== mainFile) return null;
-      return code.replace(/(?<!\.d)\.ts(['"`])/g, '.js$1');
-    },
-  };
-}
-
-/**
  * electron-vite gives every ES chunk that mentions `require(` or `require.resolve(` a CommonJS shim,
  * `const require = createRequire(import.meta.url)`, which collides with a module's own identical declaration
  * (src-worker/backend.ts has one) and makes the chunk a SyntaxError at load. The shim's binding is the same
@@ -100,7 +83,7 @@ function oneRequirePerChunk(): Plugin {
 // Sources live in src-main/ and src-renderer/ rather than electron-vite's default src/{main,preload,renderer}.
 export default defineConfig({
   main: {
-    plugins: [noDevDependencies(), cliCommandsAsJs(), oneRequirePerChunk()],
+    plugins: [noDevDependencies(), oneRequirePerChunk()],
     build: {
       outDir: 'out/main',
       target: nodeTarget,

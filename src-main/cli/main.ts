@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { errorCodeOf, EXIT_USAGE, exitCodeOf } from '../api/errors';
 
@@ -33,9 +33,12 @@ export async function buildProgram(commandName?: string): Promise<Command> {
       reported.add(err);
       throw err;
     });
-  const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-  const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
-  const files = commandName && all.includes(`${commandName}.ts`) ? [`${commandName}.ts`] : all;
+  const here = fileURLToPath(import.meta.url);
+  const dir = join(dirname(here), 'commands');
+  // .ts from the sources (tsx, vitest), .js in the build (out/main/commands/)
+  const ext = extname(here);
+  const all = readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts')).sort();
+  const files = commandName && all.includes(`${commandName}${ext}`) ? [`${commandName}${ext}`] : all;
   for (const file of files) {
     const mod = (await import(pathToFileURL(join(dir, file)).href)) as CommandModule;
     mod.register(program);

@@ -48,5 +48,5 @@ export function epsilonAfter(plan: Pick<DpPlan, 'noiseMultiplier' | 'sampleRate'
   return epsilonFor({ noiseMultiplier: plan.noiseMultiplier, sampleRate: plan.sampleRate, steps, delta: plan.delta }).epsilon;
 }
 
-// The paper's DP-SGD recipe is a preset like the others (presets.ts); re-exported for the callers that found it
-// here. The DP maths no longer imports the presets, so the two modules do not import each other.
+// The paper's DP-SGD recipe is a preset like the others (presets.ts, dpPaperRecipe): the DP maths here does not
+// import the presets, so the two modules do not import each other.
