@@ -31,7 +31,7 @@ export interface BackendChoice {
 const BACKEND_REQUESTS: readonly BackendRequest[] = backendRequestSchema.options;
 type NativePackage = NonNullable<BackendChoice['package']>;
 
-const require = createRequire(import.meta.url);
+const nodeRequire = createRequire(import.meta.url);
 let current: BackendChoice | null = null;
 
 async function tryNative(pkg: NativePackage, needGpu: boolean): Promise<void> {
@@ -66,7 +66,7 @@ async function tryWebGpu(allowSoftware: boolean): Promise<GpuAdapterReport> {
 
 async function tryWasm(): Promise<void> {
   // Resolved from this module, not the cwd, so the .wasm files are found wherever the worker starts.
-  const wasmFile = require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm');
+  const wasmFile = nodeRequire.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm');
   setWasmPaths(dirname(wasmFile) + '/');
   registerWasmTrainingKernels();
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
