@@ -1,5 +1,5 @@
 import type { GroupAggregate } from '../../src-main/store/types';
-import type { ModelSummary } from '../../src-main/server/ui-extras';
+import type { ModelSummary } from '../../src-main/api/types';
 import type { MeanSd } from './format';
 import type { PaperTable } from './paper-table';
 

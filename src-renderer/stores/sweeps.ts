@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
 import type { SubmitSweepResult } from '../../src-main/api/service';
-import type { SweepPreview } from '../../src-main/server/ui-extras';
+import type { SweepPreview } from '../../src-main/api/types';
 import { ApiError, useApi } from '../api/client';
 import { errorMessage } from '../composables/useAsync';
 import { buildSweepSpec, defaultSweepForm, dpRefusal, type ModelKinds, type SweepForm } from '../lib/sweep-form';

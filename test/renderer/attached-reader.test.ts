@@ -4,7 +4,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { describe, expect, it, vi } from 'vitest';
 import type { Component } from 'vue';
 import { createMemoryHistory, createRouter } from 'vue-router';
-import type { QueueState } from '../../src-main/server/ui-extras';
+import type { QueueState } from '../../src-main/api/types';
 import { setClient, type NormLabClient } from '../../src-renderer/api/client';
 import { routes } from '../../src-renderer/router';
 import { STORE_POLL_MS } from '../../src-renderer/stores/runs';
