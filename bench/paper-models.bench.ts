@@ -19,8 +19,8 @@ const steps = Number(process.env.STEPS ?? 3);
 async function segmentationImagesPerSecond(name: string, batch: number): Promise<number> {
   const model = createModel(name, { numClasses: 19, lowResolution: false, widthMultiplier: width, seed: 1 });
   const sgd = new Sgd(model.namedVariables().filter((v) => v.trainable), { momentum: 0.9, weightDecay: 5e-4 });
-  const x = tf.randomUniform([batch, 64, 128, 3]) as tf.Tensor4D;
-  const labels = tf.randomUniform([batch, 64, 128], 0, 19, 'int32') as tf.Tensor3D;
+  const x = tf.randomUniform<tf.Rank.R4>([batch, 64, 128, 3]);
+  const labels = tf.randomUniform<tf.Rank.R3>([batch, 64, 128], 0, 19, 'int32');
   const trainable = model.trainableVariables();
   try {
     const ms = await medianMs(async () => {

@@ -22,6 +22,6 @@ export function channelLayerNorm(
     const { mean, variance } = tf.moments(x, 3, true);
     const std = tf.sqrt(tf.add(variance, eps));
     opts.statsSink?.('ln', mean, std);
-    return tf.add(tf.mul(tf.div(tf.sub(x, mean), std), gamma), beta) as tf.Tensor4D;
+    return tf.add<tf.Tensor4D>(tf.mul(tf.div(tf.sub(x, mean), std), gamma), beta);
   });
 }

@@ -68,7 +68,7 @@ class DepthwiseConv7x7 implements ParameterisedLayer {
   }
 
   apply(x: tf.Tensor4D, rc: RunContext): tf.Tensor4D {
-    const out = tf.add(tf.depthwiseConv2d(x, this.weight.variable as tf.Tensor4D, 1, 3), this.bias.variable) as tf.Tensor4D;
+    const out = tf.add<tf.Tensor4D>(tf.depthwiseConv2d(x, this.weight.variable as tf.Tensor4D, 1, 3), this.bias.variable);
     return rc.tap(this, x, out);
   }
 }
@@ -81,8 +81,8 @@ function gelu(x: tf.Tensor): tf.Tensor {
 /** A Linear applied to every pixel of an NHWC map (the blocks' pointwise MLP, channels-last as in torch). */
 function pointwise(linear: Linear, x: tf.Tensor4D, rc: RunContext): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
-  const out = linear.apply(tf.reshape(x, [n * h * w, c]) as tf.Tensor2D, rc);
-  return tf.reshape(out, [n, h, w, out.shape[1]]) as tf.Tensor4D;
+  const out = linear.apply(tf.reshape<tf.Rank.R2>(x, [n * h * w, c]), rc);
+  return tf.reshape<tf.Rank.R4>(out, [n, h, w, out.shape[1]]);
 }
 
 /**
@@ -93,7 +93,7 @@ export function stochasticDepth(x: tf.Tensor4D, p: number, training: boolean, se
   if (!training || p === 0) return x;
   const survival = 1 - p;
   const keep = tf.floor(tf.add(tf.randomUniform([x.shape[0], 1, 1, 1], 0, 1, 'float32', seed), survival));
-  return tf.mul(x, tf.div(keep, survival)) as tf.Tensor4D;
+  return tf.mul<tf.Tensor4D>(x, tf.div(keep, survival));
 }
 
 /** CNBlock: x + StochasticDepth(layer_scale · MLP(LN(dwconv7×7(x)))). */
@@ -120,8 +120,8 @@ class CNBlock {
   apply(x: tf.Tensor4D, rc: RunContext): tf.Tensor4D {
     const normed = this.norm.apply(this.dwconv.apply(x, rc), rc);
     const mlp = pointwise(this.project, gelu(pointwise(this.expand, normed, rc)) as tf.Tensor4D, rc);
-    const scaled = tf.mul(mlp, this.layerScale.variable) as tf.Tensor4D;
-    return tf.add(x, stochasticDepth(scaled, this.dropPath, rc.training, rc.knSeed(this.seedIndex))) as tf.Tensor4D;
+    const scaled = tf.mul<tf.Tensor4D>(mlp, this.layerScale.variable);
+    return tf.add<tf.Tensor4D>(x, stochasticDepth(scaled, this.dropPath, rc.training, rc.knSeed(this.seedIndex)));
   }
 }
 
@@ -139,7 +139,7 @@ function kernelNormDownsample(b: ModelBuilder, path: string, inC: number, outC: 
   const conv = new KNConv2d(b, `${path}.1`, { inChannels: inC, outChannels: outC, kernel: 2, stride: 2, init: 'trunc_normal_002' },
     [0, 0, 0, 0], KN_DOWNSAMPLE_DROPOUT);
   // the reference's section is nn.Sequential(ReLU(), KNConv2d(…)): a plain ReLU, whatever the model's activation
-  return { apply: (x, rc) => conv.apply(relu(x) as tf.Tensor4D, rc) };
+  return { apply: (x, rc) => conv.apply(relu<tf.Tensor4D>(x), rc) };
 }
 
 class ConvNeXt implements Architecture {
@@ -184,9 +184,9 @@ class ConvNeXt implements Architecture {
       if (down) out = down.apply(out, rc);
     });
     // avgpool, then LayerNorm2d on the 1×1 map, then flatten and the linear classifier
-    const pooled = tf.reshape(globalAvgPool(out), [out.shape[0], 1, 1, out.shape[3]]) as tf.Tensor4D;
+    const pooled = tf.reshape<tf.Rank.R4>(globalAvgPool(out), [out.shape[0], 1, 1, out.shape[3]]);
     const normed = this.headNorm.apply(pooled, rc);
-    return this.classifier.apply(tf.reshape(normed, [out.shape[0], out.shape[3]]) as tf.Tensor2D, rc);
+    return this.classifier.apply(tf.reshape<tf.Rank.R2>(normed, [out.shape[0], out.shape[3]]), rc);
   }
 }
 

@@ -178,7 +178,7 @@ export class KNConv2d1x1 implements ParameterisedLayer {
 
   apply(x: tf.Tensor4D, rc: RunContext): tf.Tensor4D {
     const normalized = this.norm.apply(x, rc);
-    const out = tf.add(tf.conv2d(normalized, this.weight.variable as tf.Tensor4D, 1, 0), this.bias.variable) as tf.Tensor4D;
+    const out = tf.add<tf.Tensor4D>(tf.conv2d(normalized, this.weight.variable as tf.Tensor4D, 1, 0), this.bias.variable);
     return rc.tap(this, normalized, out);
   }
 }
@@ -205,7 +205,7 @@ export class Linear implements ParameterisedLayer {
   }
 
   apply(x: tf.Tensor2D, rc: RunContext): tf.Tensor2D {
-    const out = tf.add(tf.matMul(x, this.weight.variable as tf.Tensor2D), this.bias.variable) as tf.Tensor2D;
+    const out = tf.add<tf.Tensor2D>(tf.matMul(x, this.weight.variable), this.bias.variable);
     return rc.tap(this, x, out);
   }
 }
@@ -279,5 +279,5 @@ export function maxPool2d(x: tf.Tensor4D, kernel: number, stride: number, paddin
 
 /** AdaptiveAvgPool2d((1, 1)) followed by flatten. */
 export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
-  return tf.mean(x, [1, 2]) as tf.Tensor2D;
+  return tf.mean<tf.Tensor2D>(x, [1, 2]);
 }

@@ -31,12 +31,12 @@ class PreactBlock implements Block {
   }
 
   apply(x: tf.Tensor4D, rc: RunContext): tf.Tensor4D {
-    let out = rc.activation(applyNorm(this.norms[0]!, x, rc)) as tf.Tensor4D;
+    let out = rc.activation(applyNorm(this.norms[0], x, rc)) as tf.Tensor4D;
     const shortcut = this.shortcut ? this.shortcut.apply(out, rc) : x;
-    out = this.convs[0]!.apply(out, rc);
+    out = this.convs[0].apply(out, rc);
     for (let i = 1; i < this.convs.length; i++) {
-      out = rc.activation(applyNorm(this.norms[i]!, out, rc)) as tf.Tensor4D;
-      out = this.convs[i]!.apply(out, rc);
+      out = rc.activation(applyNorm(this.norms[i], out, rc)) as tf.Tensor4D;
+      out = this.convs[i].apply(out, rc);
     }
     return tf.add(out, shortcut);
   }
@@ -58,7 +58,7 @@ class PreactResNet implements Architecture {
     const expansion = bottleneck ? BOTTLENECK_EXPANSION : 1;
     STAGE_PLANES.forEach((referencePlanes, stage) => {
       const planes = b.width(referencePlanes);
-      for (let i = 0; i < blocks[stage]!; i++) {
+      for (let i = 0; i < blocks[stage]; i++) {
         const stride = stage > 0 && i === 0 ? 2 : 1;
         this.blocks.push(new PreactBlock(b, `layer${stage + 1}.${i}`, inC, planes, stride, norm, bottleneck));
         inC = planes * expansion;

@@ -16,11 +16,11 @@ export function pixelCrossEntropy(logits: tf.Tensor4D, labels: tf.Tensor3D, igno
     const safe = tf.where(valid, y, tf.zerosLike(y));
     const picked = tf.sum(tf.mul(tf.oneHot(safe, classes), tf.logSoftmax(logits, -1)), -1);
     const weights = tf.cast(valid, 'float32');
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, weights))), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+    return tf.div<tf.Scalar>(tf.neg(tf.sum(tf.mul(picked, weights))), tf.maximum(tf.sum(weights), 1));
   });
 }
 
 /** The most likely class of every pixel, [N, H, W] int32. */
 export function pixelPredictions(logits: tf.Tensor4D): tf.Tensor3D {
-  return tf.argMax(logits, -1) as tf.Tensor3D;
+  return tf.argMax<tf.Tensor3D>(logits, -1);
 }

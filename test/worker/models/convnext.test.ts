@@ -63,14 +63,14 @@ describe('ConvNeXt-Tiny and KNConvNeXt-Tiny: layout as the torch state_dicts', (
 
   it('stochastic depth: evaluation is deterministic, training drops residual branches', () => {
     const model = createModel('convnext_tiny', { numClasses: 5, lowResolution: true, widthMultiplier: 0.125, seed: 2 });
-    const x = tf.randomUniform([4, 32, 32, 3], -1, 1, 'float32', 4) as tf.Tensor4D;
+    const x = tf.randomUniform<tf.Rank.R4>([4, 32, 32, 3], -1, 1, 'float32', 4);
     const evalA = model.forward(x, false).dataSync();
     const evalB = model.forward(x, false).dataSync();
     expect(Array.from(evalA)).toEqual(Array.from(evalB));
     model.dispose();
     x.dispose();
     // per sample: dropped (0) or kept and scaled by 1/(1 − p); the identity at evaluation
-    const ones = tf.ones([64, 2, 2, 1]) as tf.Tensor4D;
+    const ones = tf.ones<tf.Rank.R4>([64, 2, 2, 1]);
     const trained = Array.from(stochasticDepth(ones, 0.5, true, 11).dataSync());
     expect(new Set(trained)).toEqual(new Set([0, 2]));
     const perSample = Array.from({ length: 64 }, (_, i) => trained.slice(4 * i, 4 * i + 4));
@@ -88,7 +88,7 @@ describe('channelLayerNorm (LayerNorm2d)', () => {
     [-1 / s, 0, 1 / s + 1].forEach((e, i) => expect(values[i]).toBeCloseTo(e, 5));
   });
   it('names a gamma of the wrong size', () => {
-    expect(() => channelLayerNorm(tf.zeros([1, 2, 2, 3]) as tf.Tensor4D, tf.ones([4]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D)).toThrow(
+    expect(() => channelLayerNorm(tf.zeros<tf.Rank.R4>([1, 2, 2, 3]), tf.ones<tf.Rank.R1>([4]), tf.zeros<tf.Rank.R1>([3]))).toThrow(
       /gamma \[4\] and beta \[3\] must have 3 values/,
     );
   });

@@ -15,10 +15,10 @@ describe('pixelCrossEntropy (CrossEntropyLoss with ignore_index 255)', () => {
     const labels = tf.tensor3d([2, 0, 255], [1, 1, 3], 'int32');
     const expected = (-Math.log(1 / 3) - Math.log(3 / 5)) / 2;
     expect(pixelCrossEntropy(logits, labels).dataSync()[0]).toBeCloseTo(expected, 5);
-    expect(Math.abs(pixelCrossEntropy(logits, tf.fill([1, 1, 3], 255, 'int32') as tf.Tensor3D).dataSync()[0] ?? 1)).toBe(0);
+    expect(Math.abs(pixelCrossEntropy(logits, tf.fill<tf.Rank.R3>([1, 1, 3], 255, 'int32')).dataSync()[0] ?? 1)).toBe(0);
   });
   it('names mismatched shapes', () => {
-    expect(() => pixelCrossEntropy(tf.zeros([1, 2, 2, 3]) as tf.Tensor4D, tf.zeros([1, 2, 3], 'int32') as tf.Tensor3D)).toThrow(
+    expect(() => pixelCrossEntropy(tf.zeros<tf.Rank.R4>([1, 2, 2, 3]), tf.zeros<tf.Rank.R3>([1, 2, 3], 'int32'))).toThrow(
       /labels must be \[1, 2, 2\] to match logits \[1,2,2,3\], got \[1,2,3\]/,
     );
   });
@@ -28,7 +28,7 @@ describe('a few SGD steps reduce the per-pixel loss on a fixed batch (wasm)', ()
   for (const [name, lr] of [['fc_resnet18_bn', 0.05], ['fc_resnet18_gn', 0.05], ['fc_knresnet18', 0.05]] as const) {
     it(name, () => {
       const model = createModel(name, { numClasses: 3, lowResolution: false, widthMultiplier: 0.125, seed: 4 });
-      const x = tf.randomUniform([2, 32, 64, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
+      const x = tf.randomUniform<tf.Rank.R4>([2, 32, 64, 3], -1, 1, 'float32', 7);
       // left half class 0, right half class 1, a band of class 2 and an ignored corner
       const labels = tf.tidy(() => {
         const cols = tf.range(0, 64).reshape([1, 1, 64]).tile([2, 32, 1]);

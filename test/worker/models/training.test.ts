@@ -20,7 +20,7 @@ function fixedBatch(n: number, size: number, classes: number) {
 }
 
 function lossOf(model: NormLabModel, x: tf.Tensor4D, y: tf.Tensor2D, training: boolean): tf.Scalar {
-  return tf.losses.softmaxCrossEntropy(y, model.forward(x, training)) as tf.Scalar;
+  return tf.losses.softmaxCrossEntropy<tf.Tensor2D, tf.Scalar>(y, model.forward(x, training));
 }
 
 describe(`a few SGD steps reduce the loss on a fixed batch (${BACKEND})`, () => {
