@@ -46,10 +46,10 @@ async function main(): Promise<void> {
   const slotIdle: number[] = [];
   const visible: number[] = [];
   for (let i = 1; i < ids.length; i++) {
-    slotIdle.push(spawnedAt.get(ids[i]!)! - exitedAt.get(ids[i - 1]!)!);
-    visible.push(startedAt.get(ids[i]!)! - doneAt.get(ids[i - 1]!)!);
+    slotIdle.push(spawnedAt.get(ids[i])! - exitedAt.get(ids[i - 1])!);
+    visible.push(startedAt.get(ids[i])! - doneAt.get(ids[i - 1])!);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(`scheduler idle gap over ${ids.length - 1} hand-overs on one CPU slot (${outcome.runs.filter((r) => r.status === 'finished').length}/${ids.length} runs finished)`);
   console.log(`  slot idle (worker exit -> next worker spawned): median ${median(slotIdle).toFixed(1)} ms, max ${Math.max(...slotIdle).toFixed(1)} ms   target < 1000 ms`);
   console.log(`  done -> next run's 'started' event (incl. process start, tsx, tfjs init): median ${median(visible).toFixed(0)} ms, max ${Math.max(...visible).toFixed(0)} ms`);

@@ -7,7 +7,7 @@ import type { ModelFamily, NormKind } from './models/types';
  * register its fields here and run-fields.ts can read them back without an import cycle.
  */
 
-export const DATASET_NAMES = ['cifar10', 'cifar100', 'synthetic', 'folder', 'imagenet32'] as const;
+export const DATASET_NAMES = ['cifar10', 'cifar100', 'synthetic', 'folder', 'imagenet32', 'cityscapes'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 /**
@@ -27,6 +27,10 @@ export interface FieldScope {
   dpCapable?: true;
   /** Only when the spec trains with DP-SGD. */
   dp?: true;
+  /** Only with one of these optimizers (`adamBeta1`: AdamW). */
+  optimizers?: readonly ('sgd' | 'adamw')[];
+  /** Only when the spec keeps an EMA of the weights. */
+  modelEma?: true;
 }
 
 /** How `normlab train` exposes a field. */

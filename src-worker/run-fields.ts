@@ -9,7 +9,7 @@ import { dpOptionsSchema, lrScheduleSchema, runSpecSchema } from './run-spec';
  * Node APIs), so the renderer can use it too.
  */
 
-export type FieldKind = 'integer' | 'number' | 'boolean' | 'enum' | 'string' | 'integerList' | 'schedule' | 'object';
+export type FieldKind = 'integer' | 'number' | 'boolean' | 'enum' | 'string' | 'integerList' | 'numberList' | 'schedule' | 'object';
 
 export interface RunFieldInfo {
   /** `lr`, `dp.maxGradNorm`, `schedule.decay`. */
@@ -47,7 +47,11 @@ function kindOf(inner: z.ZodType): Pick<RunFieldInfo, 'kind' | 'choices' | 'allo
   if (inner instanceof z.ZodBoolean) return { kind: 'boolean' };
   if (inner instanceof z.ZodEnum) return { kind: 'enum', choices: inner.options.map(String) };
   if (inner instanceof z.ZodString) return { kind: 'string' };
-  if (inner instanceof z.ZodArray) return { kind: 'integerList' };
+  if (inner instanceof z.ZodArray) {
+    const element = inner.element as z.ZodType;
+    const integer = element instanceof z.ZodNumber && element.format !== null && element.format.includes('int');
+    return { kind: integer ? 'integerList' : 'numberList' };
+  }
   if (inner === lrScheduleSchema) return { kind: 'schedule', choices: lrScheduleSchema.options.map((o) => o.shape.kind.value) };
   if (inner instanceof z.ZodObject) return { kind: 'object' };
   throw new Error(`run-fields: no field kind for a ${inner.def.type} schema`);
@@ -175,6 +179,9 @@ export interface RunContext {
   /** Unknown model: conditions on the model are taken as met (a view shows the field rather than guess). */
   model?: { norm: string; family: string };
   dp: boolean;
+  /** Unknown (undefined): conditions on the optimizer or the EMA are taken as met. */
+  optimizer?: string;
+  modelEma?: boolean;
 }
 
 export function fieldApplies(scope: FieldScope | undefined, run: RunContext): boolean {
@@ -183,6 +190,8 @@ export function fieldApplies(scope: FieldScope | undefined, run: RunContext): bo
   if (scope.datasets && dataset !== undefined && !scope.datasets.some((d) => d === dataset)) return false;
   if (scope.exceptDatasets && dataset !== undefined && scope.exceptDatasets.some((d) => d === dataset)) return false;
   if (scope.dp && !run.dp) return false;
+  if (scope.optimizers && run.optimizer !== undefined && !scope.optimizers.some((o) => o === run.optimizer)) return false;
+  if (scope.modelEma && run.modelEma === false) return false;
   if (model) {
     if (scope.norms && !scope.norms.some((n) => n === model.norm)) return false;
     if (scope.exceptFamilies?.some((f) => f === model.family)) return false;
@@ -201,6 +210,8 @@ export function describeScope(scope: FieldScope | undefined): string | null {
   if (scope.datasets) parts.push(`${scope.datasets.join('/')} only`);
   if (scope.exceptDatasets) parts.push(`not for ${scope.exceptDatasets.join('/')}`);
   if (scope.dpCapable) parts.push('not for BatchNorm models');
+  if (scope.optimizers) parts.push(`${scope.optimizers.join('/')} only`);
+  if (scope.modelEma) parts.push('with --model-ema only');
   return parts.length ? parts.join('; ') : null;
 }
 
@@ -223,7 +234,11 @@ export interface ConfigRow {
  * schedule kind. Experiment fields first, then execution fields, each in the schema's order.
  */
 export function applicableFields(spec: Record<string, unknown>, model?: RunContext['model']): ConfigRow[] {
-  const run: RunContext = { dataset: typeof spec.dataset === 'string' ? spec.dataset : undefined, model, dp: isPlainObject(spec.dp) };
+  const run: RunContext = {
+    dataset: typeof spec.dataset === 'string' ? spec.dataset : undefined, model, dp: isPlainObject(spec.dp),
+    // the schema's defaults when the spec leaves them out (sgd, no EMA)
+    optimizer: typeof spec.optimizer === 'string' ? spec.optimizer : 'sgd', modelEma: spec.modelEma === true,
+  };
   const row = (f: RunFieldInfo, value: unknown): ConfigRow => ({
     path: f.path, label: f.meta.label, description: f.description, role: f.meta.role, value,
     isDefault: f.defaultValue !== undefined && sameValue(value, f.defaultValue), whenUnset: f.meta.whenUnset,

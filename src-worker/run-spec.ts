@@ -29,6 +29,19 @@ export const lrScheduleSchema = z.discriminatedUnion('kind', [
       label: 'Factor at each milestone', role: 'experiment', cli: { value: '<x>' },
     }),
   }),
+  // torchvision's recipe: LinearLR from lr * warmupDecay over warmupEpochs, then CosineAnnealingLR down to minLr
+  z.object({
+    kind: z.literal('warmup-cosine'),
+    warmupEpochs: field(z.number().int().min(0).default(5), 'warmup-cosine: linear warm-up epochs', {
+      label: 'Warm-up epochs', role: 'experiment', cli: {},
+    }),
+    warmupDecay: field(z.number().positive().max(1).default(0.01), 'warmup-cosine: lr at the first warm-up epoch as a fraction of lr', {
+      label: 'Warm-up start fraction', role: 'experiment', cli: { value: '<x>' },
+    }),
+    minLr: field(z.number().min(0).default(0), 'warmup-cosine: final lr of the cosine', {
+      label: 'Cosine minimum lr', role: 'experiment', cli: { value: '<x>' },
+    }),
+  }),
   // lr * (1 - t/T)^power, per step (segmentation recipe, power 0.9)
   z.object({
     kind: z.literal('poly'),
@@ -88,6 +101,30 @@ export const runSpecSchema = z.object({
   imageSize: field(z.number().int().positive().optional(), 'folder: image side length', {
     label: 'Image size', role: 'experiment', cli: {}, scope: { datasets: ['folder'] },
   }),
+  // torchvision's --train-crop-size: RandomResizedCrop to this side (absent: imageSize)
+  trainCropSize: field(z.number().int().positive().optional(), 'folder: side of the random resized crop for training (absent: --image-size)', {
+    label: 'Train crop size', role: 'experiment', cli: {}, scope: { datasets: ['folder'] }, whenUnset: 'image size',
+  }),
+  // torchvision's --val-resize-size: resize the short side to this, then centre-crop imageSize
+  valResizeSize: field(z.number().int().positive().optional(), 'folder: short side validation images are resized to before the centre crop (absent: as today, image size / 0.875)', {
+    label: 'Val resize size', role: 'experiment', cli: {}, scope: { datasets: ['folder'] }, whenUnset: 'image size / 0.875',
+  }),
+  autoAugment: field(z.enum(['none', 'ta_wide']).default('none'), 'folder: automatic augmentation policy (ta_wide: TrivialAugmentWide)', {
+    label: 'Auto augment', role: 'experiment', cli: { value: '<name>' }, scope: { datasets: ['folder'] }, builder: true,
+  }),
+  randomErasing: field(z.number().min(0).max(1).default(0), 'folder: probability of random erasing per training image', {
+    label: 'Random erasing', role: 'experiment', cli: { value: '<p>' }, scope: { datasets: ['folder'] }, builder: true,
+  }),
+  raReps: field(z.number().int().min(0).default(0), 'folder: repeated-augmentation sampler repetitions (0: off)', {
+    label: 'RA repetitions', role: 'experiment', cli: {}, scope: { datasets: ['folder'] }, builder: true,
+  }),
+  // the paper's Cityscapes augmentation: random scale, random crop [width, height], horizontal flip
+  cropSize: field(z.array(z.number().int().positive()).length(2).default([1024, 512]), 'cityscapes: training crop width,height', {
+    label: 'Crop size (w,h)', role: 'experiment', cli: { value: '<w,h>' }, scope: { datasets: ['cityscapes'] },
+  }),
+  scaleRange: field(z.array(z.number().positive()).length(2).default([0.5, 2.0]), 'cityscapes: random scale range min,max', {
+    label: 'Scale range', role: 'experiment', cli: { value: '<min,max>' }, scope: { datasets: ['cityscapes'] },
+  }),
   epochs: field(z.number().int().positive(), 'training epochs', { label: 'Epochs', role: 'experiment', cli: {} }),
   batchSize: field(z.number().int().positive(), 'mini-batch size', { label: 'Batch size', role: 'experiment', cli: {} }),
   lr: field(z.number().positive(), 'base learning rate', { label: 'Learning rate', role: 'experiment', cli: { value: '<x>' } }),
@@ -96,6 +133,45 @@ export const runSpecSchema = z.object({
   nesterov: field(z.boolean().optional(), 'Nesterov momentum', { label: 'Nesterov', role: 'experiment', cli: { negatable: 'positive' }, builder: true, whenUnset: 'off' }),
   weightDecay: field(z.number().min(0).default(5e-4), 'weight decay (applied to all parameters, as the reference does)', {
     label: 'Weight decay', role: 'experiment', cli: {}, builder: true,
+  }),
+  // PyTorch's AdamW (decoupled weight decay); betas and eps only mean something for it
+  optimizer: field(z.enum(['sgd', 'adamw']).default('sgd'), 'optimizer', { label: 'Optimizer', role: 'experiment', cli: { value: '<name>' }, builder: true }),
+  adamBeta1: field(z.number().min(0).lt(1).default(0.9), 'AdamW β1', {
+    label: 'AdamW β1', role: 'experiment', cli: { value: '<x>' }, scope: { optimizers: ['adamw'] },
+  }),
+  adamBeta2: field(z.number().min(0).lt(1).default(0.999), 'AdamW β2', {
+    label: 'AdamW β2', role: 'experiment', cli: { value: '<x>' }, scope: { optimizers: ['adamw'] },
+  }),
+  adamEps: field(z.number().positive().default(1e-8), 'AdamW ε', {
+    label: 'AdamW ε', role: 'experiment', cli: { value: '<x>' }, scope: { optimizers: ['adamw'] },
+  }),
+  // torchvision's --norm-weight-decay: LayerNorm/BatchNorm/GroupNorm parameters in their own group
+  normWeightDecay: field(z.number().min(0).optional(), 'weight decay of normalization-layer parameters (absent: --weight-decay)', {
+    label: 'Norm-layer weight decay', role: 'experiment', cli: {}, builder: true, whenUnset: 'same as weight decay',
+  }),
+  labelSmoothing: field(z.number().min(0).lt(1).default(0), 'label smoothing of the cross-entropy targets', {
+    label: 'Label smoothing', role: 'experiment', cli: { value: '<x>' }, builder: true,
+  }),
+  mixupAlpha: field(z.number().min(0).default(0), 'mixup: Beta(α, α) mixing per batch (0: off)', {
+    label: 'Mixup α', role: 'experiment', cli: { value: '<x>' }, builder: true,
+  }),
+  cutmixAlpha: field(z.number().min(0).default(0), 'cutmix: Beta(α, α) box per batch (0: off); with mixup, one of the two per batch', {
+    label: 'CutMix α', role: 'experiment', cli: { value: '<x>' }, builder: true,
+  }),
+  // evaluated separately as test_acc_ema
+  modelEma: field(z.boolean().default(false), 'keep an exponential moving average of the weights and evaluate it (test_acc_ema)', {
+    label: 'Model EMA', role: 'experiment', cli: { negatable: 'positive' }, builder: true,
+  }),
+  // torchvision's --model-ema-decay; the trainer adjusts it to batch size and interval as the recipe does (recipe/ema.ts)
+  emaDecay: field(z.number().min(0).lt(1).default(0.99998), 'EMA decay per optimizer step (torchvision adjusts it for --ema-steps)', {
+    label: 'EMA decay', role: 'experiment', cli: { value: '<x>' }, scope: { modelEma: true },
+  }),
+  emaSteps: field(z.number().int().positive().default(32), 'update the EMA every N optimizer steps', {
+    label: 'EMA every (steps)', role: 'experiment', cli: {}, scope: { modelEma: true },
+  }),
+  // N micro-batches of batchSize, one optimizer step; BatchNorm sees each micro-batch on its own (per-GPU BN)
+  accumulate: field(z.number().int().positive().default(1), 'gradient accumulation: micro-batches of --batch-size per optimizer step', {
+    label: 'Accumulate (micro-batches)', role: 'experiment', cli: { value: '<n>' }, builder: true,
   }),
   schedule: field(lrScheduleSchema.default({ kind: 'cosine', decay: 0.01 }), 'learning-rate schedule', {
     label: 'LR schedule', role: 'experiment', cli: { value: '<kind>' }, builder: true,

@@ -129,8 +129,8 @@ export function formatAggregateTable(aggregates: GroupAggregate[]): string {
     `${formatPercent(a.finalTestAcc.mean)} ± ${formatPercent(a.finalTestAcc.sd)}`,
     `${formatPercent(a.bestTestAcc.mean)} ± ${formatPercent(a.bestTestAcc.sd)}`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

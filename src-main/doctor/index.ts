@@ -31,7 +31,7 @@ export function dawnWarnings(stderr: string): string[] {
   const out = new Set<string>();
   lines.forEach((line, i) => {
     if (!/^(warning|error):/i.test(line.trim())) return;
-    const context = lines[i + 1]?.trim().startsWith('- While') ? ` (${lines[i + 1]!.trim().slice(2)})` : '';
+    const context = lines[i + 1]?.trim().startsWith('- While') ? ` (${lines[i + 1].trim().slice(2)})` : '';
     out.add(line.trim() + context);
   });
   return [...out].slice(0, 8);

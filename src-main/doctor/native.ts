@@ -26,14 +26,14 @@ const PROVIDERS: { match: RegExp; what: string; pip?: string; conda?: string; pi
 /** Library names from dlopen errors (`libcudart.so.11.0: cannot open shared object file`) and TF's loader log. */
 export function missingLibrariesInText(text: string): string[] {
   const names = new Set<string>();
-  for (const m of text.matchAll(/([A-Za-z0-9_.+-]+\.so(?:\.[0-9]+)*): cannot open shared object file/g)) names.add(m[1]!);
-  for (const m of text.matchAll(/Could not load dynamic library '([^']+)'/g)) names.add(m[1]!);
+  for (const m of text.matchAll(/([A-Za-z0-9_.+-]+\.so(?:\.[0-9]+)*): cannot open shared object file/g)) names.add(m[1]);
+  for (const m of text.matchAll(/Could not load dynamic library '([^']+)'/g)) names.add(m[1]);
   return [...names];
 }
 
 /** `libcudnn.so.8 => not found` lines of `ldd` output. */
 export function parseLddNotFound(output: string): string[] {
-  return [...output.matchAll(/^\s*(\S+)\s+=>\s+not found/gm)].map((m) => m[1]!);
+  return [...output.matchAll(/^\s*(\S+)\s+=>\s+not found/gm)].map((m) => m[1]);
 }
 
 /** The libraries `ldd` cannot find for a shared object (transitively); null when ldd is unavailable or refuses it. */

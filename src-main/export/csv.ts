@@ -65,7 +65,7 @@ function* metricRows(store: ExperimentStore, filter: RunFilter): Generator<Cell[
   for (const tuple of store.iterateMetricTuples(filter)) {
     // the tuple is the column order already; only the time needs formatting
     (tuple as Cell[])[8] = iso(tuple[8]);
-    yield tuple as Cell[];
+    yield tuple;
   }
 }
 

@@ -129,7 +129,7 @@ export async function startNormLabServer(opts: NormLabServerOptions): Promise<Ru
       const result = (await dispatch(opts.api, 'exportCsv', { ...query, what: csv[1] })) as { csv?: string };
       res.statusCode = 200;
       res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-      res.setHeader('Content-Disposition', `attachment; filename="${csvFileName(csv[1]!, query)}"`);
+      res.setHeader('Content-Disposition', `attachment; filename="${csvFileName(csv[1], query)}"`);
       res.setHeader('Cache-Control', 'no-store');
       res.end(result.csv ?? '');
       return;

@@ -195,9 +195,9 @@ export function matchPath(pattern: string, actual: string): Record<string, strin
   if (p.length !== a.length) return null;
   const params: Record<string, string> = {};
   for (let i = 0; i < p.length; i++) {
-    if (p[i]!.startsWith(':')) {
+    if (p[i].startsWith(':')) {
       try {
-        params[p[i]!.slice(1)] = decodeURIComponent(a[i]!);
+        params[p[i].slice(1)] = decodeURIComponent(a[i]);
       } catch {
         return null;
       }

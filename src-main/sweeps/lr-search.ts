@@ -51,7 +51,7 @@ function sameLr(a: number, b: number): boolean {
  */
 export function proposeLrTrials(settings: LrSearchSettings, seeds: readonly number[], trials: readonly LrTrial[]): LrSearchDecision {
   if (seeds.length === 0) throw new Error('proposeLrTrials: at least one seed is needed');
-  const searchSeed = seeds[0]!;
+  const searchSeed = seeds[0];
   const find = (lr: number, seed: number) => trials.find((t) => t.seed === seed && sameLr(t.lr, lr));
   const score = (t: LrTrial): number => {
     if (t.status === 'diverged') return -Infinity;

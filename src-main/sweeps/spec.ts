@@ -72,7 +72,7 @@ export function objectFieldShape(field: string): Record<string, z.ZodType> | nul
   if (!(field in runSpecSchema.shape)) return null;
   let schema: z.ZodType = runSpecSchema.shape[field as RunField];
   if (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
-  return schema instanceof z.ZodObject ? (schema.shape as Record<string, z.ZodType>) : null;
+  return schema instanceof z.ZodObject ? (schema.shape) : null;
 }
 
 /** `"dp.maxGradNorm"` → ['dp', 'maxGradNorm']; null for a plain field name. */

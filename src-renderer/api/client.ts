@@ -47,7 +47,7 @@ export class ApiError extends Error {
 }
 
 /** Live-connection state for the banner: the UI says when it is not receiving updates. */
-export const connection = reactive({ state: 'connecting' as 'connecting' | 'open' | 'closed', detail: '' });
+export const connection = reactive({ state: 'connecting', detail: '' });
 
 declare global {
   interface Window {

@@ -70,5 +70,5 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
 export const conv2dBackpropFilterConfig: tf.KernelConfig = {
   kernelName: KERNEL,
   backendName: 'wasm',
-  kernelFunc: conv2dBackpropFilter as unknown as tf.KernelFunc,
+  kernelFunc: conv2dBackpropFilter,
 };

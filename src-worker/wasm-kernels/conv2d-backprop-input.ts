@@ -78,7 +78,7 @@ function phaseGradient(
   c: AxisPhase,
 ): tf.TensorInfo {
   const [batch, , , outChannels] = dy.shape as [number, number, number, number];
-  const inChannels = filterShape[2]!;
+  const inChannels = filterShape[2];
   const outShape = [batch, phaseLength(rows), phaseLength(cols), inChannels];
   if (r.taps === 0 || c.taps === 0 || r.dyCount === 0 || c.dyCount === 0) return run.zeros(outShape);
   const dyPart = run.sliceIfNeeded(dy, [0, r.dyStart, c.dyStart, 0], [batch, r.dyCount, c.dyCount, outChannels]);
@@ -93,7 +93,7 @@ function phaseGradient(
 
 /** Puts phase (a, b)'s value at position (a + sh·p, b + sw·q); `phases` is row-phase major. */
 function interleavePhases(run: WasmKernelRunner, phases: tf.TensorInfo[], sh: number, sw: number): tf.TensorInfo {
-  const [batch, rowsPerPhase, colsPerPhase, channels] = phases[0]!.shape as [number, number, number, number];
+  const [batch, rowsPerPhase, colsPerPhase, channels] = phases[0].shape as [number, number, number, number];
   // Concatenated on channels the layout is [N·P, Q, sh, sw·C]; dx wants [N·P, sh, Q, sw·C]. One 4-D
   // transpose with contiguous sw·C runs does it (wasm's DepthToSpace is a scalar loop, ~15× slower).
   const stacked = run.run('Concat', phases, { axis: 3 });
@@ -126,7 +126,7 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
         phases.push(phaseGradient(run, dy, swappedValues, filter.shape, rows, cols, r, c));
       }
     }
-    const dxGrid = phases.length === 1 ? phases[0]! : interleavePhases(run, phases, rows.stride, cols.stride);
+    const dxGrid = phases.length === 1 ? phases[0] : interleavePhases(run, phases, rows.stride, cols.stride);
     // The grid rounds each axis up to a whole number of strides.
     return run.sliceIfNeeded(dxGrid, [0, 0, 0, 0], attrs.inputShape!);
   });
@@ -135,5 +135,5 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
 export const conv2dBackpropInputConfig: tf.KernelConfig = {
   kernelName: KERNEL,
   backendName: 'wasm',
-  kernelFunc: conv2dBackpropInput as unknown as tf.KernelFunc,
+  kernelFunc: conv2dBackpropInput,
 };

@@ -78,11 +78,11 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
 export const depthwiseBackpropInputConfig: tf.KernelConfig = {
   kernelName: INPUT_KERNEL,
   backendName: 'wasm',
-  kernelFunc: depthwiseBackpropInput as unknown as tf.KernelFunc,
+  kernelFunc: depthwiseBackpropInput,
 };
 
 export const depthwiseBackpropFilterConfig: tf.KernelConfig = {
   kernelName: FILTER_KERNEL,
   backendName: 'wasm',
-  kernelFunc: depthwiseBackpropFilter as unknown as tf.KernelFunc,
+  kernelFunc: depthwiseBackpropFilter,
 };

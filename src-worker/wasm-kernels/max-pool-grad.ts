@@ -57,7 +57,7 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
             // `v > best` as in the general scan: the first maximum wins, NaN never does.
             let best = -Infinity;
             let bestAt = -1;
-            let v = x[at]!;
+            let v = x[at];
             if (v > best) { best = v; bestAt = at; }
             v = x[at + channels]!;
             if (v > best) { best = v; bestAt = at + channels; }
@@ -65,7 +65,7 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
             if (v > best) { best = v; bestAt = at + rowStep; }
             v = x[at + rowStep + channels]!;
             if (v > best) bestAt = at + rowStep + channels;
-            if (bestAt >= 0) dx[bestAt]! += dyValues[dyAt]!;
+            if (bestAt >= 0) dx[bestAt] += dyValues[dyAt];
           }
           continue;
         }
@@ -76,14 +76,14 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
           let bestAt = -1;
           for (let ih = rowFrom, rowBase = corner + c; ih < rowTo; ih++, rowBase += rowStep) {
             for (let iw = colFrom, at = rowBase; iw < colTo; iw++, at += channels) {
-              const v = x[at]!;
+              const v = x[at];
               if (v > best) {
                 best = v;
                 bestAt = at;
               }
             }
           }
-          if (bestAt >= 0) dx[bestAt]! += dyValues[dyAt]!;
+          if (bestAt >= 0) dx[bestAt] += dyValues[dyAt];
         }
       }
     }
@@ -94,5 +94,5 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
 export const maxPoolGradConfig: tf.KernelConfig = {
   kernelName: KERNEL,
   backendName: 'wasm',
-  kernelFunc: maxPoolGrad as unknown as tf.KernelFunc,
+  kernelFunc: maxPoolGrad,
 };

@@ -28,11 +28,11 @@ function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: unkn
   const values = backend.readSync(x.dataId) as Float32Array | Int32Array;
   const sums = x.dtype === 'int32' ? new Int32Array(numSegments * rowSize) : new Float32Array(numSegments * rowSize);
   for (let i = 0; i < ids.length; i++) {
-    const segment = ids[i]!;
+    const segment = ids[i];
     if (segment < 0 || segment >= numSegments) continue;
     const from = i * rowSize;
     const to = segment * rowSize;
-    for (let k = 0; k < rowSize; k++) sums[to + k]! += values[from + k]!;
+    for (let k = 0; k < rowSize; k++) sums[to + k] += values[from + k];
   }
   return backend.makeOutput([numSegments, ...rowShape], x.dtype, undefined, sums as Float32Array);
 }
@@ -40,5 +40,5 @@ function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: unkn
 export const unsortedSegmentSumConfig: tf.KernelConfig = {
   kernelName: KERNEL,
   backendName: 'wasm',
-  kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
+  kernelFunc: unsortedSegmentSum,
 };

@@ -47,9 +47,9 @@ describe('usage errors exit with 2, as `normlab train --help` promises', () => {
     ];
     const results = await Promise.all(cases.map(([args]) => normlab(args)));
     for (const [i, [args, message]] of cases.entries()) {
-      expect({ args, code: results[i]!.code }).toEqual({ args, code: 2 });
-      expect(results[i]!.stderr).toMatch(message);
-      expect(results[i]!.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m); // a message, not a stack trace
+      expect({ args, code: results[i].code }).toEqual({ args, code: 2 });
+      expect(results[i].stderr).toMatch(message);
+      expect(results[i].stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m); // a message, not a stack trace
     }
     const help = await normlab(['train', '--help']);
     expect(help.code).toBe(0);
@@ -63,7 +63,7 @@ describe('a batch larger than the training set', () => {
     expect(plain.code).toBe(2);
     const events = plain.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; reason?: string });
     expect(events.map((e) => e.event)).toEqual(['error', 'done']);
-    expect(events[0]!.reason).toBe(
+    expect(events[0].reason).toBe(
       'batch size 64 is larger than the training set (50 images of synthetic); lower --batch-size / batchSize or raise --synthetic-train-size / syntheticTrainSize',
     );
     const dp = await normlab(['train', '--model', 'kn_cnn', ...small, '--batch-size', '8', '--dp', '--logical-batch', '64', '--noise-multiplier', '1']);
@@ -86,7 +86,7 @@ describe('a batch larger than an image-folder training set', () => {
     expect(r.code).toBe(2);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; reason?: string });
     expect(events.map((e) => e.event)).toEqual(['error', 'done']);
-    expect(events[0]!.reason).toBe('batch size 8 is larger than the training set (3 images of folder); lower --batch-size / batchSize');
+    expect(events[0].reason).toBe('batch size 8 is larger than the training set (3 images of folder); lower --batch-size / batchSize');
   });
 });
 

@@ -44,7 +44,7 @@ function pickRunner(): ReadOnlyRunner {
     run: (dir, args) => {
       chmodSync(dir, 0o555);
       const [command, ...rest] = [...prefix, process.execPath, BIN, ...args];
-      return collect(command!, rest);
+      return collect(command, rest);
     },
   });
   if (process.getuid?.() !== 0) return chmodRunner('chmod 555 (not root)', []);
@@ -60,7 +60,7 @@ function pickRunner(): ReadOnlyRunner {
     };
   }
   const setpriv = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-  const asNobody = spawnSync(setpriv[0]!, [...setpriv.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)})`]);
+  const asNobody = spawnSync(setpriv[0], [...setpriv.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)})`]);
   if (asNobody.status === 0) return chmodRunner('chmod 555 and setpriv to nobody (root without mount namespaces)', setpriv);
   throw new Error(
     'cannot make a folder read-only to a child process here: running as root, `unshare -m` + `mount -o remount,bind,ro` ' +

@@ -44,7 +44,7 @@ describe('normlab sweep', () => {
     expect(second.status, second.stderr).toBe(0);
     const events = second.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(events.find((e) => e.event === 'sweep_submitted')).toMatchObject({ recovered: 1 });
-    const resumed = events.find((e) => e.event === 'started' && e.runId === seen[0]!.runId);
+    const resumed = events.find((e) => e.event === 'started' && e.runId === seen[0].runId);
     expect(resumed?.resumedFromEpoch).toBeGreaterThanOrEqual(1);
     expect(events.at(-1)).toMatchObject({ event: 'sweep_done', allFinished: true });
 
@@ -53,10 +53,10 @@ describe('normlab sweep', () => {
       const runs = store.listRuns();
       expect(runs.map((r) => r.status)).toEqual(['finished', 'finished']);
       for (const s of seen) {
-        const point = store.getMetrics(s.runId, 'test_acc').test_acc!.find((p) => p.step === s.epoch);
+        const point = store.getMetrics(s.runId, 'test_acc').test_acc.find((p) => p.step === s.epoch);
         expect(point?.value).toBeCloseTo(s.test_acc, 10);
       }
-      for (const run of runs) expect(store.getMetrics(run.id, 'test_acc').test_acc!.map((p) => p.step)).toEqual([1, 2, 3]);
+      for (const run of runs) expect(store.getMetrics(run.id, 'test_acc').test_acc.map((p) => p.step)).toEqual([1, 2, 3]);
     } finally {
       store.close();
     }

@@ -36,7 +36,7 @@ describe('normlab train', () => {
     }
     expect(m.test_acc).toBeGreaterThanOrEqual(0);
     expect(m.test_acc).toBeLessThanOrEqual(1);
-    expect(m.test_acc5).toBeGreaterThanOrEqual(m.test_acc!);
+    expect(m.test_acc5).toBeGreaterThanOrEqual(m.test_acc);
   });
 
   it('--dp --json trains with DP-SGD: every epoch event carries ε, rising, and the run ends with done', async () => {
@@ -46,10 +46,10 @@ describe('normlab train', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const epochs = lines.filter((l) => l.event === 'epoch').map((l) => l.metrics as Record<string, number | null>);
     expect(epochs).toHaveLength(2);
-    expect(epochs[0]!.epsilon).toBeGreaterThan(0);
-    expect(epochs[1]!.epsilon).toBeGreaterThan(epochs[0]!.epsilon!);
-    expect(epochs[1]!.epsilon).toBeLessThanOrEqual(8 + 1e-6);
-    expect(epochs[0]!.train_acc).toBeNull(); // NaN (not measured under DP) in JSON
+    expect(epochs[0].epsilon).toBeGreaterThan(0);
+    expect(epochs[1].epsilon).toBeGreaterThan(epochs[0].epsilon!);
+    expect(epochs[1].epsilon).toBeLessThanOrEqual(8 + 1e-6);
+    expect(epochs[0].train_acc).toBeNull(); // NaN (not measured under DP) in JSON
     expect(lines.at(-1)).toMatchObject({ event: 'done', status: 'finished' });
   });
 

@@ -34,11 +34,11 @@ beforeAll(async () => {
   const store = ExperimentStore.open(db);
   const { sweep } = store.upsertSweep({ name: 'study', spec: {} });
   const [diverged, finished] = store.addRuns(sweep.id, [spec({ seed: 1 }), spec({ seed: 2 })]).runs;
-  for (const [run, status] of [[diverged!, 'diverged'], [finished!, 'finished']] as const) {
+  for (const [run, status] of [[diverged, 'diverged'], [finished, 'finished']] as const) {
     store.markRunning(run.id, 'cpu:0');
     store.apply(run.id, { event: 'done', status, metrics: finalMetrics() });
   }
-  ids = { diverged: diverged!.id, finished: finished!.id, groupKey: store.getRun(diverged!.id)!.groupKey };
+  ids = { diverged: diverged.id, finished: finished.id, groupKey: store.getRun(diverged.id)!.groupKey };
   store.close();
   const ui = join(dir, 'ui');
   mkdirSync(ui);

@@ -83,8 +83,8 @@ describe('serve attached to a store that `normlab sweep` schedules', () => {
     });
     sweep = child;
     let sweepErr = '';
-    child.stdout!.resume();
-    child.stderr!.on('data', (d: Buffer) => (sweepErr += d.toString()));
+    child.stdout.resume();
+    child.stderr.on('data', (d: Buffer) => (sweepErr += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
 
     // the sweep's run is training before serve opens the DB
@@ -131,7 +131,7 @@ describe('serve attached to a store that `normlab sweep` schedules', () => {
       async () => {
         const text = (await row.textContent()) ?? '';
         const m = /(\d)\/4 epochs done/.exec(text);
-        if (m) epochsShown.add(m[1]!);
+        if (m) epochsShown.add(m[1]);
         if (m && Number(m[1]) >= 1 && !shotWhileRunning) {
           shotWhileRunning = true;
           await page.screenshot({ path: join(RESULTS_DIR, 'attached-runs-following.png'), fullPage: true });
@@ -184,7 +184,7 @@ describe('serve attached to a store that `normlab sweep` schedules', () => {
   });
 
   it('with --no-scheduler reports the holder (here the first server), then nobody, and says queued runs wait', async () => {
-    const holder = servers[0]!;
+    const holder = servers[0];
     const viewer = await startServe(['--db', db, '--no-scheduler', '--static-dir', ui]);
     servers.push(viewer);
     expect(await queueState(viewer)).toMatchObject({ paused: null, hasScheduler: false, scheduledBy: { pid: holder.child.pid, self: false } });

@@ -15,7 +15,7 @@ const BASE_ACC: Record<string, number> = { knresnet18: 0.8, resnet18_bn: 0.78, r
 
 /** The final test accuracy the fixture gives a run; tests recompute means from it. */
 export function fixtureFinalAcc(model: string, batchSize: number, seed: number): number {
-  return BASE_ACC[model]! - (batchSize === 128 ? 0.02 : 0) + seed * 0.005;
+  return BASE_ACC[model] - (batchSize === 128 ? 0.02 : 0) + seed * 0.005;
 }
 
 function summary(center: number, spread: number, step: number): DistributionSummary {
@@ -71,8 +71,8 @@ export function populateFixtureStore(file: string): { sweepId: number; runIds: n
       parseRunSpec({ model: 'resnet18_bn', dataset: 'synthetic', epochs: FIXTURE_EPOCHS, batchSize: 32, lr: 0.4, seed: 1 }),
       parseRunSpec({ model: 'resnet18_bn', dataset: 'synthetic', epochs: FIXTURE_EPOCHS, batchSize: 32, lr: 0.8, seed: 1 }),
     ]);
-    const failedRunId = extra.runs[0]!.id;
-    const queuedRunId = extra.runs[1]!.id;
+    const failedRunId = extra.runs[0].id;
+    const queuedRunId = extra.runs[1].id;
     store.markRunning(failedRunId, 'cpu:1');
     store.failRun(failedRunId, 'worker process exited with code 1 before finishing', 'Error: out of memory');
     return { sweepId: sweep.id, runIds, failedRunId, queuedRunId };

@@ -58,7 +58,7 @@ describe('live updates', () => {
     await new Promise((r) => setTimeout(r, 500));
     ws.close();
     expect(batches).toHaveLength(1);
-    const events = batches[0]!;
+    const events = batches[0];
     const progress = events.filter((e) => e.type === 'worker');
     expect(progress).toHaveLength(300);
     expect(progress.every((e) => e.type === 'worker' && e.event.event === 'progress' && e.event.batch === 5)).toBe(true);

@@ -46,7 +46,7 @@ const bearer = (serve: ServeProcess) => ({ Authorization: `Bearer ${serve.token}
 async function signIn(serve: ServeProcess): Promise<string> {
   const landing = await call(serve, 'GET', `/?token=${serve.token}`);
   expect(landing.status).toBe(302);
-  return String(landing.headers['set-cookie']).split(';')[0]!;
+  return String(landing.headers['set-cookie']).split(';')[0];
 }
 
 /** Opens /api/live; resolves with the HTTP status of a refusal (and its body) or 101 once the hello arrives. */

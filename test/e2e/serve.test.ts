@@ -80,7 +80,7 @@ describe('normlab serve: access', () => {
     const cookie = landing.headers.get('set-cookie')!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
-    const res = await api('/api/sweeps', { headers: { Cookie: cookie.split(';')[0]! } });
+    const res = await api('/api/sweeps', { headers: { Cookie: cookie.split(';')[0] } });
     expect(res.status).toBe(200);
     expect((await api('/?token=nope', { redirect: 'manual' })).status).toBe(401);
   });

@@ -42,13 +42,13 @@ describe('kill -9 of normlab sweep at each phase of an epoch', () => {
     try {
       const [run] = store.listRuns();
       expect(run).toMatchObject({ status: 'finished', epochsCompleted: 2, attempts: 2 });
-      expect(store.getMetrics(run!.id, 'test_acc').test_acc!.map((p) => p.step)).toEqual([1, 2]);
+      expect(store.getMetrics(run.id, 'test_acc').test_acc.map((p) => p.step)).toEqual([1, 2]);
       const report = auditStore(store);
       expect(report).toMatchObject({ runs: 1, epochsExpected: 2, epochsPresent: 2, lostEpochs: [], duplicateRows: 0, trainedTwice: [] });
       // the store holds all of the journal, and says so
-      const journal = readJournal(run!.checkpointDir!);
-      expect(run!.journalAck).toEqual({ journal: journal[0]!.journal, seq: journal.at(-1)!.seq });
-      expect(store.getLogs(run!.id).map((l) => l.message).join('\n')).not.toMatch(/cannot go from/);
+      const journal = readJournal(run.checkpointDir!);
+      expect(run.journalAck).toEqual({ journal: journal[0].journal, seq: journal.at(-1)!.seq });
+      expect(store.getLogs(run.id).map((l) => l.message).join('\n')).not.toMatch(/cannot go from/);
     } finally {
       store.close();
     }
@@ -63,7 +63,7 @@ describe('kill -9 of normlab sweep at each phase of an epoch', () => {
     const store = ExperimentStore.open(setup.db, { readonly: true });
     try {
       const [run] = store.listRuns();
-      const journal = readJournal(run!.checkpointDir!);
+      const journal = readJournal(run.checkpointDir!);
       // what it did after its parent died is in its journal, for the next start to replay
       expect(journal.filter((e) => e.event === 'checkpoint').at(-1)).toMatchObject({ reason: 'cancel', epoch: 0 });
       expect(journal.at(-1)).toMatchObject({ event: 'done', status: 'interrupted', pid: held.workerPid });

@@ -38,8 +38,8 @@ describe('checkpoints belong to their store', () => {
     const b = { ...sweepSetup('normlab-two-dbs-spec-', bSpec), dir: a.dir, db: join(a.dir, 'b.db') };
     const second = runSweep(b);
     expect(second.status, second.stderr).toBe(0);
-    const runA = readStore(join(a.dir, 'a.db'), (s) => s.listRuns()[0]!);
-    const [runB, metricsB] = readStore(b.db, (s) => [s.listRuns()[0]!, s.getMetrics(s.listRuns()[0]!.id)] as const);
+    const runA = readStore(join(a.dir, 'a.db'), (s) => s.listRuns()[0]);
+    const [runB, metricsB] = readStore(b.db, (s) => [s.listRuns()[0], s.getMetrics(s.listRuns()[0].id)] as const);
     expect(runB.id).toBe(runA.id);
     expect(runB).toMatchObject({ status: 'finished', epochsCompleted: 1 });
     expect(metricsB.test_acc).toHaveLength(1);
@@ -78,7 +78,7 @@ describe('one scheduler per DB', () => {
       const [run] = st.listRuns();
       expect(run).toMatchObject({ status: 'finished', attempts: 1, epochsCompleted: 3 });
       expect(auditStore(st)).toMatchObject({ lostEpochs: [], duplicateRows: 0, trainedTwice: [] });
-      expect(st.getLogs(run!.id).map((l) => l.message).join('\n')).not.toMatch(/cannot go from|requeued/);
+      expect(st.getLogs(run.id).map((l) => l.message).join('\n')).not.toMatch(/cannot go from|requeued/);
       expect(st.lease()).toBeNull();
     });
   });
@@ -93,7 +93,7 @@ describe('one scheduler per DB', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let serveErr = '';
-    serve.stderr!.setEncoding('utf8').on('data', (c: string) => (serveErr += c));
+    serve.stderr.setEncoding('utf8').on('data', (c: string) => (serveErr += c));
     try {
       const result = await sweep.exited;
       expect(result.code, result.stderr).toBe(0);

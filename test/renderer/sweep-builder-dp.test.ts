@@ -96,11 +96,11 @@ describe('sweep builder: Differential privacy (DP-SGD)', () => {
 
   it('run detail shows the privacy spent from the epoch metrics', async () => {
     const [run] = await env.client.listRuns({ sweepId, limit: 1 });
-    env.store.markRunning(run!.id, 'cpu:0');
-    env.store.apply(run!.id, { event: 'epoch', epoch: 1, metrics: epochMetrics({ train_acc: NaN, epsilon: 4.8789 }) });
-    env.store.apply(run!.id, { event: 'epoch', epoch: 2, metrics: epochMetrics({ train_acc: NaN, epsilon: 7.9997 }) });
+    env.store.markRunning(run.id, 'cpu:0');
+    env.store.apply(run.id, { event: 'epoch', epoch: 1, metrics: epochMetrics({ train_acc: NaN, epsilon: 4.8789 }) });
+    env.store.apply(run.id, { event: 'epoch', epoch: 2, metrics: epochMetrics({ train_acc: NaN, epsilon: 7.9997 }) });
     env.store.flush();
-    const { wrapper } = await mountAt(`/runs/${run!.id}`, RunDetailView, { id: run!.id });
+    const { wrapper } = await mountAt(`/runs/${run.id}`, RunDetailView, { id: run.id });
     await vi.waitFor(() => expect(wrapper.find('[data-testid="privacy"]').exists()).toBe(true));
     expect(wrapper.find('[data-testid="privacy"]').text()).toBe('Privacy spent (DP-SGD)ε 8.000 of 8 at δ 8e-7');
     const chart = wrapper.findAll('line-chart-stub').find((c) => c.attributes('title') === 'Privacy spent');

@@ -16,10 +16,10 @@ function gradients(x: Shape4, filter: Shape4, pad: Pad, seed: string): { dx: Flo
   return tf.tidy(() => {
     const xs = tensor4(x, `${seed}x`);
     const w = tensor4(filter, `${seed}w`);
-    const conv = (a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad as 'same');
-    const r = tensor4(conv(xs, w).shape as Shape4, `${seed}r`);
+    const conv = (a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad);
+    const r = tensor4(conv(xs, w).shape, `${seed}r`);
     const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv(a, b).mul(r).sum())([xs, w]);
-    return { dx: (dx as tf.Tensor).dataSync() as Float32Array, dw: (dw as tf.Tensor).dataSync() as Float32Array };
+    return { dx: (dx).dataSync() as Float32Array, dw: (dw).dataSync() as Float32Array };
   });
 }
 

@@ -33,8 +33,8 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
   }
   return diff / Math.max(scale, 1e-12);
 }
@@ -51,10 +51,10 @@ function convGradients(c: ConvCase, seed: string): { dx: Float32Array; dw: Float
   return tf.tidy(() => {
     const x = tensor4(c.x, `${seed}x`);
     const w = tensor4(c.filter, `${seed}w`);
-    const outShape = tf.conv2d(x, w, c.strides, c.pad).shape as Shape4;
+    const outShape = tf.conv2d(x, w, c.strides, c.pad).shape;
     const r = tensor4(outShape, `${seed}r`);
     const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad).mul(r).sum())([x, w]);
-    return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
+    return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
   });
 }
 
@@ -87,7 +87,7 @@ const NAMED_CASES: ConvCase[] = [
 function randomCases(count: number, seed: string): ConvCase[] {
   const rng = seedrandom(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
-  const pick = <T>(options: readonly T[]): T => options[int(0, options.length - 1)]!;
+  const pick = <T>(options: readonly T[]): T => options[int(0, options.length - 1)];
   const cases: ConvCase[] = [];
   while (cases.length < count) {
     const k = pick([1, 2, 3, 7] as const);
@@ -126,8 +126,8 @@ describe('wasm conv2d gradients match the cpu backend', () => {
       const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tensor4(xShape, 'x'), dy }, { ...attrs, filterShape });
       return [(dx as tf.Tensor).dataSync() as Float32Array, (dw as tf.Tensor).dataSync() as Float32Array];
     }));
-    expect(relativeError(wasm[0]!, cpu[0]!)).toBeLessThan(1e-4);
-    expect(relativeError(wasm[1]!, cpu[1]!)).toBeLessThan(1e-4);
+    expect(relativeError(wasm[0], cpu[0])).toBeLessThan(1e-4);
+    expect(relativeError(wasm[1], cpu[1])).toBeLessThan(1e-4);
   });
 
   it('serves conv2dTranspose, which runs on Conv2DBackpropInput', async () => {
@@ -169,7 +169,7 @@ describe('registration', () => {
     expect(after.every((f) => typeof f === 'function')).toBe(true);
     const builtin = builtinWasmKernel('Conv2DBackpropInput');
     expect(builtin).toBeDefined();
-    expect(builtin!.kernelFunc).not.toBe(tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc);
+    expect(builtin!.kernelFunc).not.toBe(tf.getKernel('Conv2DBackpropInput', 'wasm').kernelFunc);
     expect(builtinWasmKernel('Conv2DBackpropFilter')).toBeUndefined(); // wasm never had one
   });
 });
@@ -204,7 +204,7 @@ describe('MaxPoolGrad on wasm', () => {
   ];
   const poolGrad = (pool: (x: tf.Tensor4D) => tf.Tensor4D, x: () => tf.Tensor4D) => tf.tidy(() => {
     const input = x();
-    const r = tensor4(pool(input).shape as Shape4, 'pool-dy');
+    const r = tensor4(pool(input).shape, 'pool-dy');
     return tf.grad((a: tf.Tensor) => pool(a as tf.Tensor4D).mul(r).sum())(input).dataSync() as Float32Array;
   });
 
@@ -239,7 +239,7 @@ function networkGradients(): Float32Array[] {
     const labels = tf.tensor1d([3, 1], 'int32');
     const names = Object.keys(p) as (keyof typeof p)[];
     const loss = (...args: tf.Tensor[]): tf.Scalar => {
-      const v = Object.fromEntries(names.map((n, i) => [n, args[i]!])) as Record<keyof typeof p, tf.Tensor>;
+      const v = Object.fromEntries(names.map((n, i) => [n, args[i]])) as Record<keyof typeof p, tf.Tensor>;
       const stem = tf.relu(tf.conv2d(v.x as tf.Tensor4D, v.stem as tf.Tensor4D, 2, explicit(3, 3, 3, 3))); // [2,8,8,6]
       const b = tf.conv2d(stem, v.conv3 as tf.Tensor4D, 1, 'same');
       const mish = b.mul(tf.tanh(tf.softplus(b)));
@@ -280,7 +280,7 @@ describe('training-path ops on wasm', () => {
     expect(wasm).toHaveLength(8);
     wasm.forEach((g, i) => {
       expect(g.some((value) => value !== 0)).toBe(true);
-      expect(relativeError(g, cpu[i]!)).toBeLessThan(1e-4);
+      expect(relativeError(g, cpu[i])).toBeLessThan(1e-4);
     });
   });
 });

@@ -30,8 +30,8 @@ export function register(program: Command): void {
       }
       const table = rows.map((r) => [r.name, r.family, r.norm, r.params.toLocaleString('en')]);
       const header = ['model', 'family', 'norm', `params (${o.classes} classes)`];
-      const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-      const line = (cells: string[]) => cells.map((c, i) => (i === 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+      const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+      const line = (cells: string[]) => cells.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
       process.stdout.write([line(header), ...table.map(line)].join('\n') + '\n');
     });
 }

@@ -39,8 +39,8 @@ describe('NormLabService', () => {
     const first = await service.submitSweep(spec);
     expect(first).toMatchObject({ name: 'kn-vs-bn', sweepCreated: true, groups: 2, runs: { total: 4, created: 4, existing: 0 } });
     const [r1, r2] = await service.listRuns({ sweepId: first.sweepId, limit: 2 });
-    runToEnd(store, r1!.id, 0.6);
-    runToEnd(store, r2!.id, 0.5);
+    runToEnd(store, r1.id, 0.6);
+    runToEnd(store, r2.id, 0.5);
 
     const again = await service.submitSweep(spec);
     expect(again).toMatchObject({ sweepId: first.sweepId, sweepCreated: false, runs: { total: 4, created: 0, existing: 4 } });
@@ -90,26 +90,26 @@ describe('NormLabService', () => {
     const { store, service } = open();
     const { sweepId } = await service.submitSweep({ name: 's', base: { ...base, model: 'knresnet18', lr: 0.1 }, repeats: 2 });
     const runs = await service.listRuns({ sweepId });
-    runToEnd(store, runs[0]!.id, 0.6);
-    runToEnd(store, runs[1]!.id, 0.7);
-    store.apply(runs[1]!.id, { event: 'log', level: 'info', message: 'after the end' });
-    store.apply(runs[1]!.id, { event: 'checkpoint', epoch: 2, path: '/ck/final', reason: 'final' });
+    runToEnd(store, runs[0].id, 0.6);
+    runToEnd(store, runs[1].id, 0.7);
+    store.apply(runs[1].id, { event: 'log', level: 'info', message: 'after the end' });
+    store.apply(runs[1].id, { event: 'checkpoint', epoch: 2, path: '/ck/final', reason: 'final' });
 
-    const detail = await service.getRun(runs[1]!.id);
+    const detail = await service.getRun(runs[1].id);
     expect(detail.run.status).toBe('finished');
-    expect(detail.latestMetrics.test_acc!.value).toBe(0.7);
+    expect(detail.latestMetrics.test_acc.value).toBe(0.7);
     expect(detail.params.model).toBe('knresnet18');
     expect(detail.latestCheckpoint!.path).toBe('/ck/final');
-    expect((await service.getRunMetrics(runs[1]!.id, 'test_acc')).test_acc!.map((p) => p.value)).toEqual([0.35, 0.7]);
-    expect((await service.getRunLogs(runs[1]!.id)).map((l) => l.message)).toEqual(['after the end']);
-    expect((await service.getRunCheckpoints(runs[1]!.id)).length).toBe(1);
+    expect((await service.getRunMetrics(runs[1].id, 'test_acc')).test_acc.map((p) => p.value)).toEqual([0.35, 0.7]);
+    expect((await service.getRunLogs(runs[1].id)).map((l) => l.message)).toEqual(['after the end']);
+    expect((await service.getRunCheckpoints(runs[1].id)).length).toBe(1);
 
     const [group] = await service.compare({ sweepId });
-    expect(group!.n).toBe(2);
-    expect(group!.finalTestAcc.mean).toBeCloseTo(0.65, 12);
-    expect(group!.finalTestAcc.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
-    const [curve] = await service.curves([group!.groupKey], 'test_acc');
-    expect(curve!.points.map((p) => [p.epoch, p.n])).toEqual([[1, 2], [2, 2]]);
+    expect(group.n).toBe(2);
+    expect(group.finalTestAcc.mean).toBeCloseTo(0.65, 12);
+    expect(group.finalTestAcc.sd).toBeCloseTo(Math.SQRT1_2 * 0.1, 12);
+    const [curve] = await service.curves([group.groupKey], 'test_acc');
+    expect(curve.points.map((p) => [p.epoch, p.n])).toEqual([[1, 2], [2, 2]]);
 
     for (const value of [detail, group, curve, await service.listSweeps()]) {
       expect(JSON.parse(JSON.stringify(value))).toEqual(value);
@@ -150,13 +150,13 @@ describe('NormLabService', () => {
     const alone = open();
     const { sweepId } = await alone.service.submitSweep({ name: 's', base: { ...base, model: 'cnn', lr: 0.1 }, repeats: 2 });
     const [a, b] = await alone.service.listRuns({ sweepId });
-    expect((await alone.service.cancel(a!.id)).status).toBe('cancelled');
-    expect((await alone.service.retry(a!.id)).status).toBe('queued');
-    alone.store.markRunning(b!.id, 'cpu:0');
-    expect((await rejection(alone.service.cancel(b!.id))).code).toBe('unavailable');
+    expect((await alone.service.cancel(a.id)).status).toBe('cancelled');
+    expect((await alone.service.retry(a.id)).status).toBe('queued');
+    alone.store.markRunning(b.id, 'cpu:0');
+    expect((await rejection(alone.service.cancel(b.id))).code).toBe('unavailable');
     expect((await rejection(alone.service.pause())).code).toBe('unavailable');
     expect(await alone.service.devices()).toEqual([]);
-    expect((await rejection(alone.service.retry(b!.id))).code).toBe('conflict');
+    expect((await rejection(alone.service.retry(b.id))).code).toBe('conflict');
     alone.store.close();
 
     // a minimal scheduler: acts on the store and remembers what it was asked
@@ -174,13 +174,13 @@ describe('NormLabService', () => {
     holder = withScheduler.store;
     const sub = await withScheduler.service.submitSweep({ name: 's', base: { ...base, model: 'cnn', lr: 0.1 } });
     const [run] = await withScheduler.service.listRuns({ sweepId: sub.sweepId });
-    withScheduler.store.markRunning(run!.id, 'cpu:0');
-    expect((await withScheduler.service.cancel(run!.id)).status).toBe('cancelled');
-    expect((await withScheduler.service.retry(run!.id)).status).toBe('queued');
+    withScheduler.store.markRunning(run.id, 'cpu:0');
+    expect((await withScheduler.service.cancel(run.id)).status).toBe('cancelled');
+    expect((await withScheduler.service.retry(run.id)).status).toBe('queued');
     await withScheduler.service.pause();
     await withScheduler.service.resume();
-    expect((await withScheduler.service.devices())[0]!.id).toBe('cpu:0');
-    expect(calls).toEqual(['queueChanged', `cancel ${run!.id}`, `retry ${run!.id}`, 'pause', 'resume']);
+    expect((await withScheduler.service.devices())[0].id).toBe('cpu:0');
+    expect(calls).toEqual(['queueChanged', `cancel ${run.id}`, `retry ${run.id}`, 'pause', 'resume']);
     withScheduler.store.close();
   });
 });

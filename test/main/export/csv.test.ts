@@ -30,14 +30,14 @@ beforeAll(() => {
   ]).runs.map((r) => r.id);
   const accs = [0.61, 0.64, 0.6];
   accs.forEach((acc, i) => {
-    store.markRunning(ids[i]!, 'gpu:0');
+    store.markRunning(ids[i], 'gpu:0');
     for (let epoch = 1; epoch <= 2; epoch++) {
-      store.apply(ids[i]!, { event: 'epoch', epoch, metrics: epochMetrics({ test_acc: (acc * epoch) / 2, train_loss: epoch === 2 && i === 2 ? NaN : 1 }) });
+      store.apply(ids[i], { event: 'epoch', epoch, metrics: epochMetrics({ test_acc: (acc * epoch) / 2, train_loss: epoch === 2 && i === 2 ? NaN : 1 }) });
     }
-    store.apply(ids[i]!, { event: 'done', status: 'finished', metrics: finalMetrics({ test_acc: acc, best_test_acc: acc + 0.02 }) });
+    store.apply(ids[i], { event: 'done', status: 'finished', metrics: finalMetrics({ test_acc: acc, best_test_acc: acc + 0.02 }) });
   });
-  store.markRunning(ids[3]!, 'gpu:1');
-  store.failRun(ids[3]!, awkward);
+  store.markRunning(ids[3], 'gpu:1');
+  store.failRun(ids[3], awkward);
   otherSweepId = store.upsertSweep({ name: 'other', spec: {} }).sweep.id;
   store.addRuns(otherSweepId, [spec({ model: 'cnn', seed: 7 })]);
   store.close();
@@ -66,9 +66,9 @@ describe('CSV export', () => {
       expect([row.sweep_id, row.dataset, row.lr, row.batch_size, row.epochs]).toEqual([String(sweepId), 'synthetic', '0.1', '32', '3']);
       expect(row.group_key).toMatch(/^[0-9a-f]{16}$/);
     }
-    expect(rows[3]!.error_reason).toBe(awkward);
-    expect(rows[0]!.group_key).toBe(rows[2]!.group_key);
-    expect(new Date(rows[0]!.created_at!).getTime()).toBeGreaterThan(0);
+    expect(rows[3].error_reason).toBe(awkward);
+    expect(rows[0].group_key).toBe(rows[2].group_key);
+    expect(new Date(rows[0].created_at).getTime()).toBeGreaterThan(0);
   });
 
   it('exports aggregates with mean and sample SD per config group', async () => {
@@ -77,14 +77,14 @@ describe('CSV export', () => {
     store.close();
     const rows = readCsv(csv);
     expect(count).toBe(2);
-    expect(Object.keys(rows[0]!)).toEqual([...EXPORT_COLUMNS.aggregates]);
+    expect(Object.keys(rows[0])).toEqual([...EXPORT_COLUMNS.aggregates]);
     const [kn, resnet] = rows;
-    expect([kn!.model, kn!.n, kn!.seeds, kn!.runs_total]).toEqual(['knresnet18', '3', '1;2;3', '3']);
-    expect(Number(kn!.final_test_acc_mean)).toBeCloseTo((0.61 + 0.64 + 0.6) / 3, 12);
-    expect(Number(kn!.final_test_acc_sd)).toBeCloseTo(sampleSd([0.61, 0.64, 0.6]), 12);
-    expect(Number(kn!.best_test_acc_sd)).toBeCloseTo(sampleSd([0.63, 0.66, 0.62]), 12);
-    expect(JSON.parse(kn!.config!)).toMatchObject({ model: 'knresnet18', lr: 0.1 });
-    expect([resnet!.model, resnet!.n, resnet!.final_test_acc_mean, resnet!.final_test_acc_sd, resnet!.runs_failed]).toEqual([
+    expect([kn.model, kn.n, kn.seeds, kn.runs_total]).toEqual(['knresnet18', '3', '1;2;3', '3']);
+    expect(Number(kn.final_test_acc_mean)).toBeCloseTo((0.61 + 0.64 + 0.6) / 3, 12);
+    expect(Number(kn.final_test_acc_sd)).toBeCloseTo(sampleSd([0.61, 0.64, 0.6]), 12);
+    expect(Number(kn.best_test_acc_sd)).toBeCloseTo(sampleSd([0.63, 0.66, 0.62]), 12);
+    expect(JSON.parse(kn.config)).toMatchObject({ model: 'knresnet18', lr: 0.1 });
+    expect([resnet.model, resnet.n, resnet.final_test_acc_mean, resnet.final_test_acc_sd, resnet.runs_failed]).toEqual([
       'resnet18', '0', '', '', '1',
     ]);
   });
@@ -101,7 +101,7 @@ describe('CSV export', () => {
     for (const id of ids.slice(0, 3)) {
       for (const epoch of [1, 2]) {
         for (const key of keys) {
-          const row = rows[i++]!;
+          const row = rows[i++];
           expect([row.run_id, row.epoch, row.key]).toEqual([String(id), String(epoch), key]);
         }
       }

@@ -8,7 +8,7 @@ describe('device detection', () => {
     expect(devices).toHaveLength(2);
     expect(devices[0]).toMatchObject({ id: 'gpu:0', index: 0, name: 'NVIDIA A40', memoryTotalMiB: 46068, memoryUsedMiB: 512, utilizationPct: 3, slots: 2 });
     expect(devices[1]).toMatchObject({ id: 'gpu:1', index: 1, name: 'Tesla K80', memoryTotalMiB: 11441 });
-    expect(devices[1]!.memoryUsedMiB).toBeUndefined();
+    expect(devices[1].memoryUsedMiB).toBeUndefined();
   });
 
   it('finds the GPUs a (fake) nvidia-smi reports', async () => {

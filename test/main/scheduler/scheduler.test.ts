@@ -41,7 +41,7 @@ describe('scheduler with real worker processes', () => {
     expect(events.filter((e) => e.event === 'done')).toHaveLength(4);
     // both slots were used: two runs overlapped in time
     const byStart = [...outcome.runs].sort((a, b) => a.startedAt! - b.startedAt!);
-    expect(byStart[1]!.startedAt!).toBeLessThan(byStart[0]!.finishedAt!);
+    expect(byStart[1].startedAt!).toBeLessThan(byStart[0].finishedAt!);
 
     // re-submitting the same spec queues nothing new
     const again = await runtime.service.submitSweep(tinySweep('complete', { models: ['cnn', 'kn_cnn'], seeds: [1, 2] }));
@@ -70,7 +70,7 @@ describe('scheduler with real worker processes', () => {
     const sweep = tinySweep('dies', { epochs: 3 });
     const done = runSweepToEnd(runtime, sweep, quiet);
     const pid = await waitFor(() => runtime.scheduler.slotsView()[0]?.pid, 20_000, 'a worker to start');
-    const runId = runtime.scheduler.slotsView()[0]!.runId!;
+    const runId = runtime.scheduler.slotsView()[0].runId!;
     await waitFor(() => runtime.store.getMetrics(runId).test_acc?.length, 60_000, 'the first epoch');
     process.kill(pid, 'SIGKILL');
     // the OOM killer's victim needs no click: the run is back on a new worker
@@ -79,42 +79,42 @@ describe('scheduler with real worker processes', () => {
       return view?.runId === runId && view.pid !== pid ? view.pid : null;
     }, 30_000, 'the automatic retry');
     expect(runtime.store.getRun(runId)).toMatchObject({ autoRetries: 1, attempts: 2 });
-    process.kill(second!, 'SIGKILL');
+    process.kill(second, 'SIGKILL');
     const outcome = await done;
-    const failed = outcome.runs[0]!;
+    const failed = outcome.runs[0];
     expect(failed.status).toBe('failed');
     expect(failed.errorReason).toMatch(/killed by SIGKILL/);
     expect(runtime.store.getLogs(runId).map((l) => l.message)).toContainEqual(expect.stringMatching(/retrying automatically \(1 of 1\) after: worker process killed by SIGKILL/));
-    expect(runtime.store.getMetrics(runId).test_acc!.length).toBeGreaterThanOrEqual(1);
+    expect(runtime.store.getMetrics(runId).test_acc.length).toBeGreaterThanOrEqual(1);
 
     await runtime.service.retry(runId);
     await waitFor(() => ['finished', 'failed'].includes(runtime.store.getRun(runId)!.status) && runtime.scheduler.isIdle(), 90_000, 'the retried run');
     const retried = runtime.store.getRun(runId)!;
     expect(retried.status).toBe('finished');
     expect(retried.epochsCompleted).toBe(3);
-    const epochs = runtime.store.getMetrics(runId).test_acc!.map((p) => p.step);
+    const epochs = runtime.store.getMetrics(runId).test_acc.map((p) => p.step);
     expect(new Set(epochs)).toEqual(new Set([1, 2, 3]));
   });
 
   it('hands the next run to a worker started ahead while the slot was busy, and drops spares when the queue is empty', async () => {
     const runtime = await open(tempDir(), { cpuSlots: 1, nvidiaSmi: '/nonexistent' });
     const pids = new Map<number, number>();
-    runtime.scheduler.on('runStarted', (id) => pids.set(id, runtime.scheduler.slotsView()[0]!.pid!));
+    runtime.scheduler.on('runStarted', (id) => pids.set(id, runtime.scheduler.slotsView()[0].pid!));
     const done = runSweepToEnd(runtime, tinySweep('spares', { seeds: [1, 2] }), quiet);
     const spare = await waitFor(() => runtime.scheduler.slotsView()[0]?.sparePid, 20_000, 'a spare worker');
     const outcome = await done;
     expect(outcome.allFinished).toBe(true);
     const [first, second] = [...outcome.runs].sort((a, b) => a.startedAt! - b.startedAt!);
-    expect(pids.get(second!.id)).toBe(spare);
-    expect(pids.get(first!.id)).not.toBe(spare);
-    expect(runtime.scheduler.slotsView()[0]!.sparePid).toBeNull();
+    expect(pids.get(second.id)).toBe(spare);
+    expect(pids.get(first.id)).not.toBe(spare);
+    expect(runtime.scheduler.slotsView()[0].sparePid).toBeNull();
   });
 
   it('cancels a running run with a checkpoint, and a cancelled queued run never starts', async () => {
     const runtime = await open(tempDir(), { cpuSlots: 1, nvidiaSmi: '/nonexistent' });
     const done = runSweepToEnd(runtime, tinySweep('cancel', { epochs: 5, seeds: [1, 2] }), quiet);
     const runId = await waitFor(() => runtime.scheduler.slotsView()[0]?.runId, 20_000, 'a worker to start');
-    const queued = runtime.store.listRuns({ status: 'queued' })[0]!;
+    const queued = runtime.store.listRuns({ status: 'queued' })[0];
     await runtime.service.cancel(queued.id);
     await waitFor(() => runtime.store.getMetrics(runId).train_loss?.length, 60_000, 'the first epoch');
     await runtime.service.cancel(runId);

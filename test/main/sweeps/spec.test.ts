@@ -82,9 +82,9 @@ describe('sweep expansion', () => {
       ['resnet18', 0.1, 1], ['resnet18', 0.05, 1], ['resnet18', 0.025, 1],
     ]);
     expect(runs.map((r) => r.seed).slice(-1)).toEqual([3]);
-    expect(runs[0]!.momentum).toBe(0.9);
+    expect(runs[0].momentum).toBe(0.9);
     // the same config with another seed is the same group
-    expect(configGroupKey(runs[0]!)).toBe(configGroupKey(runs[6]!));
+    expect(configGroupKey(runs[0])).toBe(configGroupKey(runs[6]));
     expect(spec.priority).toBe(0);
   });
 
@@ -116,7 +116,7 @@ describe('DP-SGD sweeps', () => {
     // defaults applied inside dp, and the base's options kept in every run
     for (const r of runs) expect(r.dp).toMatchObject({ targetEpsilon: 8, logicalBatch: 256, delta: 8e-7 });
     // runs differing only in the clipping bound are different experiments
-    expect(configGroupKey(runs[0]!)).not.toBe(configGroupKey(runs[3]!));
+    expect(configGroupKey(runs[0])).not.toBe(configGroupKey(runs[3]));
   });
 
   it('refines the dp-paper preset instead of replacing its dp options', () => {
