@@ -84,6 +84,55 @@ const PRESETS: Preset[] = [
       lowResolution: false,
     },
   },
+  {
+    // the reference's reproducibility/convnext.sh: torchvision's classification recipe for ConvNeXt
+    name: 'convnext-paper',
+    description:
+      'ConvNeXt recipe of the paper (torchvision): AdamW lr 1e-3 at batch 256, wd 0.05 (none on norm layers), 5 warm-up epochs then cosine, ' +
+      'label smoothing 0.1, mixup 0.2, cutmix 1.0, TrivialAugmentWide, random erasing 0.1, EMA, train crop 176, val resize 232 / crop 224, ' +
+      'repeated augmentation ×4, 600 epochs',
+    fields: {
+      dataset: 'folder',
+      model: 'convnext_tiny',
+      imageSize: 224,
+      trainCropSize: 176,
+      valResizeSize: 232,
+      epochs: 600,
+      batchSize: 256,
+      lr: 1e-3,
+      optimizer: 'adamw',
+      weightDecay: 0.05,
+      normWeightDecay: 0,
+      schedule: { kind: 'warmup-cosine', warmupEpochs: 5, warmupDecay: 0.01, minLr: 0 },
+      labelSmoothing: 0.1,
+      mixupAlpha: 0.2,
+      cutmixAlpha: 1.0,
+      autoAugment: 'ta_wide',
+      randomErasing: 0.1,
+      modelEma: true,
+      emaDecay: 0.99998,
+      emaSteps: 32,
+      raReps: 4,
+      lowResolution: false,
+    },
+  },
+  {
+    // the paper's segmentation setting: 2 GPUs × 8 (one GPU: batch 8 accumulated twice)
+    name: 'cityscapes-paper',
+    description: 'Cityscapes recipe of the paper: SGD lr 0.01, momentum 0.9, wd 5e-4, poly decay power 0.9, 500 epochs, batch 16 as 8 × --accumulate 2, crop 1024x512, scale 0.5–2.0',
+    fields: {
+      dataset: 'cityscapes',
+      epochs: 500,
+      batchSize: 8,
+      accumulate: 2,
+      lr: 0.01,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      schedule: { kind: 'poly', power: 0.9 },
+      cropSize: [1024, 512],
+      scaleRange: [0.5, 2.0],
+    },
+  },
   dpPaperRecipe,
 ];
 

@@ -1,4 +1,5 @@
 import type { LrSchedule } from '../run-spec';
+import { warmupCosine } from './recipe/warmup-cosine';
 
 /** Where training stands when a learning rate is asked for. `epoch` is 0-based; `globalStep` counts steps done. */
 export interface SchedulePosition {
@@ -39,6 +40,10 @@ export function learningRateAt(schedule: LrSchedule, baseLr: number, pos: Schedu
       return cosineAnnealing(baseLr, schedule.decay, pos.epoch, pos.totalEpochs);
     case 'multistep':
       return multiStep(baseLr, schedule.milestones, schedule.gamma, pos.epoch);
+    case 'warmup-cosine':
+      return warmupCosine(baseLr, pos.epoch, {
+        totalEpochs: pos.totalEpochs, warmupEpochs: schedule.warmupEpochs, warmupDecay: schedule.warmupDecay, minLr: schedule.minLr,
+      });
     case 'poly':
       return polynomial(baseLr, schedule.power, pos.globalStep, pos.totalEpochs * pos.stepsPerEpoch);
   }

@@ -69,3 +69,34 @@ describe('normlab train flags, derived from the run spec schema', () => {
     expect(spec.dp).toEqual({ noiseMultiplier: 1.2, delta: 8e-7, maxGradNorm: 1, logicalBatch: 8192 });
   });
 });
+
+describe('normlab train flags of the ConvNeXt recipe and gradient accumulation', () => {
+  it('lists the recipe flags in --help with their defaults and where they apply', () => {
+    const help = trainCommand().helpInformation({ error: false }).replace(/\s+/g, ' ');
+    expect(help).toMatch(/--optimizer <name> optimizer \(choices: "sgd", "adamw", default: sgd\)|--optimizer <name> optimizer \(default: sgd\)/);
+    expect(help).toContain('--adam-beta2 <x> AdamW β2 (default: 0.999; adamw only)');
+    expect(help).toContain('--accumulate <n> gradient accumulation: micro-batches of --batch-size per optimizer step (default: 1)');
+    expect(help).toContain('--model-ema keep an exponential moving average of the weights');
+    expect(help).toContain('--ema-steps <n> update the EMA every N optimizer steps (default: 32; with --model-ema only)');
+    expect(help).toMatch(/--random-erasing <p> folder: probability of random erasing per training image \(default: 0; folder only\)/);
+    expect(help).toMatch(/--crop-size <w,h> cityscapes: training crop width,height \(default: 1024,512; cityscapes only\)/);
+    for (const flag of ['--label-smoothing', '--mixup-alpha', '--cutmix-alpha', '--norm-weight-decay', '--auto-augment', '--ra-reps',
+      '--train-crop-size', '--val-resize-size', '--warmup-epochs', '--warmup-decay', '--min-lr', '--ema-decay', '--adam-eps']) {
+      expect(help).toContain(flag);
+    }
+  });
+
+  it('turns the recipe flags into fields, and leaves them at defaults that keep the old behaviour when not given', () => {
+    const base = ['--model', 'cnn', '--dataset', 'synthetic', '--epochs', '6', '--batch-size', '8', '--lr', '0.1'];
+    const input = specOf([...base, '--optimizer', 'adamw', '--label-smoothing', '0.1', '--mixup-alpha', '0.2', '--cutmix-alpha', '1',
+      '--model-ema', '--ema-steps', '4', '--accumulate', '2', '--norm-weight-decay', '0', '--schedule', 'warmup-cosine', '--warmup-epochs', '2']);
+    expect(input).toMatchObject({
+      optimizer: 'adamw', labelSmoothing: 0.1, mixupAlpha: 0.2, cutmixAlpha: 1, modelEma: true, emaSteps: 4, accumulate: 2, normWeightDecay: 0,
+      schedule: { kind: 'warmup-cosine', warmupEpochs: 2, warmupDecay: 0.01, minLr: 0 },
+    });
+    const plain = parseRunSpec(specOf(base));
+    expect(plain).toMatchObject({ optimizer: 'sgd', labelSmoothing: 0, mixupAlpha: 0, cutmixAlpha: 0, modelEma: false, accumulate: 1, raReps: 0 });
+    expect(plain.normWeightDecay).toBeUndefined();
+    expect(() => specOf([...base, '--accumulate', '0'])).toThrow();
+  });
+});
