@@ -3,8 +3,12 @@ import { dirname, join } from 'node:path';
 import { NormLabService, type NormLabServiceOptions } from './api/service';
 import { SchedulerController } from './scheduler/controller';
 import { detectDevices, type Device, type DeviceDetectionOptions } from './scheduler/devices';
+import type { RunController } from './api/run-controller';
+import type { SchedulingPolicy } from './scheduler/policy';
 import { Scheduler } from './scheduler/scheduler';
 import { schedulerStoreFor } from './scheduler/store-adapter';
+import { SlurmController } from './slurm/slurm-controller';
+import { createSlurmScheduler, type SlurmSchedulerOptions } from './slurm/slurm-scheduler';
 import { ExperimentStore } from './store/experiment-store';
 
 export interface NormLabRuntimeOptions {
@@ -23,31 +27,49 @@ export interface NormLabRuntimeOptions {
   log?: (message: string) => void;
   /** The service's data folder, download listener and doctor settings (the scheduler is this runtime's own). */
   service?: Omit<NormLabServiceOptions, 'scheduler'>;
+  /**
+   * Place runs as Slurm batch jobs instead of on this machine's devices (slurmSchedulerOptions builds these from a
+   * sweep's executor spec); its `checkpointRoot` wins over the one above, since the nodes must share it.
+   */
+  executor?: SlurmSchedulerOptions;
 }
 
 /** The store, the scheduler and the service wired together: what the CLI, `normlab serve` and Electron share. */
-export interface NormLabRuntime {
+export interface NormLabRuntime<S extends SchedulingPolicy = Scheduler> {
   store: ExperimentStore;
-  scheduler: Scheduler;
+  /** The local slots' Scheduler, or with `executor` the Slurm executor's policy: the same policy either way. */
+  scheduler: S;
   service: NormLabService;
   devices: Device[];
   /** Waits for running workers; with `interruptRunning` they checkpoint and stop first, to resume next time. */
   close(opts?: { interruptRunning?: boolean }): Promise<void>;
 }
 
-export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabRuntime> {
+export async function openRuntime(opts: NormLabRuntimeOptions & { executor?: undefined }): Promise<NormLabRuntime>;
+export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabRuntime<SchedulingPolicy>>;
+export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabRuntime<SchedulingPolicy>> {
   mkdirSync(dirname(opts.dbFile), { recursive: true });
   const store = ExperimentStore.open(opts.dbFile);
   const log = opts.log ?? ((message: string) => process.stderr.write(`normlab: ${message}\n`));
   try {
-    const devices = await detectDevices(opts.devices);
-    const scheduler = new Scheduler(schedulerStoreFor(store, log), {
-      devices,
-      checkpointRoot: join(opts.checkpointRoot ?? join(dirname(opts.dbFile), 'checkpoints'), store.storeId),
-      workerEntry: opts.workerEntry,
-      maxAutoRetries: opts.maxAutoRetries,
-    });
-    const controller = new SchedulerController(scheduler, () => detectDevices(opts.devices));
+    let scheduler: SchedulingPolicy;
+    let controller: RunController;
+    let devices: Device[] = [];
+    if (opts.executor) {
+      const slurm = createSlurmScheduler(store, { log, maxAutoRetries: opts.maxAutoRetries, workerEntry: opts.workerEntry, ...opts.executor });
+      scheduler = slurm.policy;
+      controller = new SlurmController(slurm.policy, slurm.executor, /gpu/.test(opts.executor.gres ?? '') ? 'gpu' : 'cpu');
+    } else {
+      devices = await detectDevices(opts.devices);
+      const local = new Scheduler(schedulerStoreFor(store, log), {
+        devices,
+        checkpointRoot: join(opts.checkpointRoot ?? join(dirname(opts.dbFile), 'checkpoints'), store.storeId),
+        workerEntry: opts.workerEntry,
+        maxAutoRetries: opts.maxAutoRetries,
+      });
+      scheduler = local;
+      controller = new SchedulerController(local, () => detectDevices(opts.devices));
+    }
     const service = new NormLabService(store, controller, { ...opts.service, scheduler });
     // an lr search proposes its next runs only once the current ones have results
     scheduler.on('runEnded', (runId) => {

@@ -4,6 +4,7 @@ import type { SubmitSweepResult } from '../api/service';
 import type { SweepSpecArg } from '../api/schemas';
 import { EXIT_INTERRUPTED, handleStopSignals } from './stop-signals';
 import type { WorkerEvent } from '../../src-worker/protocol';
+import type { SchedulingPolicy } from '../scheduler/policy';
 import type { LeaseState } from '../scheduler/scheduler';
 
 const UNFINISHED: RunStatus[] = ['queued', 'running', 'interrupted'];
@@ -29,7 +30,7 @@ export interface SweepReporter {
  * while the searcher still proposes runs.
  */
 export async function runSweepToEnd(
-  runtime: NormLabRuntime,
+  runtime: NormLabRuntime<SchedulingPolicy>,
   spec: SweepSpecArg,
   reporter: SweepReporter,
   opts: { pollMs?: number; signal?: AbortSignal } = {},
@@ -94,7 +95,7 @@ export class SweepInterrupted extends Error {
  * second signal exits at once. Returns only when the sweep ends on its own.
  */
 export async function runSweepUntilSignalled(
-  runtime: NormLabRuntime, spec: SweepSpecArg, reporter: SweepReporter, onStopping: () => void = () => {},
+  runtime: NormLabRuntime<SchedulingPolicy>, spec: SweepSpecArg, reporter: SweepReporter, onStopping: () => void = () => {},
 ): Promise<SweepOutcome> {
   const abort = new AbortController();
   const stop: { closing: Promise<never> | null } = { closing: null };

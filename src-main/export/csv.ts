@@ -25,7 +25,7 @@ export interface ExportFilter {
 export const EXPORT_COLUMNS: Record<ExportKind, readonly string[]> = {
   runs: [
     'run_id', 'sweep_id', 'sweep_name', 'group_key', 'model', 'dataset', 'seed', 'lr', 'batch_size', 'epochs',
-    'status', 'final_test_acc', 'best_test_acc', 'final_test_loss', 'epochs_completed', 'device', 'attempts',
+    'status', 'final_test_acc', 'best_test_acc', 'final_test_loss', 'epochs_completed', 'device', 'job_id', 'attempts',
     'error_reason', 'created_at', 'started_at', 'finished_at',
   ],
   aggregates: [
@@ -45,7 +45,7 @@ function* runRows(store: ExperimentStore, filter: RunFilter): Generator<Cell[]> 
   for (const r of store.iterateRuns(filter) as Iterable<RunRecord>) {
     yield [
       r.id, r.sweepId, sweepNames.get(r.sweepId) ?? null, r.groupKey, r.model, r.dataset, r.seed, r.lr, r.batchSize,
-      r.epochs, r.status, r.finalTestAcc, r.bestTestAcc, r.finalTestLoss, r.epochsCompleted, r.device, r.attempts,
+      r.epochs, r.status, r.finalTestAcc, r.bestTestAcc, r.finalTestLoss, r.epochsCompleted, r.device, r.jobId, r.attempts,
       r.errorReason, iso(r.createdAt), iso(r.startedAt), iso(r.finishedAt),
     ];
   }

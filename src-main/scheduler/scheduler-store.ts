@@ -51,15 +51,17 @@ export interface SchedulerStore {
   // Re-attaching to runs that outlive the manager (Slurm jobs). A store without these members never re-attaches:
   // every run a dead manager left behind is recovered (interrupted, queued again) as before.
 
-  /** Records the executor's handle for a running run; cleared by the store when the run leaves `running`. */
+  /** Records the executor's handle for a running run; kept after the run ends (the record says which job ran it). */
   recordExecutorHandle?(runId: number, handle: string): void;
-  /** Runs still marked `running` that have a recorded handle, whoever placed them. */
+  /** Runs still marked `running` that have a recorded handle, whoever placed them; never a run that ended. */
   attachableRuns?(): AttachableRun[];
   /**
    * Makes `owner` the owner of a run that is still `running`, so `recoverInterrupted(owner)` leaves it alone;
    * false when the run is no longer running (cancelled while no manager watched it).
    */
   adoptRun?(runId: number, owner: string): boolean;
+  /** Where a running run trains once the executor knows it (the node a Slurm job got), recorded as its device. */
+  setRunDevice?(runId: number, device: string): void;
 }
 
 /** Whether this scheduler may place runs, and if not, who does. */

@@ -93,5 +93,13 @@ export function schedulerStoreFor(store: ExperimentStore, log: (message: string)
     hasQueued(): boolean {
       return store.countRuns({ status: 'queued' }) > 0;
     },
+    recordExecutorHandle(runId, handle) {
+      attempt(`recording the job of run ${runId}`, () => store.recordExecutorHandle(runId, handle), undefined);
+    },
+    attachableRuns: () => store.attachableRuns(),
+    adoptRun: (runId, owner) => store.adoptRun(runId, owner),
+    setRunDevice(runId, device) {
+      attempt(`recording the device of run ${runId}`, () => store.setRunDevice(runId, device), undefined);
+    },
   };
 }

@@ -35,6 +35,10 @@ export interface SlurmExecutorOptions extends SlurmJobOptions {
   requeueGraceMs?: number;
   /** Told once per submission (or adoption of a queued job), for `--json`'s `{"event": "submitted", "jobId": …}`. */
   onSubmitted?: (runId: number, jobId: string) => void;
+  /** Told when a run's job starts on a node (again after a requeue), so the node becomes the run's device. */
+  onNode?: (runId: number, node: string) => void;
+  /** Told when a run's job waits with a new reason (Resources, Priority, QOSMaxJobs…), for progress output. */
+  onPending?: (runId: number, jobId: string, reason: string) => void;
 }
 
 /** What the UI and CLI show for a run in Slurm: its job, the state, why it waits, where it runs. */
@@ -103,8 +107,14 @@ export class SlurmExecutor implements Executor {
    */
   reattach(handle: string, unit: string, launch: RunLaunch, observer: RunObserver): ExecutorRun | null {
     if (!/^\d+(_\d+)?$/.test(handle)) return null;
-    const label = this.runs.has(unit) ? (this.freeUnits()[0]?.label ?? `slurm#re-${launch.runId}`) : unit;
-    return this.track(new SlurmRun(label, launch, observer, this.client, this.opts, handle));
+    // the recorded unit may be the node the job ran on (its device): the run takes one of our places again, so
+    // re-attached runs count against maxJobs like the ones submitted now
+    const ours = this.labels.includes(unit) && !this.runs.has(unit);
+    const label = ours ? unit : (this.freeUnits()[0]?.label ?? `slurm#re-${launch.runId}`);
+    const run = this.track(new SlurmRun(label, launch, observer, this.client, this.opts, handle));
+    // events only after reattach returns (executor.ts): the policy adopts the run first, or kills it
+    setImmediate(() => run.sayReattached());
+    return run;
   }
 
   running(): ExecutorRun[] {
@@ -230,6 +240,12 @@ class SlurmRun implements ExecutorRun {
         this.submitting = false;
       }
     })();
+  }
+
+  /** The run's log says a new manager watches the job now (the store needs nothing else: the job id is recorded). */
+  sayReattached(): void {
+    if (this.stopWanted) return;
+    this.forward({ event: 'log', level: 'info', message: 'a restarted manager re-attached to its Slurm job' });
   }
 
   cancel(): void {
@@ -358,12 +374,16 @@ class SlurmRun implements ExecutorRun {
   private tell(state: JobState): void {
     if (state.phase === 'pending' && state.reason !== this.toldReason) {
       this.toldReason = state.reason;
-      if (state.reason) this.forward({ event: 'log', level: 'info', message: `Slurm job ${state.jobId} pending: ${state.reason}` });
+      if (state.reason) {
+        this.forward({ event: 'log', level: 'info', message: `Slurm job ${state.jobId} pending: ${state.reason}` });
+        this.opts.onPending?.(this.runId, state.jobId, state.reason);
+      }
     }
     if (state.phase === 'running' && state.nodes && state.nodes !== this.toldNode) {
       this.toldNode = state.nodes;
       this.toldReason = null;
       this.forward({ event: 'log', level: 'info', message: `Slurm job ${state.jobId} running on node ${state.nodes}` });
+      this.opts.onNode?.(this.runId, state.nodes);
     }
   }
 

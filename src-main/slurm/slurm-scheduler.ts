@@ -15,8 +15,17 @@ export interface SlurmSchedulerOptions extends SlurmExecutorOptions, PolicyOptio
  * be on storage the compute nodes share; the store itself stays on this host.
  */
 export function createSlurmScheduler(store: ExperimentStore, opts: SlurmSchedulerOptions): { policy: SchedulingPolicy; executor: SlurmExecutor } {
-  const executor = new SlurmExecutor(opts);
-  const policy = new SchedulingPolicy(withJobRecords(schedulerStoreFor(store, opts.log), store), executor, {
+  // the store keeps job ids itself (runs.job_id), so withJobRecords hands it back unchanged; it stays for stores
+  // that do not
+  const schedulerStore = withJobRecords(schedulerStoreFor(store, opts.log), store);
+  const executor = new SlurmExecutor({
+    ...opts,
+    onNode: (runId, node) => {
+      schedulerStore.setRunDevice?.(runId, node);
+      opts.onNode?.(runId, node);
+    },
+  });
+  const policy = new SchedulingPolicy(schedulerStore, executor, {
     ...opts,
     // a cancelled job gets SIGTERM, then SIGKILL after the cluster's KillWait: give it that long and more
     cancelGraceMs: opts.cancelGraceMs ?? 120_000,

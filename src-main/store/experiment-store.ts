@@ -6,6 +6,7 @@ import { Checkpoints } from './checkpoints';
 import { openDatabase } from './connection';
 import { StoreError } from './errors';
 import { ExportReads, type MetricTuple } from './export-reads';
+import { ExecutorHandles, type AttachableRunRecord } from './executor-handles';
 import { countDuplicateHistoryRows, writeHistoryBatch } from './history-writer';
 import { Ingest } from './ingest';
 import { IngestBuffer } from './ingest-buffer';
@@ -23,7 +24,7 @@ import type {
   SweepRecord, SweepSummary,
 } from './types';
 
-export type { MetricTuple };
+export type { AttachableRunRecord, MetricTuple };
 
 export interface StoreOptions {
   /** Open for reading only (exports, a second viewer); no migrations, no writes. */
@@ -56,6 +57,7 @@ export class ExperimentStore {
   private readonly runs: Runs;
   private readonly logs: RunLogs;
   private readonly lifecycle: RunLifecycle;
+  private readonly handles: ExecutorHandles;
   private readonly ingest: Ingest;
   private readonly metricReads: MetricReads;
   private readonly checkpoints: Checkpoints;
@@ -89,6 +91,7 @@ export class ExperimentStore {
     this.runs = new Runs(ctx, this.sweeps);
     this.logs = new RunLogs(ctx);
     this.lifecycle = new RunLifecycle(ctx, this.runs, this.logs);
+    this.handles = new ExecutorHandles(ctx);
     this.ingest = new Ingest(ctx, this.buffer, this.runs, this.lifecycle, this.logs);
     this.metricReads = new MetricReads(ctx);
     this.checkpoints = new Checkpoints(ctx);
@@ -218,6 +221,28 @@ export class ExperimentStore {
   /** Marks one particular queued run running (a one-off run started outside the queue). */
   markRunning(runId: number, device: string): RunRecord {
     return this.lifecycle.markRunning(runId, device);
+  }
+
+  // ---------------------------------------------------------------- runs that outlive their manager (executor-handles.ts)
+
+  /** Records the executor's handle (a Slurm job id) of a run; it stays with the run after it ends. */
+  recordExecutorHandle(runId: number, handle: string): void {
+    this.handles.record(runId, handle);
+  }
+
+  /** Runs still `running` that have a recorded handle, whoever placed them. */
+  attachableRuns(): AttachableRunRecord[] {
+    return this.handles.attachable();
+  }
+
+  /** Makes `owner` the owner of a run that is still `running`; false when it is not (it ended meanwhile). */
+  adoptRun(runId: number, owner: string): boolean {
+    return this.handles.adopt(runId, owner);
+  }
+
+  /** Where a running run trains once the executor knows (the node Slurm gave its job). */
+  setRunDevice(runId: number, device: string): void {
+    this.handles.setDevice(runId, device);
   }
 
   finishRun(runId: number, metrics: FinalMetrics): RunRecord {

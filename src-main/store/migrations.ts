@@ -197,6 +197,9 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE UNIQUE INDEX checkpoints_run_path ON checkpoints (run_id, path);
   `,
   /* 3: config-group keys leave out fields at their default */ rekeyConfigGroups,
+  /* 4: the executor's handle of a run (a Slurm job id), kept after the run ends so its record says which job ran it */ `
+  ALTER TABLE runs ADD COLUMN job_id TEXT;
+  `,
 ];
 
 export class SchemaVersionError extends Error {

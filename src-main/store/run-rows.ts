@@ -30,6 +30,7 @@ export interface RunRow {
   journal_id: string | null;
   journal_seq: number;
   auto_retries: number;
+  job_id: string | null;
 }
 
 export function toRunRecord(row: RunRow): RunRecord {
@@ -63,6 +64,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     checkpointDir: row.checkpoint_dir,
     journalAck: { journal: row.journal_id, seq: row.journal_seq },
     autoRetries: row.auto_retries,
+    jobId: row.job_id,
   };
 }
 

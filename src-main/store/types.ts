@@ -55,6 +55,8 @@ export interface RunRecord {
   journalAck: { journal: string | null; seq: number };
   /** Automatic requeues after the worker was killed (OOM killer, kill -9). */
   autoRetries: number;
+  /** The executor's handle of the run's latest job (a Slurm job id); kept after the run ends, for the record. */
+  jobId: string | null;
 }
 
 export interface RunFilter {

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { runSpecSchema } from '../../src-worker/run-spec';
+import { executorSpecSchema } from '../slurm/executor-spec';
 import { canonicalJson } from '../store/group-key';
 
 /**
  * A sweep spec as a user writes it (JSON):
  *   { "name": "kn-vs-bn", "base": { ...run fields }, "grid": { "model": [...], "lr": [...] },
  *     "seeds": [1, 2, 3] | "repeats": 3, "lrSearch": { "start": 0.2, "factor": 0.5, "maxSteps": 6, "repeats": 3 },
- *     "priority": 0 }
+ *     "priority": 0, "executor": { "kind": "slurm", "gres": "gpu:1", "time": "04:00:00" } }
  * A grid axis may name a field inside an object-valued run field with a dot: "dp.maxGradNorm": [1, 2] varies the
  * clipping bound and keeps the rest of base.dp (or of a DP preset's dp).
  * Field-level checks reuse the run spec's own schema, so a grid value is held to exactly the rules a run is.
@@ -42,6 +43,11 @@ const sweepSpecObject = z.strictObject({
   repeats: z.number().int().positive().max(1000).optional(),
   lrSearch: lrSearchSchema.optional(),
   priority: z.number().int().default(0),
+  /**
+   * Where the runs train (the CLI's --executor flags override it). Not a run field: it never enters a run's config
+   * or its config-group key, so the same sweep on a cluster and on a workstation aggregates as one.
+   */
+  executor: executorSpecSchema.optional(),
 });
 
 function checkRunField(

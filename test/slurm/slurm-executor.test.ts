@@ -248,7 +248,9 @@ describe('SlurmExecutor on fake Slurm commands', () => {
     expect(run).not.toBeNull();
     const end = await settled(s, run!.ended);
     expect(end.sawDone).toBe(true);
-    expect(s.events.map((e) => `${e.event}:${e.seq}`)).toEqual(['epoch:2', 'done:3']);
+    expect(s.events.filter((e) => e.event !== 'log').map((e) => `${e.event}:${e.seq}`)).toEqual(['epoch:2', 'done:3']);
+    // the run's log says who watches the job now
+    expect(s.events.filter((e) => e.event === 'log').map((e) => e.event === 'log' && e.message)).toEqual(['a restarted manager re-attached to its Slurm job']);
     expect(s.fake.calls('sbatch')).toHaveLength(0);
     expect(existsSync(join(s.runDir, RUN_INPUT_FILE))).toBe(false);
   });

@@ -2,10 +2,11 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { SweepSpecArg } from '../../api/schemas';
 import { openRuntime } from '../../runtime';
+import { ExecutorSpecError, resolveExecutorSpec, slurmSchedulerOptions, type ExecutorFlags, type ExecutorSpec } from '../../slurm/executor-spec';
 import { positiveInt, UsageError } from '../option-parsers';
 import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepUntilSignalled, type SweepReporter } from '../sweep-runner';
 
-interface SweepOptions {
+interface SweepOptions extends ExecutorFlags {
   db: string;
   workers?: number;
   workersPerGpu: number;
@@ -29,6 +30,18 @@ function readSpec(file: string): SweepSpecArg {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new UsageError(`sweep spec ${file} must hold a JSON object`);
   return spec as SweepSpecArg;
 }
+
+/** The executor the spec's `executor` block and the flags ask for; a bad one is a usage error, before the store is touched. */
+function executorFor(spec: SweepSpecArg, flags: ExecutorFlags): ExecutorSpec {
+  try {
+    return resolveExecutorSpec(spec.executor, flags);
+  } catch (err) {
+    if (err instanceof ExecutorSpecError) throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function jsonReporter(): SweepReporter {
   const out = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -59,6 +72,8 @@ function textReporter(): SweepReporter {
         say(`run ${runId}: epoch ${event.epoch} test top-1 ${formatPercent(m.test_acc)}% loss ${m.train_loss.toFixed(3)} ${m.images_per_s.toFixed(1)} img/s${privacy}`);
       }
       if (event.event === 'error') say(`run ${runId}: error: ${event.reason}`);
+      // the executor's word on where a run is (Slurm job submitted, pending and why, the node it runs on)
+      if (event.event === 'log' && /^(submitted as Slurm job|Slurm job \d+ (pending|running on)|Slurm requeued|a restarted manager)/.test(event.message)) say(`run ${runId}: ${event.message}`);
     },
     runEnded: (run, done, total) => {
       const detail = run.status === 'finished' ? `test top-1 ${formatPercent(run.finalTestAcc)}%` : (run.errorReason ?? '');
@@ -78,19 +93,35 @@ function textReporter(): SweepReporter {
 export function register(program: Command): void {
   program
     .command('sweep')
-    .description('run a sweep spec to the end on this machine\'s GPUs (or CPU slots); resumes interrupted runs')
+    .description('run a sweep spec to the end on this machine\'s GPUs (or CPU slots), or as Slurm jobs; resumes interrupted runs')
     .argument('<spec>', 'sweep spec (JSON file)')
     .requiredOption('--db <file>', 'experiment store (SQLite file, created if missing)')
     .option('--workers <n>', 'worker processes when running on CPU (default: one per core)', positiveInt)
     .option('--workers-per-gpu <n>', 'worker processes per GPU', positiveInt, 1)
     .option('--checkpoint-root <dir>', 'where run checkpoints go (default: next to the DB)')
     .option('--json', 'one JSON event per line on stdout')
+    .option('--executor <kind>', 'where runs train: local (this machine) or slurm (one batch job per run); default: the spec\'s executor, else local')
+    .option('--partition <name>', 'Slurm: sbatch --partition')
+    .option('--gres <gres>', 'Slurm: sbatch --gres, e.g. gpu:1')
+    .option('--time <limit>', 'Slurm: sbatch --time, e.g. 04:00:00')
+    .option('--account <name>', 'Slurm: sbatch --account')
+    .option('--qos <name>', 'Slurm: sbatch --qos')
+    .option('--sbatch-arg <flag>', 'Slurm: one more sbatch flag, e.g. --constraint=a100 (repeatable)', collect)
+    .option('--max-jobs <n>', 'Slurm: at most this many jobs queued or running at once (default 50)', positiveInt)
+    .option('--workdir <dir>', 'Slurm: run folders on storage the nodes share (default: runs/ next to the DB)')
     .action(async (specFile: string, opts: SweepOptions) => {
       const spec = readSpec(specFile);
+      const executor = executorFor(spec, opts);
+      const json = opts.json === true;
+      const print = (obj: unknown) => process.stdout.write(JSON.stringify(obj) + '\n');
       const runtime = await openRuntime({
         dbFile: opts.db,
         checkpointRoot: opts.checkpointRoot,
         startScheduler: false,
+        executor:
+          executor.kind === 'slurm'
+            ? { ...slurmSchedulerOptions(executor, opts.db), onSubmitted: (runId, jobId) => json && print({ runId, event: 'submitted', jobId }) }
+            : undefined,
         devices: {
           cpuSlots: opts.workers,
           slotsPerGpu: opts.workersPerGpu,

@@ -17,7 +17,7 @@ let sweepId = 0;
 let otherSweepId = 0;
 
 type Row = Record<string, string>;
-const readCsv = (text: string): Row[] => parse(text, { columns: true, skip_empty_lines: false }) as Row[];
+const readCsv = (text: string): Row[] => parse<Row>(text, { columns: true, skip_empty_lines: false });
 
 beforeAll(() => {
   const store = ExperimentStore.open(dbFile);
@@ -31,6 +31,7 @@ beforeAll(() => {
   const accs = [0.61, 0.64, 0.6];
   accs.forEach((acc, i) => {
     store.markRunning(ids[i], 'gpu:0');
+    if (i === 0) store.recordExecutorHandle(ids[i], '4711');
     for (let epoch = 1; epoch <= 2; epoch++) {
       store.apply(ids[i], { event: 'epoch', epoch, metrics: epochMetrics({ test_acc: (acc * epoch) / 2, train_loss: epoch === 2 && i === 2 ? NaN : 1 }) });
     }
@@ -67,6 +68,8 @@ describe('CSV export', () => {
       expect(row.group_key).toMatch(/^[0-9a-f]{16}$/);
     }
     expect(rows[3].error_reason).toBe(awkward);
+    // the job that ran it stays in the record after the run finished
+    expect(rows.map((r) => r.job_id)).toEqual(['4711', '', '', '']);
     expect(rows[0].group_key).toBe(rows[2].group_key);
     expect(new Date(rows[0].created_at).getTime()).toBeGreaterThan(0);
   });
