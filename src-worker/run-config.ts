@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, executionFieldNames } from './run-fields';
-import type { RunSpec } from './run-spec';
+import { canonicalJson, executionFieldNames, withoutDefaults } from './run-fields';
+import { runSpecSchema, type RunSpec } from './run-spec';
 
 /**
  * Fields that say where or how a run is executed or observed, not what is being measured (role `execution` in the
@@ -24,15 +24,33 @@ export function runConfigHash(spec: RunSpec): string {
 }
 
 /**
- * What differs between a saved run config (or spec) and `spec`, as `field: <label> A, spec B; …`; null when the
- * hashes agree. For errors that say what changed rather than just that something did.
+ * A saved config (a checkpoint's spec, a journal's config) as the current schema reads it, without execution
+ * fields or default values: a field added since it was written (at a default that keeps the old behaviour)
+ * then makes no difference. The saved value as it is when the current schema refuses it.
+ */
+function comparable(saved: Record<string, unknown>): Record<string, unknown> {
+  const parsed = runSpecSchema.safeParse(saved);
+  return withoutDefaults(runConfig(parsed.success ? parsed.data : (saved as RunSpec)));
+}
+
+/**
+ * Whether `saved` describes the run `spec` computes, allowing for fields added later with defaults. Written for
+ * resumes of checkpoints and journals made before a field existed: their stored hash covers the old field set.
+ */
+export function sameRunConfig(saved: Record<string, unknown>, spec: RunSpec): boolean {
+  return canonicalJson(comparable(saved)) === canonicalJson(comparable(spec));
+}
+
+/**
+ * What differs between a saved run config (or spec) and `spec`, as `field: <label> A, spec B; …`; null when they
+ * describe the same run. For errors that say what changed rather than just that something did.
  */
 export function describeConfigChange(saved: Record<string, unknown>, spec: RunSpec, label: string): string | null {
-  const before = runConfig(saved as RunSpec);
-  const after = runConfig(spec);
+  const before = comparable(saved);
+  const after = comparable(spec);
   if (canonicalJson(before) === canonicalJson(after)) return null;
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-  const show = (v: unknown) => canonicalJson(v) ?? 'unset';
+  const show = (v: unknown) => canonicalJson(v) ?? 'default';
   const fields = keys.filter((k) => canonicalJson(before[k]) !== canonicalJson(after[k]));
   return fields.map((k) => `${k}: ${label} ${show(before[k])}, spec ${show(after[k])}`).join('; ');
 }

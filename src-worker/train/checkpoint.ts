@@ -63,7 +63,13 @@ export interface CheckpointHeader {
   /** The random state is counter-based: every draw derives from (seed, globalStep), nothing else to store. */
   rng: { seed: number; globalStep: number };
   schedule: { kind: RunSpec['schedule']['kind']; epoch: number; globalStep: number; lastLr: number };
-  optimizer: { initialized: boolean };
+  /**
+   * SGD: whether the momentum buffers hold a first gradient yet. AdamW (`kind` 'adamw', absent in checkpoints
+   * written before AdamW existed, which are SGD): the step count its bias corrections use.
+   */
+  optimizer: { initialized: boolean; kind?: 'sgd' | 'adamw'; adamwSteps?: number };
+  /** Runs with --model-ema: how many updates the average has taken since it last copied the weights. */
+  ema?: { updates: number };
   partialEpoch: PartialEpoch;
   history: EpochMetrics[];
   bestTestAcc: number;

@@ -6,9 +6,11 @@ import { loadLatestCheckpoint, pruneCheckpoints, writeCheckpoint, type Checkpoin
 import { evaluate } from './evaluate';
 import { learningRateAt } from './schedules';
 import { dpEngine } from './dp-steps';
-import { Sgd, type NamedParameter } from './sgd';
+import type { NamedParameter } from './sgd';
 import { sgdEngine, type StepEngine } from './steps';
-import { captureTensors, checkResumeCompatible, restoreTensors } from './train-state';
+import { captureTensors, checkResumeCompatible, optimizerHeader, restoreTensors } from './train-state';
+import { adjustedEmaDecay, WeightEma } from './recipe/ema';
+import { createOptimizer, OptimizerConfigError, type RunOptimizer } from './recipe/optimizer';
 import { faultPoint } from './fault-points';
 import { throwIfGpuFailed } from './gpu-failures';
 import { runConfigHash } from '../run-config';
@@ -69,17 +71,36 @@ export async function trainModel(spec: RunSpec, model: TrainableModel, dataset: 
   const base = spec.runId !== undefined ? { runId: spec.runId } : {};
   const emit = (event: WorkerEvent) => hooks.emit({ ...base, ...event });
   const params = model.namedVariables().filter((v) => v.trainable).map(({ path, variable }) => ({ path, variable }));
-  const sgd = new Sgd(params, { momentum: spec.momentum, weightDecay: spec.weightDecay, nesterov: spec.nesterov ?? false });
-  try {
-    return await runEpochs(spec, model, dataset, hooks, emit, params, sgd);
-  } finally {
-    sgd.dispose();
+  if (spec.dp && spec.accumulate !== 1) {
+    throw new OptimizerConfigError(`DP-SGD sets its own logical batch (dp.logicalBatch); --accumulate ${spec.accumulate} cannot be combined with --dp`);
   }
+  const optimizer = createOptimizer(spec, model, params);
+  const ema = spec.modelEma ? modelEma(spec, model) : undefined;
+  try {
+    return await runEpochs(spec, model, dataset, hooks, emit, params, optimizer, ema);
+  } finally {
+    optimizer.dispose();
+    ema?.dispose();
+  }
+}
+
+/**
+ * torchvision's ExponentialMovingAverage over every variable (use_buffers: BatchNorm statistics too), its decay
+ * adjusted to the effective batch (batchSize × accumulate, what world_size × batch_size is on N GPUs).
+ */
+function modelEma(spec: RunSpec, model: TrainableModel): WeightEma {
+  const decay = adjustedEmaDecay({ decay: spec.emaDecay, batchSize: spec.batchSize * spec.accumulate, everySteps: spec.emaSteps, epochs: spec.epochs });
+  return new WeightEma(model.namedVariables().map(({ path, variable }) => ({ path, variable })), decay);
+}
+
+/** torchvision keeps the EMA a copy of the weights during the lr warm-up (n_averaged reset after each update). */
+function emaCopies(spec: RunSpec, epoch: number): boolean {
+  return spec.schedule.kind === 'warmup-cosine' && epoch < spec.schedule.warmupEpochs;
 }
 
 async function runEpochs(
   spec: RunSpec, model: TrainableModel, dataset: TrainingDataset, hooks: TrainHooks,
-  emit: (e: WorkerEvent) => void, params: NamedParameter[], sgd: Sgd,
+  emit: (e: WorkerEvent) => void, params: NamedParameter[], optimizer: RunOptimizer, ema: WeightEma | undefined,
 ): Promise<TrainOutcome> {
   const state: LoopState = {
     position: { epoch: 0, batchInEpoch: 0, globalStep: 0 },
@@ -91,7 +112,7 @@ async function runEpochs(
     const ckpt = loadLatestCheckpoint(spec.checkpointDir);
     if (ckpt) {
       checkResumeCompatible(ckpt.header, spec, ckpt.path);
-      restoreTensors(ckpt, model, sgd);
+      restoreTensors(ckpt, model, optimizer, ema);
       state.position = { ...ckpt.header.position };
       state.partial = { ...ckpt.header.partialEpoch };
       // JSON has no NaN: a DP run's unmeasured train_acc comes back as null
@@ -103,13 +124,14 @@ async function runEpochs(
   }
   emit({ event: 'started', ...hooks.environment, resumedFromEpoch: state.position.epoch, numParams: model.countParams() });
 
-  const engine: StepEngine = spec.dp
-    ? dpEngine(spec, model, dataset, sgd, {
+  if (spec.dp && optimizer.kind !== 'sgd') throw new OptimizerConfigError('DP-SGD trains with SGD; --optimizer adamw cannot be combined with --dp');
+  const engine: StepEngine = spec.dp && optimizer.kind === 'sgd'
+    ? dpEngine(spec, model, dataset, optimizer.sgd, {
       startStep: state.position.globalStep,
       resumed: state.resumedDp,
       log: (level, message) => emit({ event: 'log', level, message }),
     })
-    : sgdEngine(spec, model, dataset, params, sgd);
+    : sgdEngine(spec, model, dataset, params, optimizer);
   const stepsPerEpoch = engine.stepsPerEpoch;
   const totalSteps = stepsPerEpoch * spec.epochs;
   const sessionStartStep = state.position.globalStep;
@@ -122,7 +144,7 @@ async function runEpochs(
 
   const checkpoint = async (reason: CheckpointHeader['reason']): Promise<void> => {
     if (!spec.checkpointDir) return;
-    const tensors = await captureTensors(model, sgd);
+    const tensors = await captureTensors(model, optimizer, ema);
     const path = writeCheckpoint(spec.checkpointDir, {
       reason,
       spec,
@@ -130,7 +152,7 @@ async function runEpochs(
       position: state.position,
       rng: { seed: spec.seed, globalStep: state.position.globalStep },
       schedule: { kind: spec.schedule.kind, epoch: state.position.epoch, globalStep: state.position.globalStep, lastLr },
-      optimizer: { initialized: sgd.isInitialized },
+      ...optimizerHeader(optimizer, ema),
       partialEpoch: state.partial,
       history: state.history,
       bestTestAcc: state.bestTestAcc,
@@ -181,6 +203,8 @@ async function runEpochs(
         if (result.examples > 0) state.partial.lossSum += result.loss * result.examples;
         state.partial.correct += result.correct ?? 0;
         state.partial.seen += result.examples;
+        // torchvision updates the EMA after optimizer steps 0, k, 2k, … of each epoch
+        if (ema && state.position.batchInEpoch % spec.emaSteps === 0) ema.update(emaCopies(spec, epoch));
         state.position.batchInEpoch += 1;
         state.position.globalStep += 1;
         imagesThisSession += result.examples;
@@ -218,9 +242,15 @@ async function runEpochs(
     });
     throwIfGpuFailed(spec, `evaluation after epoch ${epoch + 1}`);
     if (!test) return stop();
+    // the average's own accuracy (torchvision's "EMA" evaluation), an epoch metric next to test_acc
+    const testEma = ema
+      ? await ema.withAveragedWeights(() => evaluate(model, dataset, spec.batchSize, spec.seed, { shouldStop: hooks.isCancelled }))
+      : undefined;
+    throwIfGpuFailed(spec, `EMA evaluation after epoch ${epoch + 1}`);
+    if (testEma === null) return stop();
     lastEvalSec = (performance.now() - evalStart) / 1000;
     const seen = Math.max(state.partial.seen, 1);
-    const metrics: EpochMetrics = {
+    const metrics: EpochMetrics & { test_acc_ema?: number } = {
       train_loss: state.partial.lossSum / seen,
       train_acc: engine.measuresTrainAccuracy ? state.partial.correct / seen : NaN,
       test_loss: test.loss,
@@ -232,6 +262,7 @@ async function runEpochs(
       num_tensors: tf.memory().numTensors,
       data_wait_frac: trainMs > 0 ? epochWaitMs / trainMs : 0,
       ...(engine.epsilon ? { epsilon: engine.epsilon() } : {}),
+      ...(testEma ? { test_acc_ema: testEma.acc } : {}),
     };
     if (!Number.isFinite(test.loss)) {
       emit({ event: 'log', level: 'warn', message: `test loss became ${test.loss} after epoch ${epoch + 1}; stopping as diverged` });
