@@ -9,21 +9,13 @@ import { ExperimentStore } from '../../src-main/store/experiment-store';
 import type { WorkerEvent } from '../../src-worker/protocol';
 import { parseRunSpec } from '../../src-worker/run-spec';
 import { waitFor } from '../main/scheduler/helpers';
+import { requireCluster } from './require-cluster';
 import { tinyRunSpec } from './tiny-run';
 
 /**
- * Against the real one-node cluster of test/slurm/start-cluster.sh (CI starts it in .ci/run): real sbatch,
- * squeue, scontrol and scancel, real batch jobs training tiny runs on the node, the journal tailed over the file
- * system. These tests do not skip: without the cluster they fail, saying how to start it.
+ * Against the real one-node cluster: real sbatch, squeue, scontrol and scancel, real batch jobs training tiny runs
+ * on the node, the journal tailed over the file system.
  */
-function requireCluster(): void {
-  const sinfo = spawnSync('sinfo', ['-h', '-N', '-o', '%T'], { encoding: 'utf8' });
-  const state = sinfo.stdout?.trim() ?? '';
-  if (sinfo.error || sinfo.status !== 0 || !/^(idle|mixed|allocated)/.test(state)) {
-    const why = sinfo.error ? sinfo.error.message : `sinfo said ${JSON.stringify(state || sinfo.stderr?.trim())}`;
-    throw new Error(`the Slurm test cluster is not up (${why}): run test/slurm/start-cluster.sh as root first (.ci/run does)`);
-  }
-}
 
 interface Bench {
   dir: string;
