@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { folderEpochLength } from '../data/folder';
 import { hashInts, mulberry32 } from '../data/random';
 import type { RunSpec } from '../run-spec';
 import type { CheckpointHeader } from './checkpoint';
@@ -129,7 +130,9 @@ export function sgdEngine(
   spec: RunSpec, model: TrainableModel, dataset: TrainingDataset, params: NamedParameter[], optimizer: GradientStep,
 ): StepEngine {
   const n = spec.accumulate;
-  const microPerEpoch = Math.ceil(dataset.trainSize / spec.batchSize);
+  // the repeated-augmentation sampler (folder set) yields its own number of samples per epoch
+  const samplesPerEpoch = spec.dataset === 'folder' ? folderEpochLength(dataset.trainSize, spec.raReps) : dataset.trainSize;
+  const microPerEpoch = Math.ceil(samplesPerEpoch / spec.batchSize);
   const recipe: LossRecipe = {
     labelSmoothing: spec.labelSmoothing, mixupAlpha: spec.mixupAlpha, cutmixAlpha: spec.cutmixAlpha, numClasses: dataset.numClasses, seed: spec.seed,
   };
