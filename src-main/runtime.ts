@@ -29,7 +29,8 @@ export interface NormLabRuntimeOptions {
   service?: Omit<NormLabServiceOptions, 'scheduler'>;
   /**
    * Place runs as Slurm batch jobs instead of on this machine's devices (slurmSchedulerOptions builds these from a
-   * sweep's executor spec); its `checkpointRoot` wins over the one above, since the nodes must share it.
+   * sweep's executor spec); its `checkpointRoot` (on storage the nodes share) replaces the one above, and gets
+   * the store id too, so two stores beside each other never share run folders.
    */
   executor?: SlurmSchedulerOptions;
 }
@@ -56,7 +57,10 @@ export async function openRuntime(opts: NormLabRuntimeOptions): Promise<NormLabR
     let controller: RunController;
     let devices: Device[] = [];
     if (opts.executor) {
-      const slurm = createSlurmScheduler(store, { log, maxAutoRetries: opts.maxAutoRetries, workerEntry: opts.workerEntry, ...opts.executor });
+      const slurm = createSlurmScheduler(store, {
+        log, maxAutoRetries: opts.maxAutoRetries, workerEntry: opts.workerEntry, ...opts.executor,
+        checkpointRoot: join(opts.executor.checkpointRoot, store.storeId),
+      });
       scheduler = slurm.policy;
       controller = new SlurmController(slurm.policy, slurm.executor, /gpu/.test(opts.executor.gres ?? '') ? 'gpu' : 'cpu');
     } else {

@@ -53,7 +53,8 @@ describe('normlab sweep --executor slurm on a real one-node cluster', () => {
 
   it('submits one job per run, survives kill -9 of the CLI, and the same command finishes the sweep without resubmitting', async () => {
     const db = join(dir, 'normlab.db');
-    const args = ['sweep', sweepSpec('cli-slurm'), '--executor', 'slurm', '--gres', 'gpu:1', '--time', '10', '--db', db, '--json'];
+    // the spec asks for Slurm, a flag adds to its block
+    const args = ['sweep', sweepSpec('cli-slurm', { executor: { kind: 'slurm', time: '10' } }), '--executor', 'slurm', '--gres', 'gpu:1', '--db', db, '--json'];
     const first = normlab(args);
     const submitted = (lines: Record<string, unknown>[]) => lines.filter((l) => l.event === 'submitted');
     await waitFor(

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExecutorSpecError, resolveExecutorSpec, slurmSchedulerOptions } from '../../src-main/slurm/executor-spec';
+import { configGroupKey } from '../../src-main/store/group-key';
+import { expandSweep, parseSweepSpec } from '../../src-main/sweeps';
 
 describe('executor spec and flags', () => {
   it('is local unless the spec or --executor says slurm', () => {
@@ -26,5 +28,16 @@ describe('executor spec and flags', () => {
   it('puts the run folders next to the DB unless a shared workdir is given', () => {
     expect(slurmSchedulerOptions({ kind: 'slurm', gres: 'gpu:1' }, '/shared/lab/normlab.db')).toEqual({ gres: 'gpu:1', checkpointRoot: '/shared/lab/runs' });
     expect(slurmSchedulerOptions({ kind: 'slurm', workdir: '/scratch/runs' }, '/home/me/normlab.db').checkpointRoot).toBe('/scratch/runs');
+  });
+
+  it('is part of a sweep spec but of no run: the runs and their config groups are the same with or without it', () => {
+    const sweep = { name: 's', base: { model: 'cnn', dataset: 'synthetic', epochs: 1, batchSize: 32 }, grid: { lr: [0.1, 0.05] }, seeds: [1, 2] };
+    const onSlurm = parseSweepSpec({ ...sweep, executor: { kind: 'slurm', gres: 'gpu:1', time: '04:00:00' } });
+    expect(onSlurm.executor).toEqual({ kind: 'slurm', gres: 'gpu:1', time: '04:00:00' });
+    const here = expandSweep(parseSweepSpec(sweep)).runs;
+    const there = expandSweep(onSlurm).runs;
+    expect(there).toEqual(here);
+    expect(there.map(configGroupKey)).toEqual(here.map(configGroupKey));
+    expect(() => parseSweepSpec({ ...sweep, executor: { kind: 'pbs' } })).toThrow(/executor/);
   });
 });
