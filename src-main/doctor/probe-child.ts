@@ -137,9 +137,9 @@ async function bench(request: Extract<ProbeRequest, { probe: 'bench' }>): Promis
   // the budget is for measuring: loading tfjs, Dawn or libtensorflow comes before it
   const budgetEnd = performance.now() + request.budgetMs;
   const c = request.conv;
-  const x = tf.randomNormal([c.batch, c.size, c.size, c.inChannels], 0, 1, 'float32', 1) as TF.Tensor4D;
-  const w = tf.randomNormal([c.kernel, c.kernel, c.inChannels, c.outChannels], 0, 0.05, 'float32', 2) as TF.Tensor4D;
-  const b = tf.zeros([c.outChannels]) as TF.Tensor1D;
+  const x = tf.randomNormal<TF.Rank.R4>([c.batch, c.size, c.size, c.inChannels], 0, 1, 'float32', 1);
+  const w = tf.randomNormal<TF.Rank.R4>([c.kernel, c.kernel, c.inChannels, c.outChannels], 0, 0.05, 'float32', 2);
+  const b = tf.zeros<TF.Rank.R1>([c.outChannels]);
   const kn = (xi: TF.Tensor, wi: TF.Tensor, bi: TF.Tensor) =>
     knConv2d(xi as TF.Tensor4D, wi as TF.Tensor4D, bi as TF.Tensor1D, { padding: c.padding, training: true });
   const outShape = tf.tidy(() => kn(x, w, b).shape);

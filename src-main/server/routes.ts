@@ -183,6 +183,7 @@ export function fillPath(path: string, input: Record<string, unknown>): { path: 
     const value = rest[name];
     delete rest[name];
     if (value === undefined || value === null) throw new Error(`missing path parameter "${name}" for ${path}`);
+    if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`path parameter "${name}" for ${path} must be a string or a number`);
     return encodeURIComponent(String(value));
   });
   return { path: filled, rest };

@@ -83,7 +83,11 @@ export function electronClient(bridge: ElectronBridge): NormLabClient {
 
 function toQuery(rest: Record<string, unknown>): string {
   const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
+  for (const [k, v] of Object.entries(rest)) {
+    if (v === undefined || v === null || v === '') continue;
+    // arrays (ids, statuses) travel comma-separated; anything else non-scalar as JSON, never as "[object Object]"
+    params.set(k, Array.isArray(v) ? v.join(',') : typeof v === 'string' ? v : JSON.stringify(v));
+  }
   const text = params.toString();
   return text ? `?${text}` : '';
 }

@@ -102,10 +102,10 @@ export const useRunsStore = defineStore('runs', () => {
       runs.value = list;
       sweeps.value = sweepList;
       applyQueue(queue);
-      storedEpochs.value = pollsStore.value ? await readStoredEpochs(list) : new Map();
+      storedEpochs.value = pollsStore.value ? await readStoredEpochs(list) : new Map<number, number>();
       if (page.value > 0 && page.value >= pages.value) {
         page.value = pages.value - 1;
-        return load();
+        return await load();
       }
     } catch (err) {
       error.value = errorMessage(err);

@@ -81,7 +81,7 @@ afterAll(() => {
 });
 
 type Row = Record<string, string>;
-const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[];
+const readCsv = (text: string): Row[] => parse<Row>(text, { columns: true });
 
 /** A closed store in a folder of its own, with one sweep of `seeds` runs, the last one finished. */
 function makeStore(name: string, seeds: number[]): { dir: string; file: string } {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
+import { wsText } from './serve-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NormLabService } from '../../src-main/api/service';
 import { bindAppApi } from '../../src-main/server/app-api';
@@ -37,7 +38,7 @@ function connect(): Promise<{ ws: WebSocket; batches: LiveEvent[][] }> {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/live`, { headers: { Authorization: `Bearer ${token}` } });
     const batches: LiveEvent[][] = [];
     ws.on('message', (m) => {
-      const msg = JSON.parse(String(m)) as { type: string; events?: LiveEvent[] };
+      const msg = JSON.parse(wsText(m)) as { type: string; events?: LiveEvent[] };
       if (msg.type === 'hello') done({ ws, batches });
       if (msg.type === 'batch') batches.push(msg.events!);
     });

@@ -3,9 +3,16 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
+import type { RawData } from 'ws';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const RESULTS_DIR = join(ROOT, 'test-results');
+
+/** A WebSocket message as text, whichever of ws's buffer shapes it arrived in. */
+export function wsText(m: RawData): string {
+  if (Array.isArray(m)) return Buffer.concat(m).toString('utf8');
+  return Buffer.from(m as ArrayBuffer).toString('utf8');
+}
 
 /** `electron-vite build`: main, preload and renderer into out/ (what `npm start` and `normlab serve` use). */
 export async function buildApp(): Promise<void> {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostGuard } from '../../src-main/server/request-guard';
 import { ExperimentStore } from '../../src-main/store';
 import { populateFixtureStore } from './fixture-store';
-import { startServe, type ServeProcess } from './serve-harness';
+import { startServe, wsText, type ServeProcess } from './serve-harness';
 
 /**
  * `normlab serve` refuses what a token alone cannot: writes and live sockets from other origins (any page on any
@@ -60,7 +60,7 @@ function openLive(serve: ServeProcess, opts: { headers?: Record<string, string>;
     });
     ws.on('message', (m) => {
       ws.close();
-      done({ status: 101, body: String(m) });
+      done({ status: 101, body: wsText(m) });
     });
     ws.on('error', (e) => {
       if (!/Unexpected server response/.test(e.message)) fail(e);

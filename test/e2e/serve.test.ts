@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_BATCHES, FIXTURE_MODELS, FIXTURE_SEEDS, populateFixtureStore } from './fixture-store';
-import { buildApp, launchChromium, RESULTS_DIR, ROOT, startServe, type ServeProcess } from './serve-harness';
+import { buildApp, launchChromium, RESULTS_DIR, ROOT, startServe, wsText, type ServeProcess } from './serve-harness';
 
 /**
  * `normlab serve` on a real DB in a temp dir, read-only (no scheduler): the token guard, the API, and every page
@@ -95,7 +95,7 @@ describe('normlab serve: access', () => {
     const hello = await new Promise<string>((done, fail) => {
       const ws = new WebSocket(`${serve.origin.replace('http', 'ws')}/api/live`, { headers: bearer() });
       ws.on('message', (m) => {
-        done(String(m));
+        done(wsText(m));
         ws.close();
       });
       ws.on('error', fail);

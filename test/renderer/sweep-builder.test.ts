@@ -24,7 +24,8 @@ describe('SweepBuilderView', () => {
   it('lists every model of the registry, read through the API', async () => {
     const { wrapper } = await mountBuilder();
     const boxes = wrapper.findAll('fieldset.models input[type="checkbox"]');
-    expect(boxes.map((b) => b.attributes('value')).sort()).toEqual(listModels().map((m) => m.name).sort());
+    const byName = (a?: string, b?: string) => String(a).localeCompare(String(b));
+    expect(boxes.map((b) => b.attributes('value')).sort(byName)).toEqual(listModels().map((m) => m.name).sort(byName));
     wrapper.unmount();
   });
 

@@ -56,8 +56,8 @@ describe('wasm depthwise conv gradients (ConvNeXt blocks) match the cpu backend'
   });
 
   it('names what it cannot do (strided depthwise)', () => {
-    const x = tf.zeros([1, 6, 6, 2]) as tf.Tensor4D;
-    const w = tf.zeros([3, 3, 2, 1]) as tf.Tensor4D;
+    const x = tf.zeros<tf.Rank.R4>([1, 6, 6, 2]);
+    const w = tf.zeros<tf.Rank.R4>([3, 3, 2, 1]);
     expect(() => tf.grad((a: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, w, 2, 'same').sum())(x)).toThrow(
       /DepthwiseConv2dNativeBackpropInput \(wasm\): strides 2 are not supported/,
     );

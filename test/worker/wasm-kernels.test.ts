@@ -210,14 +210,14 @@ describe('MaxPoolGrad on wasm', () => {
 
   it.each(pools)('%s routes the gradient of all-negative windows, like cpu', async (_name, pool) => {
     // The built-in wasm kernel returned zeros for windows with no positive value.
-    const negative = () => tensor4([2, 7, 8, 5], 'pool-x').sub(1.5) as tf.Tensor4D;
+    const negative = () => tensor4([2, 7, 8, 5], 'pool-x').sub<tf.Tensor4D>(1.5);
     const { wasm, cpu } = await onBothBackends(() => poolGrad(pool, negative));
     expect(relativeError(wasm, cpu)).toBeLessThan(1e-6);
     expect(wasm.some((v) => v !== 0)).toBe(true);
   });
 
   it.each(pools)('%s breaks ties like cpu (first maximum)', async (_name, pool) => {
-    const constant = () => tf.fill([1, 6, 6, 3], -0.25) as tf.Tensor4D;
+    const constant = () => tf.fill<tf.Rank.R4>([1, 6, 6, 3], -0.25);
     const { wasm, cpu } = await onBothBackends(() => poolGrad(pool, constant));
     expect(wasm).toEqual(cpu);
   });
@@ -267,7 +267,7 @@ function networkGradients(): Float32Array[] {
       const features = tf.concat([globalAvg, globalMean, globalMax, picked], 1); // [2,36]
       const logits = tf.add(tf.matMul(features, v.fc as tf.Tensor2D), v.bias);
       const nll = tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, 5), tf.logSoftmax(logits)), 1)));
-      return nll.add(tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 5), logits)) as tf.Scalar;
+      return nll.add<tf.Scalar>(tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 5), logits));
     };
     const grads = tf.grads(loss)(names.map((n) => p[n]));
     return grads.map((g) => g.dataSync() as Float32Array);

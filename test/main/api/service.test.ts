@@ -161,17 +161,18 @@ describe('NormLabService', () => {
 
     // a minimal scheduler: acts on the store and remembers what it was asked
     const calls: string[] = [];
-    let holder: ExperimentStore | undefined;
+    // the store exists only once the service is opened with this controller
+    const holder: { store?: ExperimentStore } = {};
     const controller: RunController = {
-      cancel: async (id) => void (calls.push(`cancel ${id}`), holder!.cancelRun(id)),
-      retry: async (id) => void (calls.push(`retry ${id}`), holder!.requeue(id)),
+      cancel: async (id) => void (calls.push(`cancel ${id}`), holder.store?.cancelRun(id)),
+      retry: async (id) => void (calls.push(`retry ${id}`), holder.store?.requeue(id)),
       pause: async () => void calls.push('pause'),
       resume: async () => void calls.push('resume'),
       devices: async (): Promise<DeviceInfo[]> => [{ id: 'cpu:0', kind: 'cpu', name: 'CPU slot 0', runId: null }],
       queueChanged: () => void calls.push('queueChanged'),
     };
     const withScheduler = open(controller);
-    holder = withScheduler.store;
+    holder.store = withScheduler.store;
     const sub = await withScheduler.service.submitSweep({ name: 's', base: { ...base, model: 'cnn', lr: 0.1 } });
     const [run] = await withScheduler.service.listRuns({ sweepId: sub.sweepId });
     withScheduler.store.markRunning(run.id, 'cpu:0');

@@ -60,7 +60,7 @@ describe('scheduler with real worker processes', () => {
       },
     });
     expect(outcome.allFinished).toBe(true);
-    const devices = outcome.runs.map((r) => r.device).sort();
+    const devices = outcome.runs.map((r) => r.device).sort((a, b) => String(a).localeCompare(String(b)));
     expect(devices).toEqual(['gpu:0', 'gpu:1', 'gpu:2']);
     for (const run of outcome.runs) expect(visible.get(run.id)).toBe(run.device!.slice('gpu:'.length));
   });

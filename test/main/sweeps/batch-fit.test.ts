@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { problems } from './helpers';
-import { expandSweep, parseSweepSpec, SweepSpecError } from '../../../src-main/sweeps';
+import { expandSweep, parseSweepSpec } from '../../../src-main/sweeps';
 
 const base = { model: 'kn_cnn', dataset: 'synthetic', syntheticTrainSize: 50, epochs: 1, lr: 0.1 };
 

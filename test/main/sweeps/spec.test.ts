@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { problems } from './helpers';
 import { configGroupKey } from '../../../src-main/store';
-import { expandSweep, parseSweepSpec, refuseDpIncompatibleModels, SweepSpecError } from '../../../src-main/sweeps';
+import { expandSweep, parseSweepSpec, refuseDpIncompatibleModels } from '../../../src-main/sweeps';
 
 const base = { model: 'knresnet18', dataset: 'synthetic', epochs: 2, batchSize: 16, lr: 0.1 };
 const { lr: _lr, ...baseNoLr } = base;
