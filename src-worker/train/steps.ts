@@ -89,7 +89,7 @@ function microStep(
       targets = mixed.targets;
     }
     // with mixed targets, torchvision's train accuracy scores against each row's dominant label
-    const scoredLabels = mixing && targets ? (tf.argMax(targets, 1) as tf.Tensor1D) : y;
+    const scoredLabels = mixing && targets ? tf.argMax<tf.Tensor1D>(targets, 1) : y;
     let correct: tf.Scalar | undefined;
     const { value, grads } = tf.variableGrads(() => {
       const logits = model.forwardWith(images, { training: true, collectStats, step: at.step });
