@@ -92,7 +92,7 @@ describe('normlab sweep --executor slurm on a real one-node cluster', () => {
     }
     const csv = spawnSync(process.execPath, [BIN, 'export', '--db', db, '--what', 'runs'], { encoding: 'utf8' });
     expect(csv.status, csv.stderr).toBe(0);
-    const rows = parse(csv.stdout, { columns: true }) as Record<string, string>[];
+    const rows = parse<Record<string, string>>(csv.stdout, { columns: true });
     expect(rows.map((r) => r.job_id).sort()).toEqual(jobs.map((l) => String(l.jobId)).sort());
   });
 });

@@ -69,7 +69,7 @@ describe('runs.job_id and the re-attach members of the scheduler store', () => {
     const { store, ids } = freshStore('adopt.db', 2);
     const [alive, gone] = ids as [number, number];
     const s = schedulerStoreFor(store);
-    for (const id of ids) store.claimNext('slurm#1', 'dead-manager');
+    for (const id of ids) expect(store.claimNext('slurm#1', 'dead-manager')?.id).toBe(id);
     s.recordExecutorHandle?.(alive, '201');
     s.recordExecutorHandle?.(gone, '202');
     store.cancelRun(gone);
@@ -86,7 +86,7 @@ describe('runs.job_id and the re-attach members of the scheduler store', () => {
     const { store, ids } = freshStore('device.db', 2);
     const [running, ended] = ids as [number, number];
     const s = schedulerStoreFor(store);
-    for (const id of ids) store.claimNext('slurm#1', 'm');
+    for (const id of ids) expect(store.claimNext('slurm#1', 'm')?.id).toBe(id);
     store.cancelRun(ended);
     s.setRunDevice?.(running, 'node-07');
     s.setRunDevice?.(ended, 'node-08');
