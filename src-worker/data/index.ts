@@ -1,4 +1,5 @@
 import { readCifarSplit, CIFAR_LAYOUTS, type CifarName } from './cifar-binary';
+import { CITYSCAPES_DEFAULTS, CityscapesDataset, type SegmentationDataset } from './cityscapes/dataset';
 import { FolderDataset } from './folder';
 import { ImageNet32Dataset } from './imagenet32';
 import { channelMoments } from './image-set';
@@ -9,6 +10,7 @@ import { DataError, type Dataset, type OpenDatasetOptions } from './types';
 
 export type { Batch, BatchIterationOptions, Dataset, OpenDatasetOptions, RandomAccessOptions, Split } from './types';
 export { DataError } from './types';
+export type { SegmentationBatch, SegmentationDataset } from './cityscapes/dataset';
 
 const CIFAR_STATS: Record<CifarName, ChannelStats> = { cifar10: CIFAR10_STATS, cifar100: CIFAR100_STATS };
 
@@ -46,6 +48,27 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<Dataset> {
       return FolderDataset.open(requireDataDir(opts), opts);
     case 'imagenet32':
       return ImageNet32Dataset.open(requireDataDir(opts), { normalize: opts.normalize });
+    case 'cityscapes':
+      throw new DataError('data set cityscapes has per-pixel labels: open it with openSegmentationDataset (for the fc_* segmentation models)');
   }
+}
+
+export interface OpenSegmentationOptions extends Pick<OpenDatasetOptions, 'dataset' | 'dataDir' | 'normalize'> {
+  /** Training crop [width, height] (default 1024×512, the paper's). */
+  cropSize?: [number, number];
+  /** Random scale range of the training augmentation (default [0.5, 2]). */
+  scaleRange?: [number, number];
+}
+
+/** The data sets whose targets are label maps; a classification set is refused by name. */
+export async function openSegmentationDataset(opts: OpenSegmentationOptions): Promise<SegmentationDataset> {
+  if (opts.dataset !== 'cityscapes') {
+    throw new DataError(`data set ${opts.dataset} has one label per image, not per pixel; segmentation trains on cityscapes`);
+  }
+  return CityscapesDataset.open(requireDataDir(opts), {
+    normalize: opts.normalize,
+    cropSize: opts.cropSize ?? [...CITYSCAPES_DEFAULTS.cropSize],
+    scaleRange: opts.scaleRange ?? [...CITYSCAPES_DEFAULTS.scaleRange],
+  });
 }
 export { DATASETS, DATASET_NAMES, checkDataDir, datasetEntry, isDownloadable, trainSizeOf, type DataCheck, type DatasetEntry } from './registry';

@@ -25,6 +25,8 @@ export interface DatasetEntry {
   folder: string | null;
   /** What the data dir must hold, for messages. */
   layout: string;
+  /** Absent for classification sets; 'segmentation' for per-pixel labels (as ModelInfo.task). */
+  task?: 'segmentation';
 }
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
@@ -53,6 +55,11 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetEntry>> = Object.free
     name: 'imagenet32', title: 'ImageNet 32×32', trainSize: null, publishedTrainSize: 1_281_167, needsData: true, downloadable: false,
     folder: IMAGENET32_LAYOUT.trainFolder,
     layout: `${IMAGENET32_LAYOUT.trainFolder}/${IMAGENET32_LAYOUT.trainFile(1)} … and ${IMAGENET32_LAYOUT.valFolder}/${IMAGENET32_LAYOUT.valFile}`,
+  },
+  cityscapes: {
+    name: 'cityscapes', title: 'Cityscapes (fine)', trainSize: null, publishedTrainSize: 2975, needsData: true, downloadable: false, folder: null,
+    layout: 'leftImg8bit/{train,val}/<city>/*_leftImg8bit.png and gtFine/{train,val}/<city>/*_gtFine_labelIds.png',
+    task: 'segmentation',
   },
 });
 
@@ -86,6 +93,14 @@ async function checkImageNet32(dataDir: string): Promise<string[]> {
   const problems: string[] = [];
   for (const [released, flat] of candidates) {
     if (!(await isFile(released)) && !(await isFile(flat))) problems.push(`${released} is missing`);
+  }
+  return problems;
+}
+
+async function checkCityscapes(dataDir: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const dir of ['leftImg8bit/train', 'leftImg8bit/val', 'gtFine/train', 'gtFine/val']) {
+    if (!(await isDir(join(dataDir, dir)))) problems.push(`${join(dataDir, dir)} is missing (Cityscapes' official layout: ${DATASETS.cityscapes.layout})`);
   }
   return problems;
 }
