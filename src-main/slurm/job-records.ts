@@ -26,10 +26,10 @@ export function readJobRecord(runDir: string): JobRecord | null {
  * not keep executor handles itself: the handle is the job record in the run folder, which the executor writes as
  * soon as sbatch answers, so it is as durable as the journal beside it.
  *
- * Adopting needs the run's owner changed to this manager, which ExperimentStore has no method for; so a run
- * adopted here is put back to `running` after the start-up recovery queued it again (markRunning, which also
- * counts an attempt; the run's log shows the requeue and the re-attach). A store with its own `adoptRun` makes this unnecessary:
- * its members are used as they are.
+ * Such a store cannot change a run's owner, so a run adopted here is put back to `running` after the start-up
+ * recovery queued it again (markRunning, which also counts an attempt; the run's log shows the requeue and the
+ * re-attach). The experiment store's adapter (store-adapter.ts) has all three members (runs.job_id), so for it
+ * this hands the store back unchanged and none of this happens.
  */
 export function withJobRecords(base: SchedulerStore, store: ExperimentStore): SchedulerStore {
   if (base.attachableRuns && base.adoptRun && base.recordExecutorHandle) return base;
