@@ -36,6 +36,8 @@ export interface EpochMetrics {
   data_wait_frac?: number;
   /** Only in DP runs: privacy spent up to the end of this epoch, at the spec's δ. */
   epsilon?: number;
+  /** Only with --model-ema: test top-1 of the exponential moving average of the weights. */
+  test_acc_ema?: number;
 }
 
 /** Every journaled event carries its journal id and sequence number (absent when the run has no journal). */

@@ -31,3 +31,8 @@ export function finiteNumber(value: string): number {
 export function intList(value: string): number[] {
   return value.split(',').map((v) => positiveInt(v.trim()));
 }
+
+/** A comma-separated list of finite numbers, e.g. `--scale-range 0.5,2`. */
+export function numberList(value: string): number[] {
+  return value.split(',').map((v) => finiteNumber(v.trim()));
+}

@@ -1,7 +1,7 @@
 import { Option } from 'commander';
 import { describeScope, dpFields, runFields, scheduleFields, type RunFieldInfo } from '../../src-worker/run-fields';
 import type { CliFlag } from '../../src-worker/run-field-meta';
-import { finiteNumber, intList, nonNegativeInt, positiveInt } from './option-parsers';
+import { finiteNumber, intList, nonNegativeInt, numberList, positiveInt } from './option-parsers';
 
 /**
  * `normlab train`'s run flags, derived from the run spec's schema: one flag per field that has `cli` metadata,
@@ -23,7 +23,7 @@ function flagName(field: RunFieldInfo, cli: CliFlag): string {
 function valueName(field: RunFieldInfo, cli: CliFlag): string {
   if (cli.value) return cli.value;
   if (field.kind === 'integer') return '<n>';
-  if (field.kind === 'integerList') return '<list>';
+  if (field.kind === 'integerList' || field.kind === 'numberList') return '<list>';
   if (field.kind === 'number') return '<x>';
   return '<name>';
 }
@@ -68,6 +68,7 @@ function optionsFor(field: RunFieldInfo): Option[] {
   else if (field.kind === 'integer') option.argParser(field.allowsZero ? nonNegativeInt : positiveInt);
   else if (field.kind === 'number') option.argParser(finiteNumber);
   else if (field.kind === 'integerList') option.argParser(intList);
+  else if (field.kind === 'numberList') option.argParser(numberList);
   return [option];
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, ftruncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkerEvent } from '../protocol';
-import { describeConfigChange, runConfig, runConfigHash } from '../run-config';
+import { describeConfigChange, runConfig, runConfigHash, sameRunConfig } from '../run-config';
 import type { RunSpec } from '../run-spec';
 import { CheckpointError } from './checkpoint';
 
@@ -121,7 +121,8 @@ export class EventJournal {
           renameSync(path, `${path}.unreadable-${Date.now()}`);
           return EventJournal.create(path, spec);
         }
-        if (parsed.header.configHash !== configHash) {
+        // a journal written before a run field with a default existed has another hash but the same config
+        if (parsed.header.configHash !== configHash && !sameRunConfig(parsed.header.config ?? {}, spec)) {
           const detail = describeConfigChange(parsed.header.config ?? {}, spec, 'journal') ?? 'another config hash';
           throw new CheckpointError(
             `cannot resume from ${dir}: it belongs to a different run (${detail}); ` +

@@ -100,3 +100,11 @@ describe('normlab train flags of the ConvNeXt recipe and gradient accumulation',
     expect(() => specOf([...base, '--accumulate', '0'])).toThrow();
   });
 });
+
+describe('list flags of non-integers', () => {
+  it('--scale-range takes comma-separated numbers (Cityscapes: 0.5,2)', () => {
+    const input = specOf(['--model', 'fc_knresnet18', '--dataset', 'cityscapes', '--data-dir', '/d', '--epochs', '1', '--batch-size', '2', '--lr', '0.01', '--scale-range', '0.75,1.5']);
+    expect(parseRunSpec(input).scaleRange).toEqual([0.75, 1.5]);
+    expect(() => specOf(['--model', 'cnn', '--dataset', 'synthetic', '--epochs', '1', '--batch-size', '2', '--lr', '0.1', '--scale-range', '0.5,x'])).toThrow();
+  });
+});
