@@ -12,7 +12,7 @@ function record(status: RunStatus): RunRecord {
     id: 7, sweepId: 1, groupKey: 'g', model: 'knresnet18', dataset: 'synthetic', seed: 1, lr: 0.1, batchSize: 32, epochs: 3,
     status, priority: 0, device: null, attempts: 1, errorReason: null, stderrTail: null, spec: spec(),
     finalTestAcc: null, bestTestAcc: null, finalTestLoss: null, epochsCompleted: null, createdAt: 0, startedAt: null,
-    finishedAt: null, owner: null, checkpointDir: null, journalAck: { journal: null, seq: 0 }, autoRetries: 0,
+    finishedAt: null, owner: null, checkpointDir: null, journalAck: { journal: null, seq: 0 }, autoRetries: 0, jobId: null,
   };
 }
 
