@@ -127,6 +127,7 @@ export async function checkDataDir(name: DatasetName, dataDir: string | undefine
     const files = await missingCifarFiles(dataDir, name);
     missing = files.length === 0 ? [] : [`${entry.title} is incomplete in ${dataDir}: missing ${files.join(', ')}${hint}`];
   } else if (name === 'imagenet32') missing = await checkImageNet32(dataDir);
+  else if (name === 'cityscapes') missing = await checkCityscapes(dataDir);
   else missing = await checkFolder(dataDir);
   return { complete: missing.length === 0, problems: missing };
 }

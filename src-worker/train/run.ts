@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { initBackend, type BackendChoice } from '../backend';
-import { DataError, openDataset, type Dataset } from '../data';
+import { DataError, DATASETS, openDataset, openSegmentationDataset, type Dataset, type SegmentationDataset } from '../data';
 import { batchProblem, knownTrainSize } from '../data/train-size';
 import { createModel, listModels, type NormLabModel } from '../models';
 import type { FinalMetrics, WorkerEvent } from '../protocol';
@@ -12,6 +12,7 @@ import { openDurableRun, type DurableRun } from './durable-run';
 import type { JournalAck } from './journal';
 import { trainModel, type TrainOutcome } from './loop';
 import { PresetError, resolvePreset } from './presets';
+import { trainSegmentation } from './segmentation/seg-loop';
 
 /**
  * One run from an untrusted spec to a `done` event: validation, backend, data, model, training. Shared by the
@@ -46,7 +47,7 @@ export class InvalidRunError extends Error {
   override name = 'InvalidRunError';
 }
 
-const NEEDS_DATA_DIR = new Set(['cifar10', 'cifar100', 'folder', 'imagenet32']);
+const NEEDS_DATA_DIR = new Set(['cifar10', 'cifar100', 'folder', 'imagenet32', 'cityscapes']);
 
 /** Device label for the `started` event; CUDA_VISIBLE_DEVICES is passed through to tfjs-node-gpu untouched. */
 export function deviceLabel(choice: BackendChoice, env: NodeJS.ProcessEnv = process.env): string {
@@ -82,6 +83,7 @@ export function validateSpec(spec: RunSpec): void {
     if (!existsSync(spec.dataDir)) throw new InvalidRunError(`data directory ${spec.dataDir} does not exist`);
   }
   if (spec.resume && !spec.checkpointDir) throw new InvalidRunError('resume needs checkpointDir (where the checkpoints are)');
+  validateTask(spec);
   if (spec.dp) validateDp(spec);
   validateBatchFits(spec, knownTrainSize(spec));
 }
@@ -97,6 +99,23 @@ function validateBatchFits(spec: RunSpec, trainSize: number | undefined): void {
   if (!problem) return;
   const more = spec.dataset === 'synthetic' ? ' or raise --synthetic-train-size / syntheticTrainSize' : '';
   throw new InvalidRunError(`${problem.message}; lower ${BATCH_FLAGS[problem.field]}${more}`);
+}
+
+function isSegmentationModel(name: string): boolean {
+  return listModels().find((m) => m.name === name)?.task === 'segmentation';
+}
+
+/** A segmentation model needs label maps, a classifier one label per image: a mismatch is refused by name. */
+function validateTask(spec: RunSpec): void {
+  const segmentationModel = isSegmentationModel(spec.model);
+  const segmentationData = DATASETS[spec.dataset].task === 'segmentation';
+  if (segmentationModel && !segmentationData) {
+    throw new InvalidRunError(`model ${spec.model} is a segmentation model (per-pixel labels), but data set ${spec.dataset} is a classification set; use --dataset cityscapes`);
+  }
+  if (!segmentationModel && segmentationData) {
+    throw new InvalidRunError(`model ${spec.model} is a classifier, but data set ${spec.dataset} is a segmentation set (per-pixel labels); use an fc_* segmentation model`);
+  }
+  if (segmentationModel && spec.dp) throw new InvalidRunError(`dp: DP-SGD trains classifiers; model ${spec.model} is a segmentation model`);
 }
 
 /** Refuses what a DP spec can be refused for before any data is read or model built. */
@@ -137,6 +156,18 @@ async function openData(spec: RunSpec, normalize: boolean): Promise<Dataset> {
   }
 }
 
+async function openSegmentationData(spec: RunSpec, normalize: boolean): Promise<SegmentationDataset> {
+  const pair = (v: number[]): [number, number] => [v[0] ?? 0, v[1] ?? 0];
+  try {
+    return await openSegmentationDataset({
+      dataset: spec.dataset, dataDir: spec.dataDir, normalize, cropSize: pair(spec.cropSize), scaleRange: pair(spec.scaleRange),
+    });
+  } catch (err) {
+    if (err instanceof DataError) throw new InvalidRunError(err.message);
+    throw err;
+  }
+}
+
 const NO_METRICS: FinalMetrics = { test_acc: 0, test_acc5: 0, test_loss: 0, train_loss: 0, train_acc: 0, best_test_acc: 0, epochs_completed: 0 };
 
 export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> {
@@ -145,7 +176,7 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
   // once the run folder is known, every event goes through its journal first
   let send = io.emit;
   const emit = (e: WorkerEvent) => send({ ...base, ...e });
-  let dataset: Dataset | undefined;
+  let dataset: Dataset | SegmentationDataset | undefined;
   let model: NormLabModel | undefined;
   let durable: DurableRun | undefined;
   try {
@@ -160,15 +191,7 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
     }
     const choice = await initBackend(spec.backend);
     for (const warning of choice.warnings ?? []) emit({ event: 'log', level: 'warn', message: warning });
-    dataset = await openData(spec, normalizeInputs(spec));
-    // folder and ImageNet32 sets are only counted once opened
-    validateBatchFits(spec, dataset.trainSize);
-    model = createModel(spec.model, {
-      numClasses: dataset.numClasses,
-      lowResolution: spec.lowResolution ?? dataset.imageShape[0] <= 64,
-      knDropout: spec.knDropout, groups: spec.groups, widthMultiplier: spec.width, activation: spec.activation, seed: spec.seed,
-    });
-    const outcome = await trainModel(spec, model, dataset, {
+    const hooks = {
       emit: send,
       isCancelled: io.isCancelled,
       stopStatus: io.stopStatus,
@@ -176,7 +199,24 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
         backend: choice.backend, device: deviceLabel(choice), cudaVisibleDevices: process.env.CUDA_VISIBLE_DEVICES, skippedBackends: choice.skipped,
         ...(choice.adapter ? { adapter: choice.adapter } : {}),
       },
-    });
+    };
+    const modelOptions = { knDropout: spec.knDropout, groups: spec.groups, widthMultiplier: spec.width, activation: spec.activation, seed: spec.seed };
+    let outcome: TrainOutcome;
+    if (isSegmentationModel(spec.model)) {
+      const segData = await openSegmentationData(spec, normalizeInputs(spec));
+      dataset = segData;
+      validateBatchFits(spec, segData.trainSize);
+      // the paper's stem (7×7/2 + max-pool, output stride 32) unless asked otherwise: Cityscapes is 2048×1024
+      model = createModel(spec.model, { ...modelOptions, numClasses: segData.numClasses, lowResolution: spec.lowResolution ?? false });
+      outcome = await trainSegmentation(spec, model, segData, hooks);
+    } else {
+      const data = await openData(spec, normalizeInputs(spec));
+      dataset = data;
+      // folder and ImageNet32 sets are only counted once opened
+      validateBatchFits(spec, data.trainSize);
+      model = createModel(spec.model, { ...modelOptions, numClasses: data.numClasses, lowResolution: spec.lowResolution ?? data.imageShape[0] <= 64 });
+      outcome = await trainModel(spec, model, data, hooks);
+    }
     emit({ event: 'done', status: outcome.status, metrics: outcome.metrics });
     return { exitCode: 0, status: outcome.status, outcome };
   } catch (err) {
