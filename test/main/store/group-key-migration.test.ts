@@ -123,7 +123,7 @@ describe('config-group keys', () => {
       if (spec.dp) expect(reparsed.dp?.accountant).toBe('rdp');
       expect(groupKeyOfConfig(groupConfig(reparsed as RunSpec), extended)).toBe(configGroupKey(spec));
       // a value other than the new default is a different experiment
-      expect(groupKeyOfConfig(groupConfig({ ...reparsed, labelSmoothing: 0.1 } as RunSpec), extended)).not.toBe(configGroupKey(spec));
+      expect(groupKeyOfConfig(groupConfig({ ...reparsed, labelSmoothing: 0.1 }), extended)).not.toBe(configGroupKey(spec));
     }
   });
 
