@@ -1,10 +1,41 @@
 import cliProgress from 'cli-progress';
 import { Argument, Command, Option } from 'commander';
 import { downloadCifar, type DownloadProgress } from '../../../src-worker/data/download';
+import { writeSyntheticCityscapes } from '../../../src-worker/data/cityscapes/synthetic';
 import { DATASET_NAMES, isDownloadable } from '../../../src-worker/data/registry';
 
-/** What `normlab download` can fetch, from the data-set registry. */
+/**
+ * What `normlab download` can fetch, from the data-set registry, plus the synthetic street scenes it writes in
+ * Cityscapes' layout (the real set needs a login at cityscapes-dataset.com, so tests and demos use these).
+ */
+const CITYSCAPES_SYNTHETIC = 'cityscapes-synthetic';
 const DOWNLOADABLE = DATASET_NAMES.filter(isDownloadable);
+
+interface SyntheticOptions {
+  trainImages: string;
+  valImages: string;
+  size: string;
+  seed: string;
+}
+
+function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+async function writeSynthetic(dataDir: string, options: SyntheticOptions): Promise<void> {
+  const [w = '', h = '', ...rest] = options.size.split(',');
+  if (rest.length > 0) throw new Error(`--size must be <width>,<height>, got "${options.size}"`);
+  const width = positiveInt('--size width', w);
+  const height = positiveInt('--size height', h);
+  const trainImages = positiveInt('--train-images', options.trainImages);
+  const valImages = positiveInt('--val-images', options.valImages);
+  const seed = Number(options.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be an integer >= 0, got "${options.seed}"`);
+  await writeSyntheticCityscapes(dataDir, { trainImages, valImages, width, height, seed });
+  process.stdout.write(`${CITYSCAPES_SYNTHETIC}: ${trainImages} train and ${valImages} val images of ${width}×${height} written to ${dataDir} (train with --dataset cityscapes --data-dir ${dataDir})\n`);
+}
 
 function megabytes(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
@@ -56,13 +87,21 @@ function progressReporter(stream: NodeJS.WriteStream): { report: (p: DownloadPro
 export function register(program: Command): void {
   program
     .command('download')
-    .description('download and extract an official CIFAR binary archive (resumable, MD5-checked)')
-    .addArgument(new Argument('<dataset>', 'data set to fetch').choices(DOWNLOADABLE))
-    .requiredOption('--data-dir <dir>', 'folder to hold cifar-10-batches-bin/ or cifar-100-binary/')
+    .description(`download and extract an official CIFAR binary archive (resumable, MD5-checked), or write ${CITYSCAPES_SYNTHETIC} (generated street scenes in Cityscapes' layout)`)
+    .addArgument(new Argument('<dataset>', 'data set to fetch').choices([...DOWNLOADABLE, CITYSCAPES_SYNTHETIC]))
+    .requiredOption('--data-dir <dir>', 'folder to hold cifar-10-batches-bin/ or cifar-100-binary/ (cityscapes-synthetic: leftImg8bit/ and gtFine/)')
     .option('--mirror <url>', 'base URL serving the same archive file names instead of www.cs.toronto.edu')
     .addOption(new Option('--md5 <hex>', 'expected MD5 of the archive (for a mirror that repackages it)'))
     .option('--keep-archive', 'keep the .tar.gz after extracting it', false)
-    .action(async (dataset: 'cifar10' | 'cifar100', options: { dataDir: string; mirror?: string; md5?: string; keepArchive: boolean }) => {
+    .option('--train-images <n>', `${CITYSCAPES_SYNTHETIC}: training images`, '64')
+    .option('--val-images <n>', `${CITYSCAPES_SYNTHETIC}: validation images`, '16')
+    .option('--size <w,h>', `${CITYSCAPES_SYNTHETIC}: image width,height`, '128,64')
+    .option('--seed <n>', `${CITYSCAPES_SYNTHETIC}: seed of the scenes`, '0')
+    .action(async (dataset: 'cifar10' | 'cifar100' | typeof CITYSCAPES_SYNTHETIC, options: { dataDir: string; mirror?: string; md5?: string; keepArchive: boolean } & SyntheticOptions) => {
+      if (dataset === CITYSCAPES_SYNTHETIC) {
+        await writeSynthetic(options.dataDir, options);
+        return;
+      }
       const progress = progressReporter(process.stderr);
       let result: Awaited<ReturnType<typeof downloadCifar>>;
       try {
