@@ -23,7 +23,7 @@ describe('normlab segmentation from the command line', () => {
   const dataDir = join(scratch, 'cityscapes');
 
   it('writes the synthetic set, then trains fc_knresnet18 on it and reports test_miou per epoch', async () => {
-    const written = await normlab(['download', 'cityscapes-synthetic', '--data-dir', dataDir, '--train-images', '4', '--val-images', '2', '--size', '64,32']);
+    const written = await normlab(['generate', 'cityscapes-synthetic', '--data-dir', dataDir, '--train-images', '4', '--val-images', '2', '--size', '64,32']);
     expect(written.code, written.stderr).toBe(0);
     expect(written.stdout).toContain('4 train and 2 val images of 64×32 written to');
     const r = await normlab([

@@ -4,11 +4,7 @@ import { downloadCifar, type DownloadProgress } from '../../../src-worker/data/d
 import { writeSyntheticCityscapes } from '../../../src-worker/data/cityscapes/synthetic';
 import { DATASET_NAMES, isDownloadable } from '../../../src-worker/data/registry';
 
-/**
- * What `normlab download` can fetch, from the data-set registry, plus the synthetic street scenes it writes in
- * Cityscapes' layout (the real set needs a login at cityscapes-dataset.com, so tests and demos use these).
- */
-const CITYSCAPES_SYNTHETIC = 'cityscapes-synthetic';
+/** What `normlab download` can fetch, from the data-set registry. */
 const DOWNLOADABLE = DATASET_NAMES.filter(isDownloadable);
 
 interface SyntheticOptions {
@@ -23,6 +19,12 @@ function positiveInt(flag: string, text: string): number {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${text}"`);
   return n;
 }
+
+/**
+ * The synthetic street scenes `normlab generate` writes in Cityscapes' layout: the real set needs a login at
+ * cityscapes-dataset.com, so tests and demos train on these with --dataset cityscapes.
+ */
+const CITYSCAPES_SYNTHETIC = 'cityscapes-synthetic';
 
 async function writeSynthetic(dataDir: string, options: SyntheticOptions): Promise<void> {
   const [w = '', h = '', ...rest] = options.size.split(',');
@@ -87,21 +89,13 @@ function progressReporter(stream: NodeJS.WriteStream): { report: (p: DownloadPro
 export function register(program: Command): void {
   program
     .command('download')
-    .description(`download and extract an official CIFAR binary archive (resumable, MD5-checked), or write ${CITYSCAPES_SYNTHETIC} (generated street scenes in Cityscapes' layout)`)
-    .addArgument(new Argument('<dataset>', 'data set to fetch').choices([...DOWNLOADABLE, CITYSCAPES_SYNTHETIC]))
-    .requiredOption('--data-dir <dir>', 'folder to hold cifar-10-batches-bin/ or cifar-100-binary/ (cityscapes-synthetic: leftImg8bit/ and gtFine/)')
+    .description(`download and extract an official CIFAR binary archive (resumable, MD5-checked); \`normlab generate ${CITYSCAPES_SYNTHETIC}\` writes a synthetic Cityscapes`)
+    .addArgument(new Argument('<dataset>', 'data set to fetch').choices(DOWNLOADABLE))
+    .requiredOption('--data-dir <dir>', 'folder to hold cifar-10-batches-bin/ or cifar-100-binary/')
     .option('--mirror <url>', 'base URL serving the same archive file names instead of www.cs.toronto.edu')
     .addOption(new Option('--md5 <hex>', 'expected MD5 of the archive (for a mirror that repackages it)'))
     .option('--keep-archive', 'keep the .tar.gz after extracting it', false)
-    .option('--train-images <n>', `${CITYSCAPES_SYNTHETIC}: training images`, '64')
-    .option('--val-images <n>', `${CITYSCAPES_SYNTHETIC}: validation images`, '16')
-    .option('--size <w,h>', `${CITYSCAPES_SYNTHETIC}: image width,height`, '128,64')
-    .option('--seed <n>', `${CITYSCAPES_SYNTHETIC}: seed of the scenes`, '0')
-    .action(async (dataset: 'cifar10' | 'cifar100' | typeof CITYSCAPES_SYNTHETIC, options: { dataDir: string; mirror?: string; md5?: string; keepArchive: boolean } & SyntheticOptions) => {
-      if (dataset === CITYSCAPES_SYNTHETIC) {
-        await writeSynthetic(options.dataDir, options);
-        return;
-      }
+    .action(async (dataset: 'cifar10' | 'cifar100', options: { dataDir: string; mirror?: string; md5?: string; keepArchive: boolean }) => {
       const progress = progressReporter(process.stderr);
       let result: Awaited<ReturnType<typeof downloadCifar>>;
       try {
@@ -118,5 +112,18 @@ export function register(program: Command): void {
       process.stdout.write(
         result.alreadyPresent ? `${dataset} already present in ${result.folder}\n` : `${dataset} ready in ${result.folder}\n`,
       );
+    });
+
+  program
+    .command('generate')
+    .description("write a deterministic synthetic data set: cityscapes-synthetic, textured street scenes in Cityscapes' official layout")
+    .addArgument(new Argument('<dataset>', 'data set to write').choices([CITYSCAPES_SYNTHETIC]))
+    .requiredOption('--data-dir <dir>', 'folder to hold leftImg8bit/ and gtFine/')
+    .option('--train-images <n>', 'training images', '64')
+    .option('--val-images <n>', 'validation images', '16')
+    .option('--size <w,h>', 'image width,height', '128,64')
+    .option('--seed <n>', 'seed of the scenes', '0')
+    .action(async (_dataset: typeof CITYSCAPES_SYNTHETIC, options: { dataDir: string } & SyntheticOptions) => {
+      await writeSynthetic(options.dataDir, options);
     });
 }
