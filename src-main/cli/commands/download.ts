@@ -3,21 +3,16 @@ import { Argument, Command, Option } from 'commander';
 import { downloadCifar, type DownloadProgress } from '../../../src-worker/data/download';
 import { writeSyntheticCityscapes } from '../../../src-worker/data/cityscapes/synthetic';
 import { DATASET_NAMES, isDownloadable } from '../../../src-worker/data/registry';
+import { intList, nonNegativeInt, positiveInt, UsageError } from '../option-parsers';
 
 /** What `normlab download` can fetch, from the data-set registry. */
 const DOWNLOADABLE = DATASET_NAMES.filter(isDownloadable);
 
 interface SyntheticOptions {
-  trainImages: string;
-  valImages: string;
-  size: string;
-  seed: string;
-}
-
-function positiveInt(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${text}"`);
-  return n;
+  trainImages: number;
+  valImages: number;
+  size?: number[];
+  seed: number;
 }
 
 /**
@@ -27,14 +22,9 @@ function positiveInt(flag: string, text: string): number {
 const CITYSCAPES_SYNTHETIC = 'cityscapes-synthetic';
 
 async function writeSynthetic(dataDir: string, options: SyntheticOptions): Promise<void> {
-  const [w = '', h = '', ...rest] = options.size.split(',');
-  if (rest.length > 0) throw new Error(`--size must be <width>,<height>, got "${options.size}"`);
-  const width = positiveInt('--size width', w);
-  const height = positiveInt('--size height', h);
-  const trainImages = positiveInt('--train-images', options.trainImages);
-  const valImages = positiveInt('--val-images', options.valImages);
-  const seed = Number(options.seed);
-  if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be an integer >= 0, got "${options.seed}"`);
+  const [width, height, ...rest] = options.size ?? [128, 64];
+  if (width === undefined || height === undefined || rest.length > 0) throw new UsageError(`generate: --size must be <width>,<height>, got "${(options.size ?? []).join(',')}"`);
+  const { trainImages, valImages, seed } = options;
   await writeSyntheticCityscapes(dataDir, { trainImages, valImages, width, height, seed });
   process.stdout.write(`${CITYSCAPES_SYNTHETIC}: ${trainImages} train and ${valImages} val images of ${width}×${height} written to ${dataDir} (train with --dataset cityscapes --data-dir ${dataDir})\n`);
 }
@@ -119,10 +109,10 @@ export function register(program: Command): void {
     .description("write a deterministic synthetic data set: cityscapes-synthetic, textured street scenes in Cityscapes' official layout")
     .addArgument(new Argument('<dataset>', 'data set to write').choices([CITYSCAPES_SYNTHETIC]))
     .requiredOption('--data-dir <dir>', 'folder to hold leftImg8bit/ and gtFine/')
-    .option('--train-images <n>', 'training images', '64')
-    .option('--val-images <n>', 'validation images', '16')
-    .option('--size <w,h>', 'image width,height', '128,64')
-    .option('--seed <n>', 'seed of the scenes', '0')
+    .option('--train-images <n>', 'training images', positiveInt, 64)
+    .option('--val-images <n>', 'validation images', positiveInt, 16)
+    .option('--size <w,h>', 'image width,height (default: 128,64)', intList)
+    .option('--seed <n>', 'seed of the scenes', nonNegativeInt, 0)
     .action(async (_dataset: typeof CITYSCAPES_SYNTHETIC, options: { dataDir: string } & SyntheticOptions) => {
       await writeSynthetic(options.dataDir, options);
     });
