@@ -51,7 +51,7 @@ function finalMetrics(state: SegmentationState): FinalMetrics & { test_miou: num
 
 /** JSON has no NaN: the unmeasured keys come back from a checkpoint as null. */
 function revive(history: EpochMetrics[]): SegmentationEpochMetrics[] {
-  return history.map((m) => ({ ...m, train_acc: m.train_acc ?? Number.NaN, test_acc5: m.test_acc5 ?? Number.NaN }) as SegmentationEpochMetrics);
+  return history.map((m) => ({ ...m, train_acc: m.train_acc ?? Number.NaN, test_acc5: m.test_acc5 ?? Number.NaN }));
 }
 
 /**
@@ -129,14 +129,16 @@ export async function trainSegmentation(
           await new Promise<void>((resolve) => setImmediate(resolve));
           if (hooks.isCancelled()) return await stop();
           const step = state.position.globalStep;
-          lastLr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
+          const lr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
           const collectStats = spec.statsEvery > 0 && step % spec.statsEvery === 0;
-          const result = await steps.next(lastLr, step, collectStats);
+          const result = await steps.next(lr, step, collectStats);
           throwIfGpuFailed(spec, `training step ${step + 1}`);
+          // the epoch's lr is the last one a step trained with, not the one asked for past the epoch's end
           if (!result) break;
+          lastLr = lr;
           epochWaitMs += result.waitMs;
           if (!Number.isFinite(result.loss)) {
-            emit({ event: 'log', level: 'warn', message: `training loss became ${result.loss} at epoch ${epoch + 1}, step ${state.position.batchInEpoch + 1} (lr ${lastLr}); stopping as diverged` });
+            emit({ event: 'log', level: 'warn', message: `training loss became ${result.loss} at epoch ${epoch + 1}, step ${state.position.batchInEpoch + 1} (lr ${lr}); stopping as diverged` });
             return outcome('diverged');
           }
           state.partial.lossSum += result.loss * result.images;
