@@ -59,6 +59,12 @@ export interface OpenDatasetOptions {
   syntheticSeed?: number;
   /** Root of the synthetic cache (default $XDG_CACHE_HOME/normlab or ~/.cache/normlab). */
   cacheDir?: string;
+  /** The ConvNeXt recipe's folder-set options (train crop, val resize, TrivialAugmentWide, erasing, RA sampler). */
+  trainCropSize?: number;
+  valResizeSize?: number;
+  autoAugment?: 'none' | 'ta_wide';
+  randomErasing?: number;
+  raReps?: number;
 }
 
 /** Bad or missing data on disk, or a bad request to a data set. Messages name the file and the problem. */

@@ -13,6 +13,7 @@ import type { JournalAck } from './journal';
 import { trainModel, type TrainOutcome } from './loop';
 import { PresetError, resolvePreset } from './presets';
 import { trainSegmentation } from './segmentation/seg-loop';
+import { OptimizerConfigError } from './recipe/optimizer';
 
 /**
  * One run from an untrusted spec to a `done` event: validation, backend, data, model, training. Shared by the
@@ -149,6 +150,8 @@ async function openData(spec: RunSpec, normalize: boolean): Promise<Dataset> {
     return await openDataset({
       dataset: spec.dataset, dataDir: spec.dataDir, normalize, imageSize: spec.imageSize,
       syntheticTrainSize: spec.syntheticTrainSize, syntheticTestSize: spec.syntheticTestSize,
+      trainCropSize: spec.trainCropSize, valResizeSize: spec.valResizeSize, autoAugment: spec.autoAugment,
+      randomErasing: spec.randomErasing, raReps: spec.raReps,
     });
   } catch (err) {
     if (err instanceof DataError) throw new InvalidRunError(err.message);
@@ -220,7 +223,9 @@ export async function executeRun(input: unknown, io: RunIO): Promise<RunResult> 
     emit({ event: 'done', status: outcome.status, metrics: outcome.metrics });
     return { exitCode: 0, status: outcome.status, outcome };
   } catch (err) {
-    const invalid = err instanceof InvalidRunError || err instanceof CheckpointError || err instanceof DpSetupError || err instanceof DpIncompatibleModelError;
+    // a recipe that cannot be combined (AdamW or --accumulate with DP, SGD with its own norm decay) is a bad request
+    const invalid = err instanceof InvalidRunError || err instanceof CheckpointError || err instanceof DpSetupError ||
+      err instanceof DpIncompatibleModelError || err instanceof OptimizerConfigError;
     const message = err instanceof Error ? err.message : String(err);
     emit({ event: 'error', reason: message, ...(invalid || !(err instanceof Error) ? {} : { detail: err.stack }) });
     emit({ event: 'done', status: 'failed', metrics: NO_METRICS });

@@ -129,3 +129,11 @@ describe('another program\'s SQLite file as --db', () => {
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 });
+
+describe('recipes that cannot be combined are bad requests (exit 2), named', () => {
+  it('AdamW with DP-SGD', async () => {
+    const r = await normlab(['train', '--model', 'kn_cnn', ...small, '--batch-size', '10', '--optimizer', 'adamw', '--dp', '--logical-batch', '10', '--json'], 90_000);
+    expect(r.code, r.stderr + r.stdout).toBe(2);
+    expect(r.stdout + r.stderr).toMatch(/DP-SGD trains with SGD; --optimizer adamw cannot be combined with --dp/);
+  });
+});
