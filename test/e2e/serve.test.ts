@@ -146,7 +146,10 @@ describe('normlab serve: pages', () => {
     await page.getByRole('link', { name: String(fixture.runIds[0]), exact: true }).click();
     await page.getByRole('heading', { name: /Run 1 · knresnet18/ }).waitFor();
     await page.getByRole('img', { name: 'Accuracy chart' }).waitFor();
-    expect(await page.locator('pre.config').textContent()).toContain('"model": "knresnet18"');
+    // the config as a table of the fields that apply: a KN run shows its model and no GroupNorm groups
+    await page.locator('[data-testid="run-config"] [data-field="model"]').waitFor();
+    expect(await page.locator('[data-testid="run-config"] [data-field="model"]').textContent()).toContain('knresnet18');
+    await expect.poll(() => page.locator('[data-testid="run-config"] [data-field="groups"]').count(), { timeout: 15_000 }).toBe(0);
     expect(await page.getByText('/tmp/ckpt/run-1/epoch-3').isVisible()).toBe(true);
     expect(await page.getByText('fixture run 1 trained').isVisible()).toBe(true);
     await shot('run-detail');

@@ -30,7 +30,8 @@ describe('sweep builder: Differential privacy (DP-SGD)', () => {
   it('greys out BatchNorm models, sets Mish, grids the clipping bounds and queues DP runs', async () => {
     const { wrapper } = await mountAt('/sweeps/new', SweepBuilderView);
     const store = useSweepsStore();
-    await vi.waitFor(() => expect(box(wrapper, 'resnet18_bn').exists()).toBe(true));
+    // the model list comes from the registry through the API: the first load imports it, slow on a busy CI machine
+    await vi.waitFor(() => expect(box(wrapper, 'resnet18_bn').exists()).toBe(true), { timeout: 30_000 });
     await wrapper.find('input[placeholder="kn-vs-bn-cifar10"]').setValue('ui-dp');
     for (const m of ['kn_cnn', 'resnet18_bn', 'resnet18_gn']) await box(wrapper, m).setValue(true);
     expect(box(wrapper, 'resnet18_bn').attributes('disabled')).toBeUndefined();
