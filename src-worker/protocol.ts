@@ -40,6 +40,20 @@ export interface EpochMetrics {
   test_acc_ema?: number;
 }
 
+/**
+ * One point of the step-level curves, stored as metrics `step/train_loss` and `step/lr` at `step`: the global
+ * optimizer step (1-based, counted across epochs and resumes). `train_loss` is the example-weighted mean over the
+ * steps since the previous point (absent when none of them drew an example, as a DP step may not); `lr` is the
+ * rate the point's own step trained with.
+ */
+export const STEP_METRIC_KEYS = { trainLoss: 'step/train_loss', lr: 'step/lr' } as const;
+
+export interface StepPoint {
+  step: number;
+  train_loss?: number;
+  lr: number;
+}
+
 /** Every journaled event carries its journal id and sequence number (absent when the run has no journal). */
 interface Stamp {
   journal?: string;
@@ -62,6 +76,8 @@ export type WorkerEvent = Stamp & (
     }
   | { event: 'progress'; runId?: number; epoch: number; batch: number; batchesPerEpoch: number; imagesPerSec: number; etaSec: number; loss: number }
   | { event: 'epoch'; runId?: number; epoch: number; metrics: EpochMetrics }
+  /** The step points of `epoch` (1-based) trained since the last such event: sent at the epoch's end or at a stop. */
+  | { event: 'steps'; runId?: number; epoch: number; points: StepPoint[] }
   | { event: 'norm_stats'; runId?: number; epoch: number; step: number; layers: NormLayerStats[] }
   | { event: 'checkpoint'; runId?: number; epoch: number; path: string; reason: 'periodic' | 'cancel' | 'final' }
   | { event: 'log'; runId?: number; level: 'info' | 'warn' | 'error'; message: string }
