@@ -221,6 +221,12 @@ export const runSpecSchema = z.object({
   progressEvery: field(z.number().int().positive().default(10), 'progress event every N batches', {
     label: 'Progress every (batches)', role: 'execution', cli: {},
   }),
+  // 10: a 1-epoch run of a few hundred steps still draws tens of points, and one point per 10 steps keeps even a
+  // 100-epoch CIFAR run (~39k steps at batch 128) to ~4k rows per metric. Execution, like statsEvery: logging
+  // reads the loss and changes no training, so it stays out of the group key and of a checkpoint's config hash.
+  logEverySteps: field(z.number().int().min(0).default(10), 'step-level train loss and lr every N optimizer steps, each the mean over those N (0: never)', {
+    label: 'Step curves every (steps)', role: 'execution', cli: {},
+  }),
   // display-only: the preset's values are already resolved into the other fields
   preset: field(z.string().optional(), 'recipe to start from (cifar100-paper, imagenet-paper, dp-paper, …); explicit flags win', {
     label: 'Preset', role: 'execution', cli: { value: '<name>', helpGroup: 'run' },

@@ -1,4 +1,4 @@
-import type { WorkerEvent } from '../../src-worker/protocol';
+import { STEP_METRIC_KEYS, type StepPoint, type WorkerEvent } from '../../src-worker/protocol';
 import { IngestError } from './errors';
 import { writeJournalMark } from './history-writer';
 import type { IngestBuffer, JournalMark, MetricRow } from './ingest-buffer';
@@ -75,6 +75,20 @@ export class Ingest {
     this.buffer.addMetrics(rows);
   }
 
+  /** A `steps` event's points as one batch of metric rows (an epoch's worth, one buffer call). */
+  private ingestStepPoints(runId: number, points: readonly StepPoint[], time: number): void {
+    const rows: MetricRow[] = [];
+    for (const p of points) {
+      if (!Number.isInteger(p.step) || p.step < 1) throw new IngestError(`run ${runId}: step point at step ${p.step} is not an integer ≥ 1`);
+      if (typeof p.lr !== 'number') throw new IngestError(`run ${runId}: step point ${p.step} has no lr`);
+      rows.push({ runId, key: STEP_METRIC_KEYS.lr, step: p.step, value: p.lr, time });
+      if (p.train_loss === undefined) continue;
+      if (typeof p.train_loss !== 'number') throw new IngestError(`run ${runId}: step point ${p.step}: train_loss is not a number`);
+      rows.push({ runId, key: STEP_METRIC_KEYS.trainLoss, step: p.step, value: p.train_loss, time });
+    }
+    this.buffer.addMetrics(rows);
+  }
+
   private journalMark(runId: number): { journal: string | null; seq: number } {
     let mark = this.journalMarks.get(runId);
     if (!mark) {
@@ -123,6 +137,9 @@ export class Ingest {
         this.ingestMetrics(runId, event.epoch, metrics);
         return;
       }
+      case 'steps':
+        this.ingestStepPoints(runId, event.points, time);
+        return;
       case 'norm_stats':
         for (const layer of event.layers) {
           if (!NORM_KINDS.has(layer.kind)) {

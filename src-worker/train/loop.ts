@@ -8,6 +8,7 @@ import { learningRateAt } from './schedules';
 import { dpEngine } from './dp-steps';
 import type { NamedParameter } from './sgd';
 import { sgdEngine, type StepEngine } from './steps';
+import { EMPTY_STEP_WINDOW, savedStepWindow, StepLog, type StepWindow } from './step-log';
 import { captureTensors, checkResumeCompatible, optimizerHeader, restoreTensors } from './train-state';
 import { adjustedEmaDecay, WeightEma } from './recipe/ema';
 import { createOptimizer, OptimizerConfigError, type RunOptimizer } from './recipe/optimizer';
@@ -47,6 +48,8 @@ export interface TrainOutcome {
 
 interface LoopState {
   position: TrainingPosition;
+  /** The step-curve window open at the resumed checkpoint. */
+  resumedStepWindow: StepWindow;
   /** The resumed checkpoint's DP state, checked against the plan. */
   resumedDp?: CheckpointHeader['dp'];
   partial: PartialEpoch;
@@ -104,6 +107,7 @@ async function runEpochs(
 ): Promise<TrainOutcome> {
   const state: LoopState = {
     position: { epoch: 0, batchInEpoch: 0, globalStep: 0 },
+    resumedStepWindow: { ...EMPTY_STEP_WINDOW },
     partial: { lossSum: 0, correct: 0, seen: 0 },
     history: [],
     bestTestAcc: 0,
@@ -114,7 +118,9 @@ async function runEpochs(
       checkResumeCompatible(ckpt.header, spec, ckpt.path);
       restoreTensors(ckpt, model, optimizer, ema);
       state.position = { ...ckpt.header.position };
-      state.partial = { ...ckpt.header.partialEpoch };
+      const { lossSum, correct, seen } = ckpt.header.partialEpoch;
+      state.partial = { lossSum, correct, seen };
+      state.resumedStepWindow = savedStepWindow(ckpt.header.partialEpoch);
       // JSON has no NaN: a DP run's unmeasured train_acc comes back as null
       state.history = ckpt.header.history.map((m) => ({ ...m, train_acc: m.train_acc ?? NaN }));
       state.resumedDp = ckpt.header.dp;
@@ -139,12 +145,21 @@ async function runEpochs(
   let sessionTrainMs = 0;
   let sessionWaitMs = 0;
   let lastEvalSec = 0;
+  // the rate the latest step trained with: an epoch's lr metric and the checkpoint's schedule state
   let lastLr = spec.lr;
   const dataWaitByEpoch: number[] = [];
+  const stepLog = new StepLog(spec.logEverySteps, totalSteps, state.resumedStepWindow);
+  /** Sends the step points not yet sent; before any checkpoint, so a resume never skips one. */
+  const emitStepPoints = (epoch: number): void => {
+    const points = stepLog.take();
+    if (points.length > 0) emit({ event: 'steps', epoch: epoch + 1, points });
+  };
 
   const checkpoint = async (reason: CheckpointHeader['reason']): Promise<void> => {
     if (!spec.checkpointDir) return;
     const tensors = await captureTensors(model, optimizer, ema);
+    // the open step window rides in partialEpoch, a superset of PartialEpoch that older readers ignore
+    const partialEpoch: PartialEpoch & { stepWindow: StepWindow } = { ...state.partial, stepWindow: stepLog.openWindow() };
     const path = writeCheckpoint(spec.checkpointDir, {
       reason,
       spec,
@@ -153,7 +168,7 @@ async function runEpochs(
       rng: { seed: spec.seed, globalStep: state.position.globalStep },
       schedule: { kind: spec.schedule.kind, epoch: state.position.epoch, globalStep: state.position.globalStep, lastLr },
       ...optimizerHeader(optimizer, ema),
-      partialEpoch: state.partial,
+      partialEpoch,
       history: state.history,
       bestTestAcc: state.bestTestAcc,
       ...(engine.checkpointState ? { dp: engine.checkpointState() } : {}),
@@ -163,6 +178,7 @@ async function runEpochs(
     emit({ event: 'checkpoint', epoch: state.position.epoch, path, reason });
   };
   const stop = async (): Promise<TrainOutcome> => {
+    emitStepPoints(state.position.epoch);
     await checkpoint('cancel');
     return outcome(hooks.stopStatus?.() ?? 'cancelled');
   };
@@ -189,15 +205,18 @@ async function runEpochs(
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (hooks.isCancelled()) return await stop();
         const step = state.position.globalStep;
-        lastLr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
+        const lr = learningRateAt(spec.schedule, spec.lr, { epoch, globalStep: step, totalEpochs: spec.epochs, stepsPerEpoch });
         const collectStats = spec.statsEvery > 0 && step % spec.statsEvery === 0;
-        const result = await steps.next(lastLr, step, collectStats);
+        const result = await steps.next(lr, step, collectStats);
         throwIfGpuFailed(spec, `training step ${step + 1}`);
+        // the epoch's lr is the last one a step trained with, not the one asked for past the epoch's end
         if (!result) break;
+        lastLr = lr;
         epochWaitMs += result.waitMs;
         // a DP step that drew no example has no loss (NaN) and is not a divergence
         if (result.examples > 0 && !Number.isFinite(result.loss)) {
-          emit({ event: 'log', level: 'warn', message: `training loss became ${result.loss} at epoch ${epoch + 1}, batch ${state.position.batchInEpoch + 1} (lr ${lastLr}); stopping as diverged` });
+          emitStepPoints(epoch);
+          emit({ event: 'log', level: 'warn', message: `training loss became ${result.loss} at epoch ${epoch + 1}, batch ${state.position.batchInEpoch + 1} (lr ${lr}); stopping as diverged` });
           return outcome('diverged');
         }
         if (result.examples > 0) state.partial.lossSum += result.loss * result.examples;
@@ -207,6 +226,7 @@ async function runEpochs(
         if (ema && state.position.batchInEpoch % spec.emaSteps === 0) ema.update(emaCopies(spec, epoch));
         state.position.batchInEpoch += 1;
         state.position.globalStep += 1;
+        stepLog.record(state.position.globalStep, result.loss, result.examples, lr);
         imagesThisSession += result.examples;
         windowImages += result.examples;
         if (collectStats) emit({ event: 'norm_stats', epoch: epoch + 1, step, layers: await model.takeNormStats() });
@@ -228,6 +248,7 @@ async function runEpochs(
     } finally {
       await steps.close();
     }
+    emitStepPoints(epoch);
     const trainMs = performance.now() - epochStart;
     sessionTrainMs += trainMs;
     sessionWaitMs += epochWaitMs;
