@@ -48,6 +48,8 @@ export interface ModelSummary {
   norm: NormKind;
   depth?: number;
   description: string;
+  /** The registry's task: 'segmentation' for the fully convolutional models, absent for classifiers. */
+  task?: 'segmentation';
 }
 
 export interface DatasetSummary {
