@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_EPS } from './options';
 
 /** Summary of one distribution (window means, or window standard deviations) for one layer and batch. */
 export interface DistributionSummary {
@@ -10,6 +11,35 @@ export interface DistributionSummary {
   percentiles: [number, number, number, number, number];
   /** Fixed-bin histogram: `counts.length` bins over [lo, hi]; values outside are clamped into the end bins. */
   histogram: { lo: number; hi: number; counts: number[] };
+  /**
+   * Only on a layer's summary of standard deviations, and only in statistics recorded since it existed: the
+   * share of the layer's normalizing units that are near-constant (see NEAR_CONSTANT_FACTOR).
+   */
+  nearConstant?: NearConstantShare;
+}
+
+/** What one normalizing mean/variance pair is taken over, for the layer kinds and shapes the sinks report. */
+export type NormUnit = 'windows' | 'channels' | 'groups' | 'samples' | 'positions';
+
+/**
+ * A unit is near-constant when its variance σ² is below NEAR_CONSTANT_FACTOR · ε of its layer. Below 10 ε, ε is
+ * at least 1/11 of σ² + ε: the layer no longer divides by the unit's own spread but by a floor set by ε, and its
+ * gain 1/√(σ² + ε) is at least 1/√(11 ε) (≈ 95 at ε = 1e-5), rising to 1/√ε (≈ 316) as σ² → 0. Whatever tiny
+ * deviations such a unit has, and the gradient through it, are amplified by that gain. (Within 5 % of 1/√ε
+ * would need σ² < 0.11 ε; 10 ε is the wider net, so the share rises before the worst case is reached.) For
+ * KernelNorm these are the flat windows (a constant background, zero padding): the symptom this share tracks.
+ */
+export const NEAR_CONSTANT_FACTOR = 10;
+
+export interface NearConstantShare {
+  /** count / total. */
+  share: number;
+  /** Units with σ² < factor · eps, counted over every unit of the batch (not the histogram's subsample). */
+  count: number;
+  total: number;
+  unit: NormUnit;
+  eps: number;
+  factor: number;
 }
 
 /** Per-layer normalization statistics for the current batch, as the kernel-statistics inspector shows them. */
@@ -62,6 +92,28 @@ export function summarizeDistribution(values: Float32Array, bins = 32): Distribu
   };
 }
 
+/** KN: one per window; BN: per channel; GN: per sample and group; LN: per sample, or per pixel (ConvNeXt's). */
+export function normUnit(kind: NormLayerStats['kind'], std: tf.Tensor): NormUnit {
+  switch (kind) {
+    case 'kn': return 'windows';
+    case 'bn': return 'channels';
+    case 'gn': return 'groups';
+    case 'ln': return std.rank === 4 ? 'positions' : 'samples';
+  }
+}
+
+/**
+ * How many entries of std = √(σ² + ε) have σ² < factor · ε, i.e. std² < (factor + 1) · ε, as a [1] tensor
+ * (no read). Over the whole tensor: one reduction, cheap next to the forward that produced it.
+ */
+function countNearConstant(std: tf.Tensor, eps: number): tf.Tensor1D {
+  return tf.tidy(() => tf.sum(tf.cast(tf.less(tf.square(std), (NEAR_CONSTANT_FACTOR + 1) * eps), 'float32')).reshape<tf.Rank.R1>([1]));
+}
+
+function nearConstantShare(count: number, total: number, unit: NormUnit, eps: number): NearConstantShare {
+  return { share: count / total, count, total, unit, eps, factor: NEAR_CONSTANT_FACTOR };
+}
+
 /** Every stride-th entry of t, flattened: at most maxSamples entries. Caller tidies. */
 function subsample(t: tf.Tensor, maxSamples: number): tf.Tensor1D {
   const flat = t.reshape<tf.Tensor1D>([-1]);
@@ -69,8 +121,10 @@ function subsample(t: tf.Tensor, maxSamples: number): tf.Tensor1D {
   return stride > 1 ? tf.stridedSlice(flat, [0], [flat.size], [stride]) as tf.Tensor1D : flat;
 }
 
-function checkArguments(op: string, layer: string, mean: tf.Tensor, std: tf.Tensor, maxSamples: number): void {
+function checkArguments(op: string, layer: string, mean: tf.Tensor, std: tf.Tensor, maxSamples: number, eps: number): void {
   if (!Number.isInteger(maxSamples) || maxSamples < 1) throw new Error(`${op}: maxSamples must be a positive integer, but got ${maxSamples}.`);
+  if (!(eps > 0 && Number.isFinite(eps))) throw new Error(`${op}: eps of layer ${layer} must be a positive number, but got ${eps}.`);
+  if (mean.size === 0) throw new Error(`${op}: layer ${layer} reported no statistics (mean has shape [${mean.shape}]).`);
   if (mean.size !== std.size) {
     throw new Error(`${op}: mean and std of layer ${layer} must have the same size, but got [${mean.shape}] and [${std.shape}].`);
   }
@@ -78,13 +132,21 @@ function checkArguments(op: string, layer: string, mean: tf.Tensor, std: tf.Tens
 
 /**
  * Summaries of one layer's normalizing means and standard deviations for the current batch. Reads the tensors
- * synchronously; above maxSamples entries it reads an evenly strided, deterministic subsample. Backends without
- * synchronous reads (webgpu in Node) need sampleNormStats + readNormStats instead.
+ * synchronously; above maxSamples entries it reads an evenly strided, deterministic subsample (the near-constant
+ * share counts every unit). `eps` is the layer's ε. Backends without synchronous reads (webgpu in Node) need
+ * sampleNormStats + readNormStats instead.
  */
-export function summarizeNormStats(layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096): NormLayerStats {
-  checkArguments('summarizeNormStats', layer, mean, std, maxSamples);
-  const [meanValues, stdValues] = tf.tidy(() => [subsample(mean, maxSamples).dataSync(), subsample(std, maxSamples).dataSync()]);
-  return { layer, kind, mean: summarizeDistribution(meanValues as Float32Array), std: summarizeDistribution(stdValues as Float32Array) };
+export function summarizeNormStats(
+  layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096, eps = DEFAULT_EPS,
+): NormLayerStats {
+  checkArguments('summarizeNormStats', layer, mean, std, maxSamples, eps);
+  const [meanValues, stdValues, flat] = tf.tidy(() => [
+    subsample(mean, maxSamples).dataSync(), subsample(std, maxSamples).dataSync(), countNearConstant(std, eps).dataSync(),
+  ]);
+  return {
+    layer, kind, mean: summarizeDistribution(meanValues as Float32Array),
+    std: { ...summarizeDistribution(stdValues as Float32Array), nearConstant: nearConstantShare(flat[0], std.size, normUnit(kind, std), eps) },
+  };
 }
 
 /**
@@ -94,18 +156,24 @@ export function summarizeNormStats(layer: string, kind: NormLayerStats['kind'], 
 export interface PendingNormStats {
   layer: string;
   kind: NormLayerStats['kind'];
-  /** The subsampled means followed by the subsampled standard deviations, [2 * count]. */
+  /** The subsampled means, then the subsampled standard deviations, then the near-constant count: [2 * count + 1]. */
   samples: tf.Tensor1D;
+  /** Units in the layer (entries of std), unit they are, and the layer's ε: what the near-constant share needs. */
+  units: number;
+  unit: NormUnit;
+  eps: number;
 }
 
 /**
  * Takes the same strided subsample summarizeNormStats reads, as a kept tensor (no read, no sync): call it in a
  * stats sink, then readNormStats after the forward pass.
  */
-export function sampleNormStats(layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096): PendingNormStats {
-  checkArguments('sampleNormStats', layer, mean, std, maxSamples);
-  const samples = tf.tidy(() => tf.keep(tf.concat([subsample(mean, maxSamples), subsample(std, maxSamples)])));
-  return { layer, kind, samples };
+export function sampleNormStats(
+  layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096, eps = DEFAULT_EPS,
+): PendingNormStats {
+  checkArguments('sampleNormStats', layer, mean, std, maxSamples, eps);
+  const samples = tf.tidy(() => tf.keep(tf.concat([subsample(mean, maxSamples), subsample(std, maxSamples), countNearConstant(std, eps)])));
+  return { layer, kind, samples, units: std.size, unit: normUnit(kind, std), eps };
 }
 
 /**
@@ -124,11 +192,15 @@ export async function readNormStats(pending: readonly PendingNormStats[]): Promi
     }
     let at = 0;
     return pending.map((p) => {
-      const half = p.samples.size / 2;
+      const half = (p.samples.size - 1) / 2;
       const mean = values.subarray(at, at + half);
       const std = values.subarray(at + half, at + 2 * half);
-      at += 2 * half;
-      return { layer: p.layer, kind: p.kind, mean: summarizeDistribution(mean), std: summarizeDistribution(std) };
+      const flat = values[at + 2 * half];
+      at += p.samples.size;
+      return {
+        layer: p.layer, kind: p.kind, mean: summarizeDistribution(mean),
+        std: { ...summarizeDistribution(std), nearConstant: nearConstantShare(flat, p.units, p.unit, p.eps) },
+      };
     });
   } finally {
     for (const p of pending) p.samples.dispose();
@@ -136,8 +208,10 @@ export async function readNormStats(pending: readonly PendingNormStats[]): Promi
 }
 
 /** summarizeNormStats with an asynchronous read, for tensors the caller keeps alive until it resolves. */
-export async function summarizeNormStatsAsync(layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096): Promise<NormLayerStats> {
-  checkArguments('summarizeNormStatsAsync', layer, mean, std, maxSamples);
-  const [summary] = await readNormStats([sampleNormStats(layer, kind, mean, std, maxSamples)]);
+export async function summarizeNormStatsAsync(
+  layer: string, kind: NormLayerStats['kind'], mean: tf.Tensor, std: tf.Tensor, maxSamples = 4096, eps = DEFAULT_EPS,
+): Promise<NormLayerStats> {
+  checkArguments('summarizeNormStatsAsync', layer, mean, std, maxSamples, eps);
+  const [summary] = await readNormStats([sampleNormStats(layer, kind, mean, std, maxSamples, eps)]);
   return summary;
 }
