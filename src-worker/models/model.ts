@@ -38,6 +38,7 @@ class BuiltModel implements NormLabModel {
   /** Sampled by the last forward that collected statistics, not yet read. */
   private pendingStats: PendingNormStats[] = [];
   private disposed = false;
+  private epsByPath: Map<string, number> | undefined;
 
   constructor(readonly info: ModelInfo, opts: ResolvedModelOptions, build: ArchitectureFactory) {
     this.seed = opts.seed;
@@ -93,7 +94,8 @@ class BuiltModel implements NormLabModel {
     }
     const step = ctx.step ?? this.trainingForwards;
     if (ctx.training && ctx.step === undefined) this.trainingForwards++;
-    const rc = new RunContext(ctx, this.seed, step, this.activation, sampleNormStats);
+    const rc = new RunContext(ctx, this.seed, step, this.activation, (path, kind, mean, std) =>
+      sampleNormStats(path, kind, mean, std, undefined, this.layerEps(path)));
     const out = tf.tidy(() => this.arch.forward(x, rc));
     if (rc.stats) {
       // statistics nobody read are dropped, not kept on the device
@@ -133,6 +135,15 @@ class BuiltModel implements NormLabModel {
     this.pendingStats = [];
     for (const p of this.builder.params) p.dispose();
     this.disposed = true;
+  }
+
+  /** The layer's own ε, which its near-constant share is measured against (the ops' default if it has none). */
+  private layerEps(path: string): number | undefined {
+    this.epsByPath ??= new Map(this.builder.layers.flatMap((l) => {
+      const { eps } = l.info();
+      return eps === undefined ? [] : [[l.path, eps] as const];
+    }));
+    return this.epsByPath.get(path);
   }
 
   private assertUsable(method: string): void {
