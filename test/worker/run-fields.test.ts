@@ -18,7 +18,7 @@ describe('run fields read from the schema', () => {
   });
 
   it('execution fields are the ones the group key and config hash always left out', () => {
-    expect([...EXECUTION_FIELDS].sort()).toEqual(['backend', 'checkpointDir', 'checkpointEvery', 'preset', 'progressEvery', 'resume', 'runId', 'statsEvery']);
+    expect([...EXECUTION_FIELDS].sort()).toEqual(['backend', 'checkpointDir', 'checkpointEvery', 'logEverySteps', 'preset', 'progressEvery', 'resume', 'runId', 'statsEvery']);
   });
 
   it('withoutDefaults drops default values at every depth, keeps the rest', () => {
