@@ -5,6 +5,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ExperimentStore } from '../store/experiment-store';
 import type { GroupAggregate, RunFilter, RunRecord, RunStatus } from '../store/types';
+import { configColumns, type Cell } from './config-columns';
 
 /**
  * CSV export (RFC 4180, through csv-stringify) of runs, per-group aggregates and metric history. Rows are
@@ -22,31 +23,47 @@ export interface ExportFilter {
   status?: RunStatus | RunStatus[];
 }
 
+/** A fraction (0..1) as percent, as the UI shows accuracies; without the float noise of `0.61 * 100`. */
+function pct(fraction: number | null): number | null {
+  if (fraction === null || !Number.isFinite(fraction)) return null;
+  return Number((fraction * 100).toPrecision(12));
+}
+
+const RUN_CONFIG = configColumns('all');
+const GROUP_CONFIG = configColumns('experiment');
+
+/**
+ * Accuracies are in percent, like the UI, and a column that has a unit says it (`_pct`, `_s`). The config columns
+ * are every run-spec field (config-columns.ts); see docs/csv-export.md for the list.
+ */
 export const EXPORT_COLUMNS: Record<ExportKind, readonly string[]> = {
   runs: [
-    'run_id', 'sweep_id', 'sweep_name', 'group_key', 'model', 'dataset', 'seed', 'lr', 'batch_size', 'epochs',
-    'status', 'final_test_acc', 'best_test_acc', 'final_test_loss', 'epochs_completed', 'device', 'job_id', 'attempts',
-    'error_reason', 'created_at', 'started_at', 'finished_at',
+    'run_id', 'sweep_id', 'sweep_name', 'group_key', 'status', ...RUN_CONFIG.map((c) => c.name),
+    'num_params', 'backend_used', 'adapter', 'final_test_acc_pct', 'best_test_acc_pct', 'final_test_top5_pct', 'final_test_loss',
+    'epochs_completed', 'duration_s', 'device', 'job_id', 'attempts', 'error_reason', 'created_at', 'started_at', 'finished_at',
   ],
   aggregates: [
-    'group_key', 'model', 'dataset', 'lr', 'batch_size', 'epochs', 'n', 'seeds',
-    'final_test_acc_mean', 'final_test_acc_sd', 'best_test_acc_mean', 'best_test_acc_sd',
+    'group_key', ...GROUP_CONFIG.map((c) => c.name), 'n', 'seeds',
+    'final_test_acc_mean_pct', 'final_test_acc_sd_pct', 'best_test_acc_mean_pct', 'best_test_acc_sd_pct',
     'final_test_loss_mean', 'final_test_loss_sd', 'runs_total', 'runs_diverged', 'runs_failed', 'config',
   ],
   metrics: ['run_id', 'sweep_id', 'group_key', 'model', 'seed', 'epoch', 'key', 'value', 'time'],
 };
 
-type Cell = string | number | null;
-
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function durationSec(r: RunRecord): number | null {
+  return r.startedAt !== null && r.finishedAt !== null ? (r.finishedAt - r.startedAt) / 1000 : null;
+}
 
 function* runRows(store: ExperimentStore, filter: RunFilter): Generator<Cell[]> {
   const sweepNames = new Map(store.listSweeps().map((s) => [s.id, s.name]));
-  for (const r of store.iterateRuns(filter) as Iterable<RunRecord>) {
+  for (const { run: r, numParams, backend, adapter, testAcc5 } of store.iterateRunExports(filter)) {
+    const spec = r.spec as Readonly<Record<string, unknown>>;
     yield [
-      r.id, r.sweepId, sweepNames.get(r.sweepId) ?? null, r.groupKey, r.model, r.dataset, r.seed, r.lr, r.batchSize,
-      r.epochs, r.status, r.finalTestAcc, r.bestTestAcc, r.finalTestLoss, r.epochsCompleted, r.device, r.jobId, r.attempts,
-      r.errorReason, iso(r.createdAt), iso(r.startedAt), iso(r.finishedAt),
+      r.id, r.sweepId, sweepNames.get(r.sweepId) ?? null, r.groupKey, r.status, ...RUN_CONFIG.map((c) => c.read(spec)),
+      numParams, backend, adapter, pct(r.finalTestAcc), pct(r.bestTestAcc), pct(testAcc5), r.finalTestLoss,
+      r.epochsCompleted, durationSec(r), r.device, r.jobId, r.attempts, r.errorReason, iso(r.createdAt), iso(r.startedAt), iso(r.finishedAt),
     ];
   }
 }
@@ -54,8 +71,8 @@ function* runRows(store: ExperimentStore, filter: RunFilter): Generator<Cell[]> 
 function aggregateRow(g: GroupAggregate): Cell[] {
   const total = Object.values(g.runCounts).reduce((a, b) => a + (b ?? 0), 0);
   return [
-    g.groupKey, g.model, g.dataset, g.lr, g.batchSize, g.epochs, g.n, g.seeds.join(';'),
-    g.finalTestAcc.mean, g.finalTestAcc.sd, g.bestTestAcc.mean, g.bestTestAcc.sd,
+    g.groupKey, ...GROUP_CONFIG.map((c) => c.read(g.config)), g.n, g.seeds.join(';'),
+    pct(g.finalTestAcc.mean), pct(g.finalTestAcc.sd), pct(g.bestTestAcc.mean), pct(g.bestTestAcc.sd),
     g.finalTestLoss.mean, g.finalTestLoss.sd, total, g.runCounts.diverged ?? 0, g.runCounts.failed ?? 0,
     JSON.stringify(g.config),
   ];
