@@ -5,7 +5,7 @@ import { AggregateReads } from './aggregates';
 import { Checkpoints } from './checkpoints';
 import { openDatabase } from './connection';
 import { StoreError } from './errors';
-import { ExportReads, type MetricTuple } from './export-reads';
+import { ExportReads, type MetricTuple, type RunExportRecord } from './export-reads';
 import { ExecutorHandles, type AttachableRunRecord } from './executor-handles';
 import { countDuplicateHistoryRows, writeHistoryBatch } from './history-writer';
 import { Ingest } from './ingest';
@@ -397,6 +397,12 @@ export class ExperimentStore {
   *iterateRuns(filter: RunFilter = {}): Generator<RunRecord> {
     this.flush();
     yield* this.exportReads.runs(filter);
+  }
+
+  /** Runs with their worker's start report (backend, adapter, parameter count) and latest top-5, for the runs CSV. */
+  *iterateRunExports(filter: RunFilter = {}): Generator<RunExportRecord> {
+    this.flush();
+    yield* this.exportReads.runExports(filter);
   }
 
   /**
