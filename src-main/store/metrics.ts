@@ -1,5 +1,27 @@
+import type { DistributionSummary, NearConstantShare } from '../../src-worker/kn/stats';
 import type { StoreContext } from './store-context';
 import type { LatestMetric, MetricPoint, NormStatsRecord } from './types';
+
+const NORM_UNITS = new Set<string>(['windows', 'channels', 'groups', 'samples', 'positions']);
+
+function isNearConstantShare(v: unknown): v is NearConstantShare {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  const finite = (k: string) => typeof r[k] === 'number' && Number.isFinite(r[k]);
+  return finite('share') && finite('count') && finite('total') && finite('eps') && finite('factor')
+    && typeof r.unit === 'string' && NORM_UNITS.has(r.unit);
+}
+
+/**
+ * A stored std summary as the UI may rely on it: rows written before the near-constant share existed have
+ * none, and one that does not have its shape (another version's field of that name) is left out rather than
+ * shown wrong.
+ */
+function readStdSummary(std: DistributionSummary): DistributionSummary {
+  if (std.nearConstant === undefined || isNearConstantShare(std.nearConstant)) return std;
+  const { nearConstant: _dropped, ...rest } = std;
+  return rest;
+}
 
 /** Reads of a run's metric history, its latest values and its normalization statistics (NaN is stored as NULL). */
 export class MetricReads {
@@ -33,7 +55,10 @@ export class MetricReads {
     }[];
     return rows.map((r) => {
       const summary = JSON.parse(r.summary_json) as Pick<NormStatsRecord, 'mean' | 'std'>;
-      return { id: r.id, runId: r.run_id, epoch: r.epoch, step: r.step, layer: r.layer, kind: r.kind, ...summary, time: r.time };
+      return {
+        id: r.id, runId: r.run_id, epoch: r.epoch, step: r.step, layer: r.layer, kind: r.kind,
+        mean: summary.mean, std: readStdSummary(summary.std), time: r.time,
+      };
     });
   }
 
