@@ -107,3 +107,19 @@ export interface DownloadEvent {
   totalBytes?: number;
   message?: string;
 }
+
+/** A sweep template with its options applied, before anything is queued (expandSweepTemplate). */
+export interface SweepTemplatePreview {
+  template: string;
+  /** The sweeps it would submit, each with its run count. */
+  sweeps: { name: string; runs: number }[];
+  runs: number;
+  configs: number;
+}
+
+/** What submitSweepTemplate queued: one submitted sweep per part of the template. */
+export interface SubmitTemplateResult {
+  template: string;
+  sweeps: SubmitSweepResult[];
+  runs: { total: number; created: number; existing: number };
+}
