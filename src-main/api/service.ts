@@ -13,6 +13,9 @@ import type {
 import { sweepSeeds } from '../sweeps/expand';
 import { proposeLrTrials, type LrTrial } from '../sweeps/lr-search';
 import { parseSweepSpec, SweepSpecError } from '../sweeps/spec';
+import {
+  expandSweepTemplate, listSweepTemplates, SweepTemplateError, type SweepTemplateOptionsInput, type SweepTemplateSummary, type TemplateExpansion,
+} from '../sweeps/templates';
 import { datasetSummaries, modelSummaries, presetSummaries } from './catalog';
 import { cloneRun, effectiveEdits } from './clone-run';
 import { ServiceError, toServiceError } from './errors';
@@ -29,7 +32,7 @@ import { checkSweep } from './submit-checks';
 import { previewOf } from './sweep-preview';
 import type {
   AdvanceLrSearchResult, DatasetSummary, DownloadEvent, ExportResult, ModelSummary, QueueState, RunDetail, SubmitSweepResult,
-  SweepPreview,
+  SubmitTemplateResult, SweepPreview, SweepTemplatePreview,
 } from './types';
 
 export type * from './types';
@@ -48,6 +51,15 @@ export interface NormLabApi {
   /** submitSweep's checks and a run count and time estimate, without queueing anything. */
   previewSweep(spec: SweepSpecArg): Promise<SweepPreview>;
   advanceLrSearch(sweepId: number): Promise<AdvanceLrSearchResult>;
+  /** The built-in sweep templates (a paper's table as sweep specs), with their run counts. */
+  listSweepTemplates(): Promise<SweepTemplateSummary[]>;
+  /** A template's sweeps and run count with the options applied (width, epochs, dataDir); writes nothing. */
+  expandSweepTemplate(name: string, options?: SweepTemplateOptionsInput): Promise<SweepTemplatePreview>;
+  /**
+   * Queues every sweep of a template, each as submitSweep would; every part is checked first, so a refused
+   * template writes nothing. dataDir defaults to this service's data folder.
+   */
+  submitSweepTemplate(name: string, options?: SweepTemplateOptionsInput): Promise<SubmitTemplateResult>;
   listRuns(filter?: RunFilterInput): Promise<RunRecord[]>;
   /** Total runs matching a filter, for paging the runs list. */
   countRuns(filter?: CountFilterInput): Promise<number>;
@@ -164,6 +176,37 @@ export class NormLabService implements NormLabApi {
       const result = this.advanceLrSearchNow(parseId(sweepId, 'sweep id'));
       if (result.added > 0) this.controller?.queueChanged?.();
       return result;
+    });
+  }
+
+  listSweepTemplates(): Promise<SweepTemplateSummary[]> {
+    return this.call(() => listSweepTemplates());
+  }
+
+  expandSweepTemplate(name: string, options?: SweepTemplateOptionsInput): Promise<SweepTemplatePreview> {
+    return this.call(() => {
+      const expansion = this.templateExpansion(name, options);
+      return {
+        template: expansion.template,
+        sweeps: expansion.specs.map((spec) => ({ name: spec.name, runs: expansion.runs.filter((r) => r.sweep === spec.name).length })),
+        runs: expansion.runs.length,
+        configs: expansion.configs,
+      };
+    });
+  }
+
+  submitSweepTemplate(name: string, options?: SweepTemplateOptionsInput): Promise<SubmitTemplateResult> {
+    return this.call(async () => {
+      const expansion = this.templateExpansion(name, options);
+      for (const spec of expansion.specs) await checkSweep(spec);
+      const sweeps: SubmitSweepResult[] = [];
+      for (const spec of expansion.specs) sweeps.push(await this.submitSweep(spec));
+      const sum = (pick: (r: SubmitSweepResult) => number) => sweeps.reduce((n, r) => n + pick(r), 0);
+      return {
+        template: expansion.template,
+        sweeps,
+        runs: { total: sum((r) => r.runs.total), created: sum((r) => r.runs.created), existing: sum((r) => r.runs.existing) },
+      };
     });
   }
 
@@ -388,6 +431,16 @@ export class NormLabService implements NormLabApi {
   private requireController(action: string): RunController {
     if (!this.controller) throw new ServiceError('unavailable', `cannot ${action}: no scheduler is attached`);
     return this.controller;
+  }
+
+  private templateExpansion(name: string, options: SweepTemplateOptionsInput | undefined): TemplateExpansion {
+    const withDataDir = { ...options, dataDir: options?.dataDir ?? this.options.dataDir };
+    try {
+      return expandSweepTemplate(parseName(name, 'template name'), withDataDir);
+    } catch (error) {
+      if (error instanceof SweepTemplateError) throw new ServiceError('invalid_input', error.message);
+      throw error;
+    }
   }
 
   private advanceLrSearchNow(sweepId: number): AdvanceLrSearchResult {
