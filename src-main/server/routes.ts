@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { NormLabApi } from '../api/service';
 import { RUN_STATUSES, type RunStatus } from '../store/run-states';
 import { aggregateFilterSchema, groupKeysSchema, retryChangesSchema, sweepSpecInputSchema } from '../api/schemas';
+import { sweepTemplateOptionsSchema } from '../sweeps/templates/types';
 
 /**
  * The method table of the API: every method a client may call, and nothing else. HTTP routes are generated
@@ -95,6 +96,19 @@ export const apiRoutes = {
   advanceLrSearch: route('advanceLrSearch')({
     verb: 'POST', changes: 'queue', path: '/api/sweeps/:id/advance', input: z.strictObject({ id: pathId }),
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
+  listSweepTemplates: route('listSweepTemplates')({
+    verb: 'GET', path: '/api/sweep-templates', input: empty, toArgs: () => [], fromArgs: () => ({}),
+  }),
+  expandSweepTemplate: route('expandSweepTemplate')({
+    verb: 'POST', path: '/api/sweep-templates/:name/expand',
+    input: z.strictObject({ name: z.string().min(1), options: sweepTemplateOptionsSchema.optional() }),
+    toArgs: (i) => [i.name, i.options], fromArgs: (name, options) => ({ name, options }),
+  }),
+  submitSweepTemplate: route('submitSweepTemplate')({
+    verb: 'POST', changes: 'queue', path: '/api/sweep-templates/:name/submit',
+    input: z.strictObject({ name: z.string().min(1), options: sweepTemplateOptionsSchema.optional() }),
+    toArgs: (i) => [i.name, i.options], fromArgs: (name, options) => ({ name, options }),
   }),
   listRuns: route('listRuns')({
     verb: 'GET', path: '/api/runs', input: runQuery,
