@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { SegmentationDataset } from '../../data/cityscapes/dataset';
 import { ConfusionMatrix, IGNORE_LABEL } from './confusion';
 import { pixelCrossEntropy, pixelPredictions } from './pixel-loss';
+import type { KeptPrediction } from './previews';
 import type { SegmentationModel } from './seg-model';
 
 export interface SegmentationEvalResult {
@@ -12,12 +13,16 @@ export interface SegmentationEvalResult {
   iou: number[];
   miou: number;
   images: number;
+  /** Labels and argmax predictions of the set's first `keep` images (SegmentationEvalOptions), in order. */
+  kept: KeptPrediction[];
 }
 
 export interface SegmentationEvalOptions {
   /** Polled between batches; true abandons the evaluation (the result is then null). */
   shouldStop?: () => boolean;
   afterBatch?: () => void;
+  /** Keep the predictions of this many of the first images (for the run's mask previews); none by default. */
+  keep?: number;
 }
 
 function labelledPixels(labels: Int32Array): number {
@@ -37,16 +42,32 @@ export async function evaluateSegmentation(
   let lossSum = 0;
   let pixels = 0;
   let images = 0;
+  const keep = opts.keep ?? 0;
+  const kept: KeptPrediction[] = [];
   for await (const batch of dataset.batches('test', { batchSize, epoch: 0, seed, shuffle: false, augment: false, dropLast: false })) {
     const [h, w] = batch.shape;
-    const [loss, counts] = tf.tidy(() => {
+    const wanted = Math.min(Math.max(keep - kept.length, 0), batch.size);
+    const { loss, counts, shown } = tf.tidy(() => {
       const x = tf.tensor4d(batch.x, [batch.size, ...batch.shape]);
       const y = tf.tensor3d(batch.labels, [batch.size, h, w], 'int32');
       const logits = model.segmentWith(x, { training: false });
-      return [pixelCrossEntropy(logits, y), ConfusionMatrix.batchCounts(y, pixelPredictions(logits), dataset.numClasses)];
+      const predictions = pixelPredictions(logits);
+      return {
+        loss: pixelCrossEntropy(logits, y),
+        counts: ConfusionMatrix.batchCounts(y, predictions, dataset.numClasses),
+        shown: wanted > 0 ? predictions.slice([0, 0, 0], [wanted, h, w]) : undefined,
+      };
     });
-    const [l] = await Promise.all([loss.data(), confusion.add(counts)]);
-    tf.dispose([loss, counts]);
+    const [l, , shownValues] = await Promise.all([loss.data(), confusion.add(counts), shown?.data()]);
+    tf.dispose([loss, counts, ...(shown ? [shown] : [])]);
+    const area = h * w;
+    for (let i = 0; i < wanted; i++) {
+      kept.push({
+        width: w, height: h,
+        labels: batch.labels.slice(i * area, (i + 1) * area),
+        predictions: Int32Array.from(shownValues?.subarray(i * area, (i + 1) * area) ?? []),
+      });
+    }
     const labelled = labelledPixels(batch.labels);
     lossSum += (l[0] ?? 0) * labelled;
     pixels += labelled;
@@ -60,5 +81,5 @@ export async function evaluateSegmentation(
   }
   if (images === 0) throw new Error('evaluateSegmentation: the test split produced no batches');
   const { pixelAccuracy, iou, miou } = confusion.metrics();
-  return { loss: pixels > 0 ? lossSum / pixels : 0, pixelAccuracy, iou, miou, images };
+  return { loss: pixels > 0 ? lossSum / pixels : 0, pixelAccuracy, iou, miou, images, kept };
 }

@@ -12,6 +12,7 @@ import { createOptimizer } from '../recipe/optimizer';
 import { captureTensors, checkResumeCompatible, optimizerHeader, restoreTensors } from '../train-state';
 import { evaluateSegmentation, type SegmentationEvalResult } from './seg-evaluate';
 import type { SegmentationModel } from './seg-model';
+import { openSegPreviews } from './previews';
 import { openSegmentationEpoch, segmentationStepsPerEpoch } from './seg-steps';
 
 /**
@@ -84,6 +85,7 @@ export async function trainSegmentation(
       }
     }
     emit({ event: 'started', ...hooks.environment, resumedFromEpoch: state.position.epoch, numParams: model.countParams() });
+    const previews = await openSegPreviews(spec, dataset.name, emit);
 
     const stepOptions = { batchSize: spec.batchSize, accumulate, seed: spec.seed, augment: spec.augment ?? true };
     const stepsPerEpoch = segmentationStepsPerEpoch(dataset.trainSize, stepOptions);
@@ -171,7 +173,7 @@ export async function trainSegmentation(
 
       // a stop during evaluation keeps the trained epoch: the checkpoint sits after its last step
       const test = await evaluateSegmentation(model, dataset, spec.batchSize, spec.seed, {
-        shouldStop: hooks.isCancelled, afterBatch: () => faultPoint('eval', epoch + 1),
+        shouldStop: hooks.isCancelled, afterBatch: () => faultPoint('eval', epoch + 1), keep: previews.keep,
       });
       throwIfGpuFailed(spec, `evaluation after epoch ${epoch + 1}`);
       if (!test) return await stop();
@@ -192,6 +194,8 @@ export async function trainSegmentation(
         data_wait_frac: trainMs > 0 ? epochWaitMs / trainMs : 0,
         ...segmentationMetrics(test, dataset.classNames),
       };
+      // before the epoch event: a page that refreshes on it finds this epoch's masks
+      await previews.afterEvaluation(epoch + 1, test.kept);
       state.history.push(metrics);
       state.bestTestAcc = Math.max(state.bestTestAcc, metrics.test_acc);
       state.position = { epoch: epoch + 1, batchInEpoch: 0, globalStep: state.position.globalStep };
