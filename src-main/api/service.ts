@@ -7,6 +7,7 @@ import { InvalidTransitionError } from '../store/errors';
 import type { ExperimentStore } from '../store/experiment-store';
 import { searchFamilyKey } from '../store/group-key';
 import { canTransition, transitionSources } from '../store/run-states';
+import { readSegPreviews, type SegPreviewSet } from '../store/seg-previews';
 import type {
   CheckpointRecord, GroupAggregate, GroupCurve, LogRecord, MetricPoint, NormStatsRecord, RunRecord, RunStatus, SweepSummary,
 } from '../store/types';
@@ -67,6 +68,8 @@ export interface NormLabApi {
   getRunMetrics(id: number, key?: string): Promise<Record<string, MetricPoint[]>>;
   getRunLogs(id: number, options?: LogQueryInput): Promise<LogRecord[]>;
   getRunCheckpoints(id: number): Promise<CheckpointRecord[]>;
+  /** A segmentation run's latest validation images with ground-truth and predicted masks; null until there are some. */
+  getSegPreviews(runId: number): Promise<SegPreviewSet | null>;
   getNormStats(runId: number, layer?: string): Promise<NormStatsRecord[]>;
   listNormLayers(runId: number): Promise<{ layer: string; kind: NormStatsRecord['kind'] }[]>;
   compare(filter?: AggregateFilterInput): Promise<GroupAggregate[]>;
@@ -250,6 +253,10 @@ export class NormLabService implements NormLabApi {
 
   getRunCheckpoints(id: number): Promise<CheckpointRecord[]> {
     return this.call(() => this.store.getCheckpoints(parseId(id, 'run id')));
+  }
+
+  getSegPreviews(runId: number): Promise<SegPreviewSet | null> {
+    return this.call(() => readSegPreviews(this.requireRun(parseId(runId, 'run id')).checkpointDir));
   }
 
   getNormStats(runId: number, layer?: string): Promise<NormStatsRecord[]> {

@@ -134,6 +134,10 @@ export const apiRoutes = {
     verb: 'GET', path: '/api/runs/:id/checkpoints', input: z.strictObject({ id: pathId }),
     toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
   }),
+  getSegPreviews: route('getSegPreviews')({
+    verb: 'GET', path: '/api/runs/:id/seg-previews', input: z.strictObject({ id: pathId }),
+    toArgs: (i) => [i.id], fromArgs: (id) => ({ id }),
+  }),
   getNormStats: route('getNormStats')({
     verb: 'GET', path: '/api/runs/:id/norm-stats', input: z.strictObject({ id: pathId, layer: z.string().min(1).optional() }),
     toArgs: (i) => [i.id, i.layer], fromArgs: (id, layer) => ({ id, layer }),
