@@ -1,5 +1,5 @@
 import { batchProblem } from '../../src-worker/data/train-size';
-import { checkDataDir, trainSizeOf } from '../../src-worker/data/registry';
+import { checkDataDir, DATASETS, trainSizeOf } from '../../src-worker/data/registry';
 import type { RunSpec } from '../../src-worker/run-spec';
 import { refuseDpIncompatibleModels } from '../sweeps/dp-models';
 import { expandSweep } from '../sweeps/expand';
@@ -7,7 +7,8 @@ import { parseSweepSpec, renderPath, SweepSpecError, type SweepSpec } from '../s
 
 /**
  * What a worker would refuse a second after it starts, asked before anything is stored: an unknown model, a
- * data set whose folder is missing or incomplete, a batch larger than an image folder's training set. Every
+ * model whose task (classification, segmentation) is not its data set's, a data set whose folder is missing or
+ * incomplete, a batch larger than an image folder's training set. Every
  * problem names the spec field to change, as the spec was written (`grid.model[1]`, `base.dataDir`).
  */
 
@@ -24,6 +25,33 @@ async function modelProblems(spec: SweepSpec, runs: readonly RunSpec[]): Promise
   const known = new Set(listModels().map((m) => m.name));
   const unknown = [...new Set(runs.map((r) => r.model))].filter((m) => !known.has(m));
   return unknown.map((m) => `${fieldPath(spec, 'model', m)}: unknown model "${m}"; known models: ${[...known].join(', ')} (see \`normlab models\`)`);
+}
+
+/**
+ * A segmentation model trains on per-pixel labels, a classifier on one label per image: a pairing the worker would
+ * refuse (src-worker/train/run.ts, validateTask) is refused here, once per model and data set, naming both fields.
+ * DP-SGD trains classifiers only, so a DP run of a segmentation model is refused with it.
+ */
+async function taskProblems(spec: SweepSpec, runs: readonly RunSpec[]): Promise<string[]> {
+  const { listModels } = await import('../../src-worker/models');
+  const taskOf = new Map(listModels().map((m) => [m.name, m.task ?? 'classification']));
+  const problems = new Set<string>();
+  for (const run of runs) {
+    const task = taskOf.get(run.model);
+    // an unknown model has no task to compare; modelProblems names it
+    if (task === undefined) continue;
+    const segmentationModel = task === 'segmentation';
+    const segmentationData = DATASETS[run.dataset].task === 'segmentation';
+    const model = `${fieldPath(spec, 'model', run.model)}: model ${run.model}`;
+    const data = `data set ${run.dataset} (${fieldPath(spec, 'dataset', run.dataset)})`;
+    if (segmentationModel && !segmentationData) {
+      problems.add(`${model} is a segmentation model (per-pixel labels), but ${data} is a classification set; use a segmentation data set (cityscapes)`);
+    } else if (!segmentationModel && segmentationData) {
+      problems.add(`${model} is a classifier, but ${data} is a segmentation set (per-pixel labels); use an fc_* segmentation model`);
+    }
+    if (segmentationModel && run.dp) problems.add(`${model} is a segmentation model, and DP-SGD (dp) trains classifiers only`);
+  }
+  return [...problems];
 }
 
 async function dataProblems(spec: SweepSpec, runs: readonly RunSpec[]): Promise<string[]> {
@@ -72,6 +100,7 @@ export async function checkSweep(input: unknown): Promise<CheckedSweep> {
   await refuseDpIncompatibleModels(spec, expansion.runs);
   const problems = [
     ...(await modelProblems(spec, expansion.runs)),
+    ...(await taskProblems(spec, expansion.runs)),
     ...(await dataProblems(spec, expansion.runs)),
   ];
   // a batch is only worth counting against data that is there
