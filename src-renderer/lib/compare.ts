@@ -1,7 +1,10 @@
 import type { GroupAggregate } from '../../src-main/store/types';
 import type { ModelSummary } from '../../src-main/api/types';
+import { compareFields, compareText, describeConstants, showValue, SWEEP_FIELD, type FieldGroup, type VaryingField } from './compare-fields';
 import type { MeanSd } from './format';
-import type { PaperTable } from './paper-table';
+import { significanceNotes, type PaperTable } from './paper-table';
+
+export type Task = 'classification' | 'segmentation';
 
 /** One config group as the compare table shows it: the aggregate plus where its model sits in the registry. */
 export interface CompareRow {
@@ -10,49 +13,134 @@ export interface CompareRow {
   family: string;
   norm: string;
   depth: number | null;
+  task: Task;
   dataset: string;
   batchSize: number;
   lr: number;
   epochs: number;
   width: number;
+  /** The group's experiment configuration, for the varying-field columns. */
+  config: Readonly<Record<string, unknown>>;
+  /** Names of the sweeps the group's runs come from; empty when the view shows one sweep. */
+  sweeps: string[];
   n: number;
+  /** The headline result: final test top-1 for classifiers, final test mIoU for segmentation. */
   final: MeanSd;
-  best: MeanSd;
+  /** Best-epoch test top-1; null for segmentation, whose best-epoch mIoU is not kept per run. */
+  best: MeanSd | null;
+  /** Final pixel accuracy of a segmentation group; null for classifiers. */
+  pixelAcc: MeanSd | null;
   /** Runs of the group that did not finish (diverged, failed, …), so a reader sees what was left out. */
   excluded: number;
 }
 
+export interface CompareExtras {
+  /** Final-epoch test_miou over the finished runs of each segmentation group. */
+  finalMiou?: ReadonlyMap<string, MeanSd>;
+  /** Sweep names per group key, when the view spans several sweeps. */
+  sweepsOf?: ReadonlyMap<string, string[]>;
+}
+
 export const NORM_ORDER = ['kn', 'bn', 'gn', 'ln', 'nn'];
 const NORM_NAMES: Record<string, string> = { kn: 'KN', bn: 'BN', gn: 'GN', ln: 'LN', nn: 'no norm' };
+const NO_VALUE: MeanSd = { mean: null, sd: null, n: 0 };
 
-export function toCompareRows(aggregates: readonly GroupAggregate[], models: ReadonlyMap<string, ModelSummary>): CompareRow[] {
+export function toCompareRows(
+  aggregates: readonly GroupAggregate[],
+  models: ReadonlyMap<string, ModelSummary>,
+  extras: CompareExtras = {},
+): CompareRow[] {
   return aggregates.map((g) => {
     const info = models.get(g.model);
     const total = Object.values(g.runCounts).reduce((a, b) => a + (b ?? 0), 0);
     const width = typeof g.config.width === 'number' ? g.config.width : 1;
+    const miou = extras.finalMiou?.get(g.groupKey);
+    // the registry says which models segment; a group that recorded mIoU is one even if the registry is not loaded
+    const task: Task = info?.task === 'segmentation' || (miou !== undefined && miou.n > 0) ? 'segmentation' : 'classification';
     return {
       groupKey: g.groupKey,
       model: g.model,
       family: info?.family ?? g.model,
       norm: info?.norm ?? '?',
       depth: info?.depth ?? null,
+      task,
       dataset: g.dataset,
       batchSize: g.batchSize,
       lr: g.lr,
       epochs: g.epochs,
       width,
+      config: g.config,
+      sweeps: extras.sweepsOf?.get(g.groupKey) ?? [],
       n: g.n,
-      final: g.finalTestAcc,
-      best: g.bestTestAcc,
+      final: task === 'segmentation' ? (miou ?? NO_VALUE) : g.finalTestAcc,
+      best: task === 'segmentation' ? null : g.bestTestAcc,
+      // a segmentation run's test_acc is its pixel accuracy (seg-loop.ts)
+      pixelAcc: task === 'segmentation' ? g.finalTestAcc : null,
       excluded: total - g.n,
     };
   });
 }
 
-export type SortKey = 'model' | 'family' | 'norm' | 'depth' | 'dataset' | 'batchSize' | 'lr' | 'epochs' | 'n' | 'final' | 'best';
+/** The result columns a task's table shows, named for what they hold. */
+export function metricColumns(task: Task): { key: 'final' | 'best' | 'pixelAcc'; label: string }[] {
+  if (task === 'segmentation') {
+    return [
+      { key: 'final', label: 'Final test mIoU (%)' },
+      { key: 'pixelAcc', label: 'Final pixel accuracy (%)' },
+    ];
+  }
+  return [
+    { key: 'final', label: 'Final test top-1 (%)' },
+    { key: 'best', label: 'Best test top-1 (%)' },
+  ];
+}
+
+/** The one task of `rows`; mixing segmentation and classification groups is refused, naming both sides. */
+export function commonTask(rows: readonly CompareRow[]): Task {
+  const seg = [...new Set(rows.filter((r) => r.task === 'segmentation').map((r) => r.model))];
+  const cls = [...new Set(rows.filter((r) => r.task === 'classification').map((r) => r.model))];
+  if (seg.length > 0 && cls.length > 0) {
+    throw new Error(
+      `these groups mix segmentation models (${seg.join(', ')}) with classifiers (${cls.join(', ')}): mIoU and top-1 accuracy ` +
+        'are different measures and cannot share a table; choose one data set or one sweep',
+    );
+  }
+  return seg.length > 0 ? 'segmentation' : 'classification';
+}
+
+export function fieldGroups(rows: readonly CompareRow[], models: ReadonlyMap<string, ModelSummary>): FieldGroup[] {
+  const spansSweeps = rows.some((r) => r.sweeps.length > 0);
+  return rows.map((r) => {
+    const info = models.get(r.model);
+    return {
+      groupKey: r.groupKey,
+      config: r.config,
+      model: info && { norm: info.norm, family: info.family },
+      ...(spansSweeps ? { sweeps: r.sweeps } : {}),
+    };
+  });
+}
+
+/**
+ * Sorting: the fixed columns by name, results by mean, and any varying field by its path (`batchSize`,
+ * `schedule.kind`, `sweep`).
+ */
+export type SortKey = 'model' | 'family' | 'norm' | 'n' | 'final' | 'best' | 'pixelAcc' | (string & {});
 export interface SortState {
   key: SortKey;
   dir: 'asc' | 'desc';
+}
+
+const RESULT_KEYS = new Set<SortKey>(['final', 'best', 'pixelAcc', 'n']);
+
+function configValue(row: CompareRow, path: string): unknown {
+  if (path === SWEEP_FIELD) return row.sweeps.length ? [...row.sweeps].sort().join(', ') : undefined;
+  let value: unknown = row.config;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
 }
 
 function sortValue(row: CompareRow, key: SortKey): number | string | null {
@@ -60,11 +148,22 @@ function sortValue(row: CompareRow, key: SortKey): number | string | null {
     case 'final':
       return row.final.mean;
     case 'best':
-      return row.best.mean;
+      return row.best?.mean ?? null;
+    case 'pixelAcc':
+      return row.pixelAcc?.mean ?? null;
     case 'norm':
       return NORM_ORDER.indexOf(row.norm);
-    default:
-      return row[key];
+    case 'model':
+      return row.model;
+    case 'family':
+      return row.family;
+    case 'n':
+      return row.n;
+    default: {
+      const v = configValue(row, key);
+      if (v === undefined) return null;
+      return typeof v === 'number' ? v : showValue(v);
+    }
   }
 }
 
@@ -77,7 +176,7 @@ export function sortRows(rows: readonly CompareRow[], sort: SortState): CompareR
       if (a.v === null && b.v === null) return a.index - b.index;
       if (a.v === null) return 1;
       if (b.v === null) return -1;
-      const c = typeof a.v === 'string' && typeof b.v === 'string' ? a.v.localeCompare(b.v) : (a.v as number) - (b.v as number);
+      const c = typeof a.v === 'number' && typeof b.v === 'number' ? a.v - b.v : compareText(String(a.v), String(b.v));
       return c !== 0 ? sign * c : a.index - b.index;
     })
     .map((x) => x.row);
@@ -86,47 +185,127 @@ export function sortRows(rows: readonly CompareRow[], sort: SortState): CompareR
 /** Clicking the sorted column flips it; a new column starts descending for results, ascending otherwise. */
 export function nextSort(current: SortState, key: SortKey): SortState {
   if (current.key === key) return { key, dir: current.dir === 'asc' ? 'desc' : 'asc' };
-  return { key, dir: key === 'final' || key === 'best' || key === 'n' ? 'desc' : 'asc' };
+  return { key, dir: RESULT_KEYS.has(key) ? 'desc' : 'asc' };
 }
 
-function modelLabel(row: CompareRow): string {
+const FAMILY_NAMES: Record<string, string> = {
+  knresnet: 'KNResNet', resnet: 'ResNet', preact_resnet: 'PreAct-ResNet', fc_resnet: 'FC-ResNet', fc_knresnet: 'FC-KNResNet',
+  convnext: 'ConvNeXt', knconvnext: 'KNConvNeXt',
+};
+
+export function modelLabel(row: Pick<CompareRow, 'family' | 'depth' | 'norm'>): string {
   const depth = row.depth !== null ? `-${row.depth}` : '';
-  const family = row.family === 'knresnet' ? 'KNResNet' : row.family === 'resnet' ? 'ResNet' : row.family === 'preact_resnet' ? 'PreAct-ResNet' : row.family;
-  return `${family}${depth} (${NORM_NAMES[row.norm] ?? row.norm})`;
+  return `${FAMILY_NAMES[row.family] ?? row.family}${depth} (${NORM_NAMES[row.norm] ?? row.norm})`;
+}
+
+export interface ComparePaperTable extends PaperTable {
+  /** Fields that became table axes because groups in one cell differed in them. */
+  axes: string[];
+}
+
+function cellKey(model: string, column: string): string {
+  return `${model}\n${column}`;
+}
+
+/** A varying field's values per table row (model), or per cell where one row holds several. */
+function describeVaryingNote(field: VaryingField, subset: readonly CompareRow[], columnOf: (r: CompareRow) => string): string {
+  const byRow = new Map<string, { label: string; values: Set<string>; cells: string[] }>();
+  for (const r of subset) {
+    const value = field.values.get(r.groupKey);
+    if (value === undefined) continue;
+    const label = modelLabel(r);
+    const entry = byRow.get(r.model) ?? { label, values: new Set<string>(), cells: [] };
+    entry.values.add(value);
+    entry.cells.push(`${label} ${columnOf(r)} ${value}`);
+    byRow.set(r.model, entry);
+  }
+  const entries = [...byRow.values()];
+  if (entries.every((e) => e.values.size === 1)) return `${field.label}: ${entries.map((e) => `${e.label} ${[...e.values][0]}`).join('; ')}`;
+  return `${field.label}: ${entries.flatMap((e) => e.cells).join('; ')}`;
 }
 
 /**
- * The paper's layout: one row per model (normalization layer), one column per batch size. When a model was
- * run with several learning rates, the cell holds the lr with the highest mean, as the paper reports its tuned
- * lr; `lrNote` lists which lr that was.
+ * The paper's layout: one row per model, one column per batch size. A cell holds exactly one config group: when
+ * groups of one model and batch size differ in another field (epochs, lr, width, the sweep…), that field becomes
+ * a column axis ("B=32, Epochs 2"). The notes say what is the same in every cell, how the fields that differ by
+ * model differ, and where a bold winner is significant (Welch's t-test at 5 % against the runner-up).
  */
-export function paperTable(rows: readonly CompareRow[], metric: 'final' | 'best', dataset: string): PaperTable & { lrNote: string[] } {
-  const subset = rows.filter((r) => r.dataset === dataset);
-  const batchSizes = [...new Set(subset.map((r) => r.batchSize))].sort((a, b) => a - b);
-  const models = [...new Set(subset.map((r) => r.model))].sort((a, b) => {
-    const ra = subset.find((r) => r.model === a)!;
-    const rb = subset.find((r) => r.model === b)!;
+export function paperTable(
+  rows: readonly CompareRow[],
+  metric: 'final' | 'best',
+  dataset: string,
+  models: ReadonlyMap<string, ModelSummary> = new Map(),
+): ComparePaperTable {
+  const subset = rows.filter((r) => r.dataset === dataset && r.n > 0);
+  const task = commonTask(subset);
+  if (task === 'segmentation' && metric === 'best') {
+    throw new Error('a best-epoch mIoU is not kept per run; the paper table of a segmentation sweep shows the final epoch');
+  }
+  const fields = compareFields(fieldGroups(subset, models));
+  const candidates = fields.varying.filter((f) => f.path !== 'batchSize');
+  // a field is an axis when two groups of one (model, batch size) cell differ in it
+  const byCell = new Map<string, CompareRow[]>();
+  for (const r of subset) byCell.set(cellKey(r.model, String(r.batchSize)), [...(byCell.get(cellKey(r.model, String(r.batchSize))) ?? []), r]);
+  const axes = candidates.filter((f) =>
+    [...byCell.values()].some((cell) => new Set(cell.map((r) => f.values.get(r.groupKey) ?? '')).size > 1),
+  );
+  const columnOf = (r: CompareRow) =>
+    [`B=${r.batchSize}`, ...axes.map((f) => `${f.label} ${f.values.get(r.groupKey) ?? 'n/a'}`)].join(', ');
+  const columnOrder = [...subset].sort((a, b) => {
+    if (a.batchSize !== b.batchSize) return a.batchSize - b.batchSize;
+    for (const f of axes) {
+      const c = compareText(f.values.get(a.groupKey) ?? '', f.values.get(b.groupKey) ?? '');
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
+  const columns = [...new Set(columnOrder.map(columnOf))];
+  const modelNames = [...new Set(subset.map((r) => r.model))].sort((a, b) => {
+    const ra = subset.find((r) => r.model === a);
+    const rb = subset.find((r) => r.model === b);
+    if (!ra || !rb) return 0;
     return (ra.depth ?? 0) - (rb.depth ?? 0) || NORM_ORDER.indexOf(ra.norm) - NORM_ORDER.indexOf(rb.norm) || a.localeCompare(b);
   });
-  const lrNote: string[] = [];
-  const tableRows = models.map((model) => {
-    const first = subset.find((r) => r.model === model)!;
+  const cellGroups = new Map<string, CompareRow>();
+  for (const r of subset) {
+    const key = cellKey(r.model, columnOf(r));
+    const other = cellGroups.get(key);
+    // cannot happen once every field that differs inside a cell is an axis; a guard against merging silently
+    if (other) throw new Error(`paper table: groups ${other.groupKey} and ${r.groupKey} of ${r.model} fall into one cell (${columnOf(r)})`);
+    cellGroups.set(key, r);
+  }
+  const value = (r: CompareRow | undefined): MeanSd => (r ? (metric === 'best' ? (r.best ?? NO_VALUE) : r.final) : NO_VALUE);
+  const tableRows = modelNames.map((model) => {
+    const first = subset.find((r) => r.model === model);
     return {
-      label: modelLabel(first),
-      cells: batchSizes.map((b) => {
-        const candidates = subset.filter((r) => r.model === model && r.batchSize === b);
-        let pick: CompareRow | undefined;
-        for (const c of candidates) if (c[metric].mean !== null && (!pick || c[metric].mean > pick[metric].mean!)) pick = c;
-        if (candidates.filter((c) => c[metric].mean !== null).length > 1 && pick) lrNote.push(`${modelLabel(first)}, B=${b}: lr ${pick.lr}`);
-        return pick ? pick[metric] : { mean: null, sd: null, n: 0 };
-      }),
+      label: first ? modelLabel(first) : model,
+      cells: columns.map((c) => value(cellGroups.get(cellKey(model, c)))),
     };
   });
+
+  const notes: string[] = [];
+  const constants = fields.constant.filter((c) => !c.isDefault);
+  if (constants.length) notes.push(`Same in every cell: ${describeConstants(constants)}.`);
+  for (const f of candidates) if (!axes.includes(f)) notes.push(`${describeVaryingNote(f, subset, columnOf)}.`);
+  if (task === 'segmentation') {
+    const pixel = subset.map((r) => `${modelLabel(r)} ${columnOf(r)} ${formatPct(r.pixelAcc)}`);
+    notes.push(`Pixel accuracy (%): ${pixel.join('; ')}.`);
+  }
+  const winners = significanceNotes({ columns, rows: tableRows }, notes);
+  const measure = task === 'segmentation' ? 'test mIoU (%)' : 'test top-1 accuracy (%)';
   return {
-    caption: `${dataset}: test top-1 accuracy (%), ${metric === 'final' ? 'final epoch' : 'best epoch'}, mean ± SD over seeds`,
+    caption: `${dataset}: ${measure}, ${metric === 'final' ? 'final epoch' : 'best epoch'}, mean ± SD over seeds`,
     rowHeader: 'Model',
-    columns: batchSizes.map((b) => `B=${b}`),
+    columns,
     rows: tableRows,
-    lrNote,
+    notes,
+    winners,
+    axes: axes.map((f) => f.label),
   };
+}
+
+function formatPct(v: MeanSd | null): string {
+  if (!v || v.mean === null) return '—';
+  const sd = v.sd !== null && v.n > 1 ? ` ± ${(v.sd * 100).toFixed(2)}` : '';
+  return `${(v.mean * 100).toFixed(2)}${sd} (n=${v.n})`;
 }

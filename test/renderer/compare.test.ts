@@ -3,7 +3,8 @@ import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { describe, expect, it } from 'vitest';
 import CompareTable from '../../src-renderer/components/CompareTable.vue';
-import { nextSort, paperTable, sortRows, type CompareRow, type SortKey, type SortState } from '../../src-renderer/lib/compare';
+import { fieldGroups, nextSort, paperTable, sortRows, type CompareRow, type SortKey, type SortState } from '../../src-renderer/lib/compare';
+import { compareFields } from '../../src-renderer/lib/compare-fields';
 import { computed, defineComponent, ref } from 'vue';
 import { meanSd } from '../../src-renderer/lib/format';
 import { toMarkdown } from '../../src-renderer/lib/paper-table';
@@ -60,8 +61,13 @@ describe('compare store on a real store', () => {
 
 describe('CompareTable', () => {
   function row(model: string, norm: string, batchSize: number, values: number[]): CompareRow {
-    return { groupKey: `${model}-${batchSize}`, model, family: 'resnet', norm, depth: 18, dataset: 'synthetic', batchSize, lr: 0.1, epochs: 3, width: 1, n: values.length, final: meanSd(values), best: meanSd(values.map((v) => v + 0.01)), excluded: 0 };
+    return {
+      groupKey: `${model}-${batchSize}`, model, family: 'resnet', norm, depth: 18, task: 'classification', dataset: 'synthetic', batchSize, lr: 0.1, epochs: 3, width: 1,
+      config: { model, dataset: 'synthetic', batchSize, lr: 0.1, epochs: 3 }, sweeps: [],
+      n: values.length, final: meanSd(values), best: meanSd(values.map((v) => v + 0.01)), pixelAcc: null, excluded: 0,
+    };
   }
+  const varying = (list: readonly CompareRow[]) => compareFields(fieldGroups(list, new Map())).varying;
   const rows = [row('a_bn', 'bn', 32, [0.7, 0.72]), row('b_kn', 'kn', 32, [0.8, 0.82, 0.81]), row('c_gn', 'gn', 128, []), row('d_ln', 'ln', 64, [0.6])];
 
   it('sorts by a column and flips on a second click, with empty results last', async () => {
@@ -71,9 +77,9 @@ describe('CompareTable', () => {
       setup() {
         const sort = ref<SortState>({ key: 'final', dir: 'desc' });
         const sorted = computed(() => sortRows(rows, sort.value));
-        return { sort, sorted, onSort: (key: SortKey) => (sort.value = nextSort(sort.value, key)) };
+        return { sort, sorted, varying: varying(rows), onSort: (key: SortKey) => (sort.value = nextSort(sort.value, key)) };
       },
-      template: '<CompareTable :rows="sorted" :sort="sort" :selected="[]" @sort="onSort" @toggle="() => {}" />',
+      template: '<CompareTable :rows="sorted" :sort="sort" :selected="[]" :varying="varying" @sort="onSort" @toggle="() => {}" />',
     });
     const wrapper = mount(Host);
     const models = () => wrapper.findAll('tbody tr td.mono').map((td) => td.text());
