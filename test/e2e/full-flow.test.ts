@@ -79,7 +79,7 @@ describe('build a sweep, run it with real workers, compare, export', () => {
     await table.waitFor();
     const models = await table.locator('tbody tr td.mono').allTextContents();
     expect(models.sort()).toEqual(['knresnet18', 'resnet18_bn', 'resnet18_gn', 'resnet18_ln']);
-    for (const n of await table.locator('tbody tr td:nth-child(8)').allTextContents()) expect(n).toBe('2');
+    for (const n of await table.locator('tbody tr td[data-col="n"]').allTextContents()) expect(n).toBe('2');
     for (const cell of await table.locator('td[data-col="final"]').allTextContents()) expect(cell).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
     await shot('compare');
   });
