@@ -37,8 +37,15 @@ export function formatPoint(y: number | null, stat: { sd: number | null; n: numb
   return `${show(y)}${sd}${percent ? ' %' : ''}${n}`;
 }
 
-/** Mean ± SD curve points as a series with its band; `transform` maps each value (e.g. smoothing). */
-export function meanSdSeries(name: string, points: readonly { x: number; mean: number | null; sd: number | null; n: number }[]): ChartSeries {
+export interface MeanSdPoint {
+  x: number;
+  mean: number | null;
+  sd: number | null;
+  n: number;
+}
+
+/** Mean ± SD curve points as a series with its ±SD band and, for the tooltip, SD and n per point. */
+export function meanSdSeries(name: string, points: readonly MeanSdPoint[]): ChartSeries {
   const at = (f: (m: number, s: number) => number) =>
     points.map((p) => [p.x, p.mean === null ? null : f(p.mean, p.sd ?? 0)] as [number, number | null]);
   return {
@@ -47,4 +54,18 @@ export function meanSdSeries(name: string, points: readonly { x: number; mean: n
     band: { lower: at((m, s) => m - s), upper: at((m, s) => m + s) },
     stats: points.map((p) => ({ sd: p.sd, n: p.n })),
   };
+}
+
+/**
+ * Step curves are noisy window means: the mean and the SD over seeds are each smoothed with `smooth` (an EMA),
+ * so the band follows the smoothed line; n stays the count of seeds at each step.
+ */
+export function smoothedMeanSdSeries(
+  name: string,
+  points: readonly MeanSdPoint[],
+  smooth: (values: readonly (number | null)[]) => (number | null)[],
+): ChartSeries {
+  const mean = smooth(points.map((p) => p.mean));
+  const sd = smooth(points.map((p) => p.sd));
+  return meanSdSeries(name, points.map((p, i) => ({ x: p.x, mean: mean[i] ?? null, sd: sd[i] ?? null, n: p.n })));
 }

@@ -207,21 +207,22 @@ function cellKey(model: string, column: string): string {
   return `${model}\n${column}`;
 }
 
-/** A varying field's values per table row (model), or per cell where one row holds several. */
+/** A varying field's values per table row (model) or per column where each holds one value, else per cell. */
 function describeVaryingNote(field: VaryingField, subset: readonly CompareRow[], columnOf: (r: CompareRow) => string): string {
-  const byRow = new Map<string, { label: string; values: Set<string>; cells: string[] }>();
+  const rows = new Map<string, Set<string>>();
+  const columns = new Map<string, Set<string>>();
+  const cells: string[] = [];
   for (const r of subset) {
     const value = field.values.get(r.groupKey);
     if (value === undefined) continue;
-    const label = modelLabel(r);
-    const entry = byRow.get(r.model) ?? { label, values: new Set<string>(), cells: [] };
-    entry.values.add(value);
-    entry.cells.push(`${label} ${columnOf(r)} ${value}`);
-    byRow.set(r.model, entry);
+    rows.set(modelLabel(r), (rows.get(modelLabel(r)) ?? new Set()).add(value));
+    columns.set(columnOf(r), (columns.get(columnOf(r)) ?? new Set()).add(value));
+    cells.push(`${modelLabel(r)} ${columnOf(r)} ${value}`);
   }
-  const entries = [...byRow.values()];
-  if (entries.every((e) => e.values.size === 1)) return `${field.label}: ${entries.map((e) => `${e.label} ${[...e.values][0]}`).join('; ')}`;
-  return `${field.label}: ${entries.flatMap((e) => e.cells).join('; ')}`;
+  const listed = (m: Map<string, Set<string>>, sep: string) => [...m].map(([k, v]) => `${k}${sep}${[...v][0]}`).join('; ');
+  if ([...rows.values()].every((v) => v.size === 1)) return `${field.label}: ${listed(rows, ' ')}`;
+  if ([...columns.values()].every((v) => v.size === 1)) return `${field.label} by column: ${listed(columns, ': ')}`;
+  return `${field.label}: ${cells.join('; ')}`;
 }
 
 /**
@@ -243,12 +244,15 @@ export function paperTable(
   }
   const fields = compareFields(fieldGroups(subset, models));
   const candidates = fields.varying.filter((f) => f.path !== 'batchSize');
-  // a field is an axis when two groups of one (model, batch size) cell differ in it
-  const byCell = new Map<string, CompareRow[]>();
-  for (const r of subset) byCell.set(cellKey(r.model, String(r.batchSize)), [...(byCell.get(cellKey(r.model, String(r.batchSize))) ?? []), r]);
-  const axes = candidates.filter((f) =>
-    [...byCell.values()].some((cell) => new Set(cell.map((r) => f.values.get(r.groupKey) ?? '')).size > 1),
-  );
+  // Fields become axes one at a time, in the schema's order (the sweep last), each only if groups of one cell still
+  // differ in it: a sweep that only repeats what the epochs column already says does not split the columns again.
+  const axes: VaryingField[] = [];
+  const cellOf = (r: CompareRow) => [r.model, String(r.batchSize), ...axes.map((f) => f.values.get(r.groupKey) ?? '')].join('\n');
+  for (const f of candidates) {
+    const byCell = new Map<string, Set<string>>();
+    for (const r of subset) byCell.set(cellOf(r), (byCell.get(cellOf(r)) ?? new Set()).add(f.values.get(r.groupKey) ?? ''));
+    if ([...byCell.values()].some((values) => values.size > 1)) axes.push(f);
+  }
   const columnOf = (r: CompareRow) =>
     [`B=${r.batchSize}`, ...axes.map((f) => `${f.label} ${f.values.get(r.groupKey) ?? 'n/a'}`)].join(', ');
   const columnOrder = [...subset].sort((a, b) => {

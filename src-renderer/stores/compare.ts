@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { GroupAggregate, GroupCurve } from '../../src-main/store/types';
+import { STEP_METRIC_KEYS } from '../../src-worker/protocol';
 import { useApi } from '../api/client';
 import { errorMessage } from '../composables/useAsync';
 import { commonTask, fieldGroups, nextSort, sortRows, toCompareRows, type SortKey, type SortState, type Task } from '../lib/compare';
@@ -23,8 +24,8 @@ export const CURVE_METRICS: Record<Task, { key: string; label: string; percent: 
   ],
 };
 
-/** The worker's step-level train loss (src-worker/train/loop.ts): step = the global optimizer step. */
-export const STEP_LOSS_METRIC = 'step/train_loss';
+/** The worker's step-level train loss (src-worker/protocol.ts): step = the global optimizer step. */
+export const STEP_LOSS_METRIC = STEP_METRIC_KEYS.trainLoss;
 const KEYS_PER_CALL = 1000;
 
 async function curvesInChunks(keys: readonly string[], metric: string): Promise<GroupCurve[]> {

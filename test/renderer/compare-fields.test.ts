@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { ModelSummary } from '../../src-main/api/types';
 import type { GroupAggregate } from '../../src-main/store/types';
 import { parseRunSpec } from '../../src-worker/run-spec';
-import { uniqueSeriesNames, formatPoint, meanSdSeries } from '../../src-renderer/lib/chart-series';
+import { uniqueSeriesNames, formatPoint, meanSdSeries, smoothedMeanSdSeries } from '../../src-renderer/lib/chart-series';
+import { emaSmooth } from '../../src-renderer/lib/step-curves';
 import { commonTask, fieldGroups, metricColumns, paperTable, sortRows, toCompareRows, type CompareRow } from '../../src-renderer/lib/compare';
 import { compareFields, describeConstants, seriesNames } from '../../src-renderer/lib/compare-fields';
 import { meanSd, type MeanSd } from '../../src-renderer/lib/format';
@@ -100,6 +101,17 @@ describe('chart points', () => {
     expect(formatPoint(0.6, s.stats?.[1], false)).toBe('0.6000 (n=1)');
     expect(formatPoint(null, undefined, false)).toBe('—');
   });
+
+  it('smooth a step curve and its band alike, keeping n per step', () => {
+    const points = [{ x: 5, mean: 2, sd: 0.2, n: 2 }, { x: 10, mean: 1, sd: 0.4, n: 2 }, { x: 15, mean: null, sd: null, n: 0 }];
+    const s = smoothedMeanSdSeries('kn', points, (v) => emaSmooth(v, 0.5));
+    // debiased EMA, weight 0.5: the first point is itself, the second (0.5·0.5·2 + 0.5·1) / 0.75 = 4/3
+    expect(s.points[0]).toEqual([5, 2]);
+    expect(s.points[1][1]).toBeCloseTo(4 / 3, 12);
+    expect(s.band?.upper[1][1]).toBeCloseTo(4 / 3 + (0.25 * 0.2 + 0.5 * 0.4) / 0.75, 12);
+    expect(s.points[2]).toEqual([15, null]);
+    expect(s.stats?.map((p) => p.n)).toEqual([2, 2, 0]);
+  });
 });
 
 function cell(md: string, row: string): string[] {
@@ -128,6 +140,17 @@ describe('paper table never puts two groups in one cell', () => {
     expect(md).not.toMatch(/several learning rates/i);
     expect(md).toContain("- B=16, Epochs 1: KNResNet-18 (KN) is best (Welch's t-test vs ResNet-18 (BN): p = 0.027, n=2 vs 2).");
     expect(md).toContain('- B=16, Epochs 2: no clear winner (KNResNet-18 (KN) vs ResNet-18 (BN): p = 0.069, n=2 vs 2).');
+  });
+
+  it('does not split the columns again by a sweep that only repeats the epochs, and says which sweep each column is', () => {
+    const groups = [
+      group({ model: 'knresnet18', epochs: 1 }, [0.30, 0.32]), group({ model: 'resnet18_bn', epochs: 1 }, [0.20, 0.21]),
+      group({ model: 'knresnet18', epochs: 2 }, [0.40, 0.42]), group({ model: 'resnet18_bn', epochs: 2 }, [0.35, 0.36]),
+    ];
+    const sweepsOf = new Map(groups.map((g) => [g.groupKey, [g.epochs === 1 ? 'short' : 'long']]));
+    const table = paperTable(toCompareRows(groups, MODELS, { sweepsOf }), 'final', 'synthetic', MODELS);
+    expect(table.columns).toEqual(['B=16, Epochs 1', 'B=16, Epochs 2']);
+    expect(table.notes).toContain('Sweep by column: B=16, Epochs 1: short; B=16, Epochs 2: long.');
   });
 
   it('lists a field that differs by model instead of claiming one value', () => {
