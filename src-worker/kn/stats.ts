@@ -107,7 +107,7 @@ export function normUnit(kind: NormLayerStats['kind'], std: tf.Tensor): NormUnit
  * (no read). Over the whole tensor: one reduction, cheap next to the forward that produced it.
  */
 function countNearConstant(std: tf.Tensor, eps: number): tf.Tensor1D {
-  return tf.tidy(() => tf.sum(tf.cast(tf.less(tf.square(std), (NEAR_CONSTANT_FACTOR + 1) * eps), 'float32')).reshape<tf.Rank.R1>([1]));
+  return tf.tidy(() => tf.sum(tf.cast(tf.less(tf.square(std), (NEAR_CONSTANT_FACTOR + 1) * eps), 'float32')).reshape<tf.Tensor1D>([1]));
 }
 
 function nearConstantShare(count: number, total: number, unit: NormUnit, eps: number): NearConstantShare {
