@@ -152,8 +152,10 @@ interface CurveRow {
 }
 
 /**
- * Per-epoch mean ± sample SD of one metric over the runs of each group. NaN values (stored as NULL) are left
- * out of a point, so `n` says how many runs each point stands on.
+ * Mean ± sample SD of one metric over the runs of each group, per stored step: the epoch for epoch metrics, the
+ * global optimizer step for `step/*` metrics (a point's `epoch` field then holds that step; the worker logs every
+ * seed of a config at the same steps, so points line up). NaN values (stored as NULL) are left out of a point, so
+ * `n` says how many runs each point stands on.
  */
 export function queryCurves(
   db: Database.Database,

@@ -5,12 +5,13 @@ import { useApi } from '../api/client';
 import { useLiveStore } from '../stores/live';
 import { STORE_POLL_MS, useRunsStore } from '../stores/runs';
 import { errorMessage } from './useAsync';
+import { STEP_METRIC_KEYS, type StepPoint } from '../../src-worker/protocol';
 
 /**
- * One run, kept current: its record, per-epoch metrics, logs and checkpoints are loaded once, then grown from
- * live events (an epoch appends a point, a log line or checkpoint triggers a small incremental read), so an
- * open run page costs nothing per progress tick. While another process schedules the store (no live events
- * reach this server), the whole run is re-read every `STORE_POLL_MS` instead.
+ * One run, kept current: its record, metrics, logs and checkpoints are loaded once, then grown from live events
+ * (an epoch appends a point, a `steps` event its step-level points, a log line or checkpoint triggers a small
+ * incremental read), so an open run page costs nothing per progress tick. While another process schedules the
+ * store (no live events reach this server), the whole run is re-read every `STORE_POLL_MS` instead.
  */
 export function useLiveRun(id: Ref<number>) {
   const api = useApi();
@@ -45,6 +46,24 @@ export function useLiveRun(id: Ref<number>) {
     if (more.length) logs.value = [...logs.value, ...more];
   }
 
+  /** A `steps` event's points into the step-level series; a point already there (a replayed epoch) replaces it. */
+  function appendStepPoints(points: readonly StepPoint[]): void {
+    const time = Date.now();
+    const add = (key: string, step: number, value: number | undefined) => {
+      if (value === undefined) return;
+      const series = (metrics.value[key] ??= []);
+      // points come in step order: only a replay needs the search
+      const last = series.at(-1);
+      const at = last && last.step >= step ? series.findIndex((p) => p.step === step) : -1;
+      if (at >= 0) series[at] = { step, value, time };
+      else series.push({ step, value, time });
+    };
+    for (const p of points) {
+      add(STEP_METRIC_KEYS.trainLoss, p.step, p.train_loss);
+      add(STEP_METRIC_KEYS.lr, p.step, p.lr);
+    }
+  }
+
   const stop = live.listen((events) => {
     let reload = false;
     let newLogs = false;
@@ -59,6 +78,9 @@ export function useLiveRun(id: Ref<number>) {
           const series = (metrics.value[key] ??= []);
           if (!series.some((p) => p.step === epoch)) series.push({ step: epoch, value, time });
         }
+        triggerRef(metrics);
+      } else if (e.type === 'worker' && e.event.event === 'steps') {
+        appendStepPoints(e.event.points);
         triggerRef(metrics);
       } else if (e.type === 'worker' && (e.event.event === 'log' || e.event.event === 'error')) newLogs = true;
       else if (e.type === 'worker' && e.event.event === 'checkpoint') newCheckpoint = true;
