@@ -11,6 +11,10 @@ import { useLiveStore } from './live';
 export const PAGE_SIZE = 50;
 /** How often pages re-read the store while another process trains the runs (no live events reach this server). */
 export const STORE_POLL_MS = 2000;
+/** Sweeps whose progress panel the runs view shows when no sweep is picked: the active ones, at most this many. */
+export const PROGRESS_SWEEPS = 3;
+/** A sweep's progress reads all its runs; beyond this many it reads the first ones and says so. */
+export const PROGRESS_RUN_LIMIT = 5000;
 
 /**
  * The queue: one page of runs at a time (a sweep may have thousands), the sweeps for the filter, the devices
@@ -33,6 +37,8 @@ export const useRunsStore = defineStore('runs', () => {
    * progress while another process trains it (a run's record only counts its epochs once it ends).
    */
   const storedEpochs = shallowRef(new Map<number, number>());
+  /** All runs of the sweeps whose progress is shown (the picked sweep, else the active ones), by sweep id. */
+  const progressRuns = shallowRef(new Map<number, RunRecord[]>());
   /** Whether the queue state has been read at least once (before that nothing is claimed about who schedules). */
   const queueKnown = ref(false);
   const page = ref(0);
@@ -102,7 +108,18 @@ export const useRunsStore = defineStore('runs', () => {
       runs.value = list;
       sweeps.value = sweepList;
       applyQueue(queue);
-      storedEpochs.value = pollsStore.value ? await readStoredEpochs(list) : new Map<number, number>();
+      const progressIds = progressSweepIds(sweepList);
+      const [epochsRead, sweepRunLists] = await Promise.all([
+        pollsStore.value ? readStoredEpochs(list) : Promise.resolve(new Map<number, number>()),
+        Promise.all(progressIds.map((id) => api.listRuns({ sweepId: id, limit: PROGRESS_RUN_LIMIT }))),
+      ]);
+      progressRuns.value = new Map(progressIds.map((id, i) => [id, sweepRunLists[i]]));
+      if (pollsStore.value) {
+        // the running runs of the progress panels are read from the store as well
+        const more = await readStoredEpochs(sweepRunLists.flat().filter((r) => !epochsRead.has(r.id)));
+        for (const [id, n] of more) epochsRead.set(id, n);
+      }
+      storedEpochs.value = epochsRead;
       if (page.value > 0 && page.value >= pages.value) {
         page.value = pages.value - 1;
         return await load();
@@ -112,6 +129,12 @@ export const useRunsStore = defineStore('runs', () => {
     } finally {
       loading.value = false;
     }
+  }
+
+  function progressSweepIds(list: SweepSummary[]): number[] {
+    if (sweepFilter.value !== null) return list.some((s) => s.id === sweepFilter.value) ? [sweepFilter.value] : [];
+    const active = (s: SweepSummary) => (s.runCounts.queued ?? 0) + (s.runCounts.running ?? 0) + (s.runCounts.interrupted ?? 0) > 0;
+    return list.filter(active).slice(0, PROGRESS_SWEEPS).map((s) => s.id);
   }
 
   async function readStoredEpochs(list: RunRecord[]): Promise<Map<number, number>> {
@@ -204,7 +227,7 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    runs, total, sweeps, devices, paused, hasScheduler, scheduledBy, queueKnown, storedEpochs, schedulesHere, pollsStore, queueControl,
+    runs, total, sweeps, progressRuns, devices, paused, hasScheduler, scheduledBy, queueKnown, storedEpochs, schedulesHere, pollsStore, queueControl,
     page, pages, statusFilter, sweepFilter, loading, error, actionError,
     load, loadQueue, loadDevices, follow, cancel, retry, retryWith, pause, resume, setPage, setFilter,
   };

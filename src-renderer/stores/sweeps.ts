@@ -11,6 +11,18 @@ import { useCatalogStore } from './catalog';
  * The sweep being built: its form, the spec it makes, the server's preview of that spec (debounced, the real
  * schema and run count), and submitting it.
  */
+/** Estimates the builder showed when a sweep was queued, by sweep id: the runs view sets them beside what it took. */
+export const ESTIMATES_STORAGE_KEY = 'normlab.sweeps.estimates';
+
+function readEstimates(): Record<string, number> {
+  try {
+    const parsed: unknown = JSON.parse(globalThis.localStorage?.getItem(ESTIMATES_STORAGE_KEY) ?? '{}');
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, number>) : {};
+  } catch {
+    return {};
+  }
+}
+
 export const useSweepsStore = defineStore('sweeps', () => {
   const form = ref<SweepForm>(defaultSweepForm());
   const catalog = useCatalogStore();
@@ -89,6 +101,7 @@ export const useSweepsStore = defineStore('sweeps', () => {
     submitProblems.value = [];
     try {
       submitted.value = await useApi().submitSweep(spec);
+      rememberEstimate(submitted.value.sweepId, preview.value?.ok ? preview.value.estimateSec : null);
       return submitted.value;
     } catch (err) {
       submitError.value = errorMessage(err);
@@ -97,6 +110,21 @@ export const useSweepsStore = defineStore('sweeps', () => {
     } finally {
       submitting.value = false;
     }
+  }
+
+  function rememberEstimate(sweepId: number, estimateSec: number | null): void {
+    if (estimateSec === null) return;
+    try {
+      globalThis.localStorage?.setItem(ESTIMATES_STORAGE_KEY, JSON.stringify({ ...readEstimates(), [sweepId]: estimateSec }));
+    } catch {
+      // storage disabled: the runs view just shows no estimate beside the time taken
+    }
+  }
+
+  /** The estimate shown when the sweep was queued from this browser; null when unknown. */
+  function estimateAtSubmit(sweepId: number): number | null {
+    const value = readEstimates()[String(sweepId)];
+    return typeof value === 'number' && Number.isFinite(value) ? value : null;
   }
 
   function reset(): void {
@@ -108,6 +136,6 @@ export const useSweepsStore = defineStore('sweeps', () => {
 
   return {
     form, local, modelKinds, dpBlockedModels, visibleErrors, attempted, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
-    refreshPreview, schedulePreview, submit, reset,
+    refreshPreview, schedulePreview, submit, reset, estimateAtSubmit,
   };
 });
