@@ -103,6 +103,30 @@ describe('the preview file', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith(SEG_PREVIEW_FILE))).toEqual([SEG_PREVIEW_FILE]);
   });
 
+  it('scales images wider than 256 px down, the masks by nearest neighbour and the image smoothly', async () => {
+    const wide = await syntheticCityscapes({ trainImages: 1, valImages: 1, width: 512, height: 64, seed: 4 });
+    try {
+      const dir = join(scratch, 'wide');
+      const writer = await SegPreviewWriter.open(wide, dir, 4);
+      expect(writer.count).toBe(1);
+      const [pair] = await scanCityscapes(wide, 'val');
+      if (!pair) throw new Error('fixture');
+      const s = await readPair(pair);
+      await writer.write(3, [{ width: 512, height: 64, labels: Int32Array.from(s.label), predictions: new Int32Array(512 * 64).fill(10) }]);
+      const file = readPreview(dir);
+      expect([file.width, file.height, file.sourceWidth, file.sourceHeight]).toEqual([256, 32, 512, 64]);
+      const image = file.images[0];
+      if (!image) throw new Error('no image');
+      for (const png of [image.image, image.truth, image.prediction]) expect((await pixels(png)).width).toBe(256);
+      expect((await pixels(image.prediction)).rgb.every((p) => p.join() === '70,130,180')).toBe(true);
+      // every truth pixel is one of the palette's colours or black: nothing blended at the class boundaries
+      const palette = new Set([...file.classes.map((c) => c.color.join()), '0,0,0']);
+      expect((await pixels(image.truth)).rgb.every((p) => palette.has(p.join()))).toBe(true);
+    } finally {
+      await rm(wide, { recursive: true, force: true });
+    }
+  });
+
   it('refuses predictions of other images than the val folder\'s first ones, naming the image', async () => {
     const writer = await SegPreviewWriter.open(root, join(scratch, 'order'), 2);
     const kept = await keptFor(3, (t) => new Int32Array(t.length));
