@@ -39,8 +39,11 @@ export interface FieldComparison {
   constant: ConstantField[];
 }
 
-/** The model is the row's identity (its own column and the start of every series name), not a field to list. */
-const IDENTITY_FIELDS = new Set(['model']);
+/**
+ * Not compared: the model is the row's identity (its own column and the start of every series name), and the seed
+ * is what a group's mean ± SD is taken over.
+ */
+const NOT_COMPARED = new Set(['model', 'seed']);
 export const SWEEP_FIELD = 'sweep';
 
 /** A config value as text for a table cell: numbers in short form, lists with commas, booleans as on/off. */
@@ -72,8 +75,9 @@ interface Cell {
 function cellsOf(group: FieldGroup): Map<string, Cell> {
   const cells = new Map<string, Cell>();
   for (const row of applicableFields({ ...group.config }, group.model)) {
-    if (row.role !== 'experiment' || IDENTITY_FIELDS.has(row.path)) continue;
-    cells.set(row.path, { label: row.label, isDefault: row.isDefault, identity: canonicalJson(row.value ?? null), text: showValue(row.value, row.whenUnset) });
+    if (row.role !== 'experiment' || NOT_COMPARED.has(row.path)) continue;
+    // an optional field left unset behaves as the schema says it does when absent (whenUnset): a default too
+    cells.set(row.path, { label: row.label, isDefault: row.isDefault || row.value === undefined, identity: canonicalJson(row.value ?? null), text: showValue(row.value, row.whenUnset) });
   }
   // applicableFields lists an object field (DP-SGD) only through its members; on or off is a difference of its own
   for (const f of runFields()) {

@@ -48,6 +48,9 @@ describe('fields that tell the groups apart', () => {
     expect(byPath.get('groups')).toMatchObject({ text: '32', isDefault: true, scope: 'GroupNorm models only' });
     expect(byPath.get('knDropout')).toMatchObject({ scope: 'KernelNorm models only' });
     expect(byPath.has('model')).toBe(false);
+    // the seed is what the mean is over, and an unset optional field behaves as its default
+    expect(byPath.has('seed')).toBe(false);
+    expect(byPath.get('nesterov')).toMatchObject({ text: 'off', isDefault: true });
     expect(describeConstants(constant.filter((c) => c.path === 'lr' || c.path === 'width'))).toBe('Learning rate 0.05 · Width multiplier 0.0625');
   });
 
