@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NormLabService, ServiceError, type RunController } from '../../../src-main/api';
+import { NormLabService, type RunController } from '../../../src-main/api';
 import { ExperimentStore } from '../../../src-main/store';
 import { finalMetrics, spec, tempDir } from '../store/helpers';
 import { storedRows } from './db-rows';
+import { refusal } from './service-fixtures';
 
 const tmp = tempDir('retry-clone');
 afterAll(() => tmp.cleanup());
@@ -11,16 +12,6 @@ afterAll(() => tmp.cleanup());
 function ended(store: ExperimentStore, runId: number, status: 'finished' | 'diverged'): void {
   store.markRunning(runId, 'cpu:0');
   store.apply(runId, { event: 'done', status, metrics: finalMetrics() });
-}
-
-async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('retry with changes ("clone and edit")', () => {

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NormLabService, ServiceError, type DeviceInfo, type RunController, type RunFilterInput } from '../../../src-main/api';
+import { NormLabService, type DeviceInfo, type RunController, type RunFilterInput } from '../../../src-main/api';
 import { ExperimentStore } from '../../../src-main/store';
 import { epochMetrics, finalMetrics, tempDir } from '../store/helpers';
+import { refusal } from './service-fixtures';
 
 const tmp = tempDir('api');
 afterAll(() => tmp.cleanup());
@@ -13,16 +14,6 @@ function open(controller: RunController | null = null) {
 }
 
 const base = { dataset: 'synthetic', epochs: 2, batchSize: 16 };
-
-async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Plays a worker: claims the run and reports epochs and a final result. */
 function runToEnd(store: ExperimentStore, runId: number, acc: number, status: 'finished' | 'diverged' = 'finished') {
@@ -57,28 +48,28 @@ describe('NormLabService', () => {
   it('rejects bad input with a code and every problem, and keeps what was recorded', async () => {
     const { store, service } = open();
     await service.submitSweep({ name: 'ok', base: { ...base, model: 'cnn', lr: 0.1 } });
-    const bad = await rejection(service.submitSweep({ name: 'ok', base: { ...base, model: 'cnn' }, grid: { lr: [0.1, -2] } }));
+    const bad = await refusal(service.submitSweep({ name: 'ok', base: { ...base, model: 'cnn' }, grid: { lr: [0.1, -2] } }));
     expect(bad.code).toBe('invalid_input');
     expect(bad.problems).toEqual([expect.stringMatching(/^grid\.lr\[1\]: /)]);
     expect(JSON.parse(JSON.stringify(bad))).toMatchObject({ code: 'invalid_input', problems: bad.problems });
     expect((await service.listRuns()).length).toBe(1);
 
-    expect((await rejection(service.getRun(999))).code).toBe('not_found');
-    expect((await rejection(service.getRun(-1))).message).toMatch(/run id/);
+    expect((await refusal(service.getRun(999))).code).toBe('not_found');
+    expect((await refusal(service.getRun(-1))).message).toMatch(/run id/);
     // what a remote caller may send, whatever the types say
     const untyped: unknown = { sweepId: 'one', colour: 'red' };
-    const filterError = await rejection(service.listRuns(untyped as RunFilterInput));
+    const filterError = await refusal(service.listRuns(untyped as RunFilterInput));
     expect(filterError.problems).toEqual(
       expect.arrayContaining([expect.stringMatching(/^filter\.sweepId: /), expect.stringMatching(/^filter: .*colour/)]),
     );
-    expect((await rejection(service.exportCsv('everything'))).problems[0]).toMatch(/^what: /);
+    expect((await refusal(service.exportCsv('everything'))).problems[0]).toMatch(/^what: /);
     store.close();
   });
 
   it('refuses a DP sweep with a BatchNorm model at submission and queues nothing', async () => {
     const { service } = open();
     const dp = { targetEpsilon: 8, logicalBatch: 64 };
-    const error = await rejection(service.submitSweep({ name: 'dp-bn', base: { ...base, lr: 2, dp }, grid: { model: ['kn_cnn', 'preact_resnet18_bn'] } }));
+    const error = await refusal(service.submitSweep({ name: 'dp-bn', base: { ...base, lr: 2, dp }, grid: { model: ['kn_cnn', 'preact_resnet18_bn'] } }));
     expect(error.code).toBe('invalid_input');
     expect(error.problems).toEqual(['grid.model[1]: DP-SGD cannot train preact_resnet18_bn: BatchNorm mixes examples in a batch; use a KN, GN or LN model']);
     expect(await service.listSweeps()).toEqual([]);
@@ -153,10 +144,10 @@ describe('NormLabService', () => {
     expect((await alone.service.cancel(a.id)).status).toBe('cancelled');
     expect((await alone.service.retry(a.id)).status).toBe('queued');
     alone.store.markRunning(b.id, 'cpu:0');
-    expect((await rejection(alone.service.cancel(b.id))).code).toBe('unavailable');
-    expect((await rejection(alone.service.pause())).code).toBe('unavailable');
+    expect((await refusal(alone.service.cancel(b.id))).code).toBe('unavailable');
+    expect((await refusal(alone.service.pause())).code).toBe('unavailable');
     expect(await alone.service.devices()).toEqual([]);
-    expect((await rejection(alone.service.retry(b.id))).code).toBe('conflict');
+    expect((await refusal(alone.service.retry(b.id))).code).toBe('conflict');
     alone.store.close();
 
     // a minimal scheduler: acts on the store and remembers what it was asked

@@ -1,26 +1,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NormLabService, ServiceError } from '../../../src-main/api';
+import { NormLabService } from '../../../src-main/api';
 import { ExperimentStore } from '../../../src-main/store';
-import { CIFAR_LAYOUTS } from '../../../src-worker/data/cifar-binary';
 import { tempDir } from '../store/helpers';
 import { storedRows } from './db-rows';
+import { cifar10Dir as cifar10DirIn, refusal } from './service-fixtures';
 
 const tmp = tempDir('submit-checks');
 afterAll(() => tmp.cleanup());
 
 const base = { epochs: 1, batchSize: 8, lr: 0.1 };
-
-/** A CIFAR-10 folder with every file of the official layout, or all but the last; contents do not matter here. */
-function cifar10Dir(name: string, { complete }: { complete: boolean }): string {
-  const dir = join(tmp.dir, name);
-  const layout = CIFAR_LAYOUTS.cifar10;
-  mkdirSync(join(dir, layout.folder), { recursive: true });
-  const files = [...layout.trainFiles, ...layout.testFiles];
-  for (const file of complete ? files : files.slice(0, -1)) writeFileSync(join(dir, layout.folder, file), '');
-  return dir;
-}
+const cifar10Dir = (name: string, opts: { complete: boolean }) => cifar10DirIn(tmp.dir, name, opts);
 
 /** An image folder with `n` training images in two classes (names are all that is counted at submit). */
 function imageFolder(name: string, n: number): string {
@@ -28,16 +19,6 @@ function imageFolder(name: string, n: number): string {
   for (const split of ['train', 'val']) for (const cls of ['cat', 'dog']) mkdirSync(join(dir, split, cls), { recursive: true });
   for (let i = 0; i < n; i++) writeFileSync(join(dir, 'train', i % 2 ? 'cat' : 'dog', `${i}.png`), '');
   return dir;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected the sweep to be refused');
 }
 
 describe('submitSweep checks before it writes', () => {

@@ -1,11 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NormLabService, ServiceError } from '../../../src-main/api';
+import { NormLabService } from '../../../src-main/api';
 import { ExperimentStore } from '../../../src-main/store';
-import { CIFAR_LAYOUTS } from '../../../src-worker/data/cifar-binary';
 import { tempDir } from '../store/helpers';
 import { storedRows } from './db-rows';
+import { cifar10Dir, refusal } from './service-fixtures';
 
 const tmp = tempDir('submit-task-check');
 afterAll(() => tmp.cleanup());
@@ -19,32 +19,13 @@ function cityscapesDir(): string {
   return dir;
 }
 
-/** A CIFAR-10 folder with every file of the official layout (empty: only names are checked at submit). */
-function cifar10Dir(): string {
-  const dir = join(tmp.dir, 'cifar');
-  const layout = CIFAR_LAYOUTS.cifar10;
-  mkdirSync(join(dir, layout.folder), { recursive: true });
-  for (const file of [...layout.trainFiles, ...layout.testFiles]) writeFileSync(join(dir, layout.folder, file), '');
-  return dir;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected the sweep to be refused');
-}
-
 describe('submitSweep refuses a model whose task is not its data set\'s, before it writes', () => {
   const file = join(tmp.dir, 'tasks.db');
   const store = ExperimentStore.open(file);
   const service = new NormLabService(store);
   afterAll(() => store.close());
   const cityscapes = cityscapesDir();
-  const cifar = cifar10Dir();
+  const cifar = cifar10Dir(tmp.dir, 'cifar', { complete: true });
 
   it('names the model and the data set by their spec fields, writes no sweep or run rows, and previews the same problems', async () => {
     await service.submitSweep({ name: 'earlier', base: { ...base, model: 'cnn', dataset: 'synthetic' } });
