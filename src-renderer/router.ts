@@ -14,6 +14,7 @@ export const routes: RouteRecordRaw[] = [
   { path: '/runs/:id', name: 'run-detail', component: () => import('./views/RunDetailView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { title: 'Run' } },
   { path: '/compare', name: 'compare', component: () => import('./views/CompareView.vue'), meta: { title: 'Compare' } },
   { path: '/kernel-stats', name: 'kernel-stats', component: () => import('./views/KernelStatsView.vue'), meta: { title: 'Kernel statistics' } },
+  { path: '/paper-table1', name: 'paper-table1', component: () => import('./views/PaperTable1View.vue'), meta: { title: 'Paper Table 1' } },
   { path: '/export', name: 'export', component: () => import('./views/ExportView.vue'), meta: { title: 'Export' } },
   { path: '/:pathMatch(.*)*', redirect: '/runs' },
 ];
