@@ -87,6 +87,7 @@ export const DOMAIN_ERROR_CODES: Readonly<Record<string, ErrorCode>> = Object.fr
   StoreOpenError: 'storage',
   SchemaVersionError: 'storage',
   CheckpointError: 'storage',
+  SegPreviewFileError: 'storage',
   SqliteError: 'storage',
   ReadOnlyError: 'read_only',
   GpuOutOfMemoryError: 'unavailable',

@@ -20,6 +20,7 @@ import { RunSpecError } from '../../../src-worker/run-spec';
 import { CheckpointError } from '../../../src-worker/train/checkpoint';
 import { GpuOutOfMemoryError } from '../../../src-worker/train/gpu-failures';
 import { PresetError } from '../../../src-worker/train/presets';
+import { SegPreviewFileError } from '../../../src-main/store/seg-previews';
 import { tempDir } from '../store/helpers';
 
 const tmp = tempDir('errors');
@@ -83,6 +84,7 @@ describe('one error taxonomy', () => {
       ['StoreOpenError', storeOpenError(), 'storage'],
       ['SchemaVersionError', new SchemaVersionError('from a newer NormLab'), 'storage'],
       ['CheckpointError', new CheckpointError('truncated'), 'storage'],
+      ['SegPreviewFileError', new SegPreviewFileError('seg-preview.json: not JSON'), 'storage'],
       ['SqliteError', sqliteError(), 'storage'],
       ['ReadOnlyError', new ReadOnlyError('submitSweep', 'started with --no-scheduler'), 'read_only'],
       ['GpuOutOfMemoryError', new GpuOutOfMemoryError('out of memory'), 'unavailable'],
