@@ -3,6 +3,7 @@ import { mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import { describe, expect, it } from 'vitest';
 import CompareTable from '../../src-renderer/components/CompareTable.vue';
+import PaperTableExport from '../../src-renderer/components/PaperTableExport.vue';
 import { paperTable } from '../../src-renderer/lib/compare';
 import { toMarkdown } from '../../src-renderer/lib/paper-table';
 import { useCompareStore } from '../../src-renderer/stores/compare';
@@ -113,5 +114,17 @@ describe('compare store on a real store', () => {
     const compare = await loaded('');
     expect(compare.task.task).toBeNull();
     expect(compare.task.error).toMatch(/^these groups mix segmentation models \(fc_knresnet18, fc_resnet18_bn\) with classifiers \(knresnet18, resnet18_bn\)/);
+  });
+
+  it('the paper table panel says why it shows no table for mixed tasks, and offers only the final epoch for segmentation', async () => {
+    const compare = await loaded('cityscapes');
+    const classifier = compare.rows.find((r) => r.model === 'resnet18_bn');
+    if (!classifier) throw new Error('fixture has no resnet18_bn group');
+    const mixed = mount(PaperTableExport, { props: { rows: [...compare.rows, { ...classifier, dataset: 'cityscapes' }], dataset: 'cityscapes' } });
+    expect(mixed.find('[data-testid="paper-table-error"]').text()).toMatch(/^No paper table: these groups mix segmentation models .* with classifiers \(resnet18_bn\)/);
+    expect(mixed.find('[data-testid="paper-table"]').exists()).toBe(false);
+    const seg = mount(PaperTableExport, { props: { rows: compare.rows, dataset: 'cityscapes' } });
+    expect(seg.find('select').attributes('disabled')).toBeDefined();
+    expect(seg.find('[data-testid="paper-table"]').text()).toContain('cityscapes: test mIoU (%), final epoch');
   });
 });
