@@ -1,7 +1,7 @@
 import type { GroupAggregate } from '../../src-main/store/types';
 import type { ModelSummary } from '../../src-main/api/types';
 import { compareFields, compareText, describeConstants, showValue, SWEEP_FIELD, type FieldGroup, type VaryingField } from './compare-fields';
-import type { MeanSd } from './format';
+import { formatMeanSd, type MeanSd } from './format';
 import { significanceNotes, type PaperTable } from './paper-table';
 
 export type Task = 'classification' | 'segmentation';
@@ -292,7 +292,7 @@ export function paperTable(
   if (constants.length) notes.push(`Same in every cell: ${describeConstants(constants)}.`);
   for (const f of candidates) if (!axes.includes(f)) notes.push(`${describeVaryingNote(f, subset, columnOf)}.`);
   if (task === 'segmentation') {
-    const pixel = subset.map((r) => `${modelLabel(r)} ${columnOf(r)} ${formatPct(r.pixelAcc)}`);
+    const pixel = subset.map((r) => `${modelLabel(r)} ${columnOf(r)} ${formatMeanSd(r.pixelAcc ?? NO_VALUE)}`);
     notes.push(`Pixel accuracy (%): ${pixel.join('; ')}.`);
   }
   const winners = significanceNotes({ columns, rows: tableRows }, notes);
@@ -306,10 +306,4 @@ export function paperTable(
     winners,
     axes: axes.map((f) => f.label),
   };
-}
-
-function formatPct(v: MeanSd | null): string {
-  if (!v || v.mean === null) return '—';
-  const sd = v.sd !== null && v.n > 1 ? ` ± ${(v.sd * 100).toFixed(2)}` : '';
-  return `${(v.mean * 100).toFixed(2)}${sd} (n=${v.n})`;
 }
