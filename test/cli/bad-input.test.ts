@@ -1,36 +1,16 @@
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../main/store/helpers';
+import { normlab as runNormlab } from './normlab-cli';
 
-const BIN = join(import.meta.dirname, '../../bin/normlab.mjs');
 const tmp = tempDir('bad-input');
 afterAll(() => tmp.cleanup());
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The real CLI; killed after `timeoutMs` so a command that never returns fails the test instead of hanging it. */
-function normlab(args: string[], timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, XDG_CACHE_HOME: join(tmp.dir, 'cache') },
-      timeout: timeoutMs,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+const normlab = (args: string[], timeoutMs = 30_000) => runNormlab(args, { cacheDir: join(tmp.dir, 'cache'), timeoutMs });
 
 const small = ['--dataset', 'synthetic', '--synthetic-train-size', '50', '--synthetic-test-size', '10', '--backend', 'wasm', '--epochs', '1', '--lr', '0.1'];
 

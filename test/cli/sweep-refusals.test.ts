@@ -1,28 +1,18 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExperimentStore } from '../../src-main/store';
 import { storedRows } from '../main/api/db-rows';
 import { spec, tempDir } from '../main/store/helpers';
+import { normlab as runNormlab } from './normlab-cli';
 
-const BIN = join(import.meta.dirname, '../../bin/normlab.mjs');
 const tmp = tempDir('cli-sweep-refusals');
 afterAll(() => tmp.cleanup());
 
-function normlab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { timeout: 90_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const normlab = (args: string[]) => runNormlab(args, { timeoutMs: 90_000 });
 
 describe('normlab sweep refuses a sweep that cannot run, before it writes anything', () => {
-  it('exits 2 naming the field for an unknown model, a missing data folder and an oversized batch; the store keeps its rows', async () => {
+  it('exits 2 naming the field for an unknown model, a missing data folder, an oversized batch and a model of the wrong task; the store keeps its rows', async () => {
     const db = join(tmp.dir, 'store.db');
     const store = ExperimentStore.open(db);
     const { sweep } = store.upsertSweep({ name: 'earlier', spec: {} });
@@ -36,6 +26,8 @@ describe('normlab sweep refuses a sweep that cannot run, before it writes anythi
       ['no-data', { name: 'd', base: { ...base, model: 'cnn', dataset: 'cifar100', dataDir: missing } },
         `base.dataDir: data folder ${missing} does not exist; run \`normlab download cifar100 --data-dir ${missing}\``],
       ['batch', { name: 'b', base: { ...base, model: 'cnn', dataset: 'synthetic', syntheticTrainSize: 4 } }, 'batch size 8 is larger than the training set (4 images of synthetic)'],
+      ['task', { name: 't', base: { ...base, model: 'fc_knresnet18', dataset: 'synthetic' } },
+        'base.model: model fc_knresnet18 is a segmentation model (per-pixel labels), but data set synthetic (base.dataset) is a classification set'],
     ];
     // one after the other: each opens the same file
     for (const [name, sweepSpec, message] of cases) {

@@ -1,26 +1,7 @@
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { register, specInputFromOptions } from '../../src-main/cli/commands/train';
 import { dpFields, runFields, scheduleFields } from '../../src-worker/run-fields';
 import { parseRunSpec } from '../../src-worker/run-spec';
-
-function trainCommand(): Command {
-  const program = new Command().exitOverride();
-  register(program);
-  return program.commands.find((c) => c.name() === 'train')!.exitOverride();
-}
-
-/** The spec `normlab train ARGS` would run: commander's real parsing, the action swapped for a capture. */
-function specOf(args: string[]): ReturnType<typeof specInputFromOptions> {
-  const program = new Command().exitOverride();
-  register(program);
-  let captured: ReturnType<typeof specInputFromOptions> | undefined;
-  program.commands.find((c) => c.name() === 'train')!.exitOverride().action((options) => {
-    captured = specInputFromOptions(options);
-  });
-  program.parse(['train', ...args], { from: 'user' });
-  return captured!;
-}
+import { trainCommand, trainSpecOf } from './normlab-cli';
 
 describe('normlab train flags, derived from the run spec schema', () => {
   it('has a flag for every field with CLI metadata, and only those', () => {
@@ -48,24 +29,24 @@ describe('normlab train flags, derived from the run spec schema', () => {
 
   it('turns every kind of flag into its field: numbers, lists, choices, switches and negations', () => {
     const base = ['--model', 'resnet18_gn', '--dataset', 'synthetic', '--epochs', '2', '--batch-size', '8', '--lr', '0.1'];
-    const input = specOf([...base, '--groups', '8', '--momentum', '0.5', '--weight-decay', '0', '--nesterov', '--no-augment', '--no-normalize-inputs',
+    const input = trainSpecOf([...base, '--groups', '8', '--momentum', '0.5', '--weight-decay', '0', '--nesterov', '--no-augment', '--no-normalize-inputs',
       '--schedule', 'multistep', '--gamma', '0.5', '--seed', '4', '--backend', 'wasm', '--stats-every', '0', '--low-resolution']);
     expect(input).toMatchObject({
       model: 'resnet18_gn', groups: 8, momentum: 0.5, weightDecay: 0, nesterov: true, augment: false, normalizeInputs: false,
       schedule: { kind: 'multistep', milestones: [30, 60, 90], gamma: 0.5 }, seed: 4, backend: 'wasm', statsEvery: 0, lowResolution: true,
     });
-    expect(specOf([...base, '--schedule', 'cosine']).schedule).toEqual({ kind: 'cosine', decay: 0.01 });
-    expect(specOf([...base, '--schedule', 'multistep', '--milestones', '5,8']).schedule).toEqual({ kind: 'multistep', milestones: [5, 8], gamma: 0.1 });
+    expect(trainSpecOf([...base, '--schedule', 'cosine']).schedule).toEqual({ kind: 'cosine', decay: 0.01 });
+    expect(trainSpecOf([...base, '--schedule', 'multistep', '--milestones', '5,8']).schedule).toEqual({ kind: 'multistep', milestones: [5, 8], gamma: 0.1 });
     // a flag not given leaves the field to the preset or the schema's default
-    const plain = specOf(base);
+    const plain = trainSpecOf(base);
     expect(plain).not.toHaveProperty('momentum');
     expect(parseRunSpec(plain)).toMatchObject({ momentum: 0.9, schedule: { kind: 'cosine', decay: 0.01 }, augment: true });
-    expect(() => specOf([...base, '--stats-every', '-1'])).toThrow(/expected an integer >= 0, got "-1"/);
-    expect(() => specOf([...base, '--milestones', '5,x'])).toThrow(/expected a positive integer, got "x"/);
+    expect(() => trainSpecOf([...base, '--stats-every', '-1'])).toThrow(/expected an integer >= 0, got "-1"/);
+    expect(() => trainSpecOf([...base, '--milestones', '5,x'])).toThrow(/expected a positive integer, got "x"/);
   });
 
   it('a noise multiplier over dp-paper replaces its ε instead of being overruled by it', () => {
-    const spec = parseRunSpec(specOf(['--preset', 'dp-paper', '--dataset', 'synthetic', '--noise-multiplier', '1.2']));
+    const spec = parseRunSpec(trainSpecOf(['--preset', 'dp-paper', '--dataset', 'synthetic', '--noise-multiplier', '1.2']));
     expect(spec.dp).toEqual({ noiseMultiplier: 1.2, delta: 8e-7, maxGradNorm: 1, logicalBatch: 8192 });
   });
 });
@@ -88,23 +69,23 @@ describe('normlab train flags of the ConvNeXt recipe and gradient accumulation',
 
   it('turns the recipe flags into fields, and leaves them at defaults that keep the old behaviour when not given', () => {
     const base = ['--model', 'cnn', '--dataset', 'synthetic', '--epochs', '6', '--batch-size', '8', '--lr', '0.1'];
-    const input = specOf([...base, '--optimizer', 'adamw', '--label-smoothing', '0.1', '--mixup-alpha', '0.2', '--cutmix-alpha', '1',
+    const input = trainSpecOf([...base, '--optimizer', 'adamw', '--label-smoothing', '0.1', '--mixup-alpha', '0.2', '--cutmix-alpha', '1',
       '--model-ema', '--ema-steps', '4', '--accumulate', '2', '--norm-weight-decay', '0', '--schedule', 'warmup-cosine', '--warmup-epochs', '2']);
     expect(input).toMatchObject({
       optimizer: 'adamw', labelSmoothing: 0.1, mixupAlpha: 0.2, cutmixAlpha: 1, modelEma: true, emaSteps: 4, accumulate: 2, normWeightDecay: 0,
       schedule: { kind: 'warmup-cosine', warmupEpochs: 2, warmupDecay: 0.01, minLr: 0 },
     });
-    const plain = parseRunSpec(specOf(base));
+    const plain = parseRunSpec(trainSpecOf(base));
     expect(plain).toMatchObject({ optimizer: 'sgd', labelSmoothing: 0, mixupAlpha: 0, cutmixAlpha: 0, modelEma: false, accumulate: 1, raReps: 0 });
     expect(plain.normWeightDecay).toBeUndefined();
-    expect(() => specOf([...base, '--accumulate', '0'])).toThrow();
+    expect(() => trainSpecOf([...base, '--accumulate', '0'])).toThrow();
   });
 });
 
 describe('list flags of non-integers', () => {
   it('--scale-range takes comma-separated numbers (Cityscapes: 0.5,2)', () => {
-    const input = specOf(['--model', 'fc_knresnet18', '--dataset', 'cityscapes', '--data-dir', '/d', '--epochs', '1', '--batch-size', '2', '--lr', '0.01', '--scale-range', '0.75,1.5']);
+    const input = trainSpecOf(['--model', 'fc_knresnet18', '--dataset', 'cityscapes', '--data-dir', '/d', '--epochs', '1', '--batch-size', '2', '--lr', '0.01', '--scale-range', '0.75,1.5']);
     expect(parseRunSpec(input).scaleRange).toEqual([0.75, 1.5]);
-    expect(() => specOf(['--model', 'cnn', '--dataset', 'synthetic', '--epochs', '1', '--batch-size', '2', '--lr', '0.1', '--scale-range', '0.5,x'])).toThrow();
+    expect(() => trainSpecOf(['--model', 'cnn', '--dataset', 'synthetic', '--epochs', '1', '--batch-size', '2', '--lr', '0.1', '--scale-range', '0.5,x'])).toThrow();
   });
 });

@@ -1,23 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { normlab as runNormlab } from './normlab-cli';
 
-const BIN = join(import.meta.dirname, '../../bin/normlab.mjs');
 const scratch = mkdtempSync(join(tmpdir(), 'normlab-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function normlab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, XDG_CACHE_HOME: join(scratch, 'cache') } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const normlab = (args: string[]) => runNormlab(args, { cacheDir: join(scratch, 'cache') });
 
 const small = ['--dataset', 'synthetic', '--synthetic-train-size', '256', '--synthetic-test-size', '64', '--batch-size', '32', '--backend', 'wasm'];
 
