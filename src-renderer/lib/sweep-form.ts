@@ -6,8 +6,8 @@ import { DP_PAPER_EPSILON, presetFields, withImpliedDefaults } from '../../src-w
  * The sweep builder's form as plain data, and its translation into a sweep spec (src-main/sweeps/spec.ts).
  * Local checks here give instant feedback on what the user typed (number lists, empty choices); the server's
  * previewSweep then validates the resulting spec with the real schema and counts the runs exactly.
- * The training fields beyond the dedicated sections (momentum, weight decay, schedule, GroupNorm groups, …) are the
- * run spec's fields marked `builder` (run-fields.ts): the form lists them from the schema, with its defaults.
+ * The fields beyond the dedicated sections (momentum, weight decay, schedule, GroupNorm groups, backend, …) are the
+ * run spec's other fields (run-fields.ts), in groups: the form lists them from the schema, with its defaults.
  */
 
 export interface SweepForm {
@@ -41,9 +41,61 @@ export interface SweepForm {
   schedule: { kind: string; params: Record<string, string> };
 }
 
-/** The run fields the builder offers beyond its dedicated sections, in the schema's order (schedule aside). */
+/**
+ * Run fields with inputs of their own in the builder (name, data set, models, lr, batch sizes, epochs, widths,
+ * seeds, statistics, preset, DP), or that the scheduler sets per run (runId, checkpoint folder, resume). Every other
+ * field of the schema is offered in a group below, so a field added to the schema shows up without a change here.
+ */
+const DEDICATED_FIELDS = new Set([
+  'runId', 'model', 'dataset', 'dataDir', 'syntheticTrainSize', 'syntheticTestSize', 'epochs', 'batchSize', 'lr', 'width', 'seed',
+  'statsEvery', 'preset', 'dp', 'checkpointDir', 'resume', 'schedule',
+]);
+
+/** The run fields the builder offers in its groups, in the schema's order (the schedule has its own group). */
 export function builderFields(): RunFieldInfo[] {
-  return runFields().filter((f) => f.meta.builder && f.kind !== 'schedule');
+  return runFields().filter((f) => !DEDICATED_FIELDS.has(f.key));
+}
+
+export type BuilderGroupId = 'data' | 'optimisation' | 'normalization' | 'execution' | 'other';
+
+export interface BuilderGroup {
+  id: BuilderGroupId;
+  title: string;
+  fields: RunFieldInfo[];
+}
+
+/** Where each field sits; a field not listed goes by its role (execution) or to "Other options". */
+const GROUP_OF: Readonly<Record<string, BuilderGroupId>> = {
+  imageSize: 'data', trainCropSize: 'data', valResizeSize: 'data', augment: 'data', normalizeInputs: 'data', autoAugment: 'data',
+  randomErasing: 'data', raReps: 'data', cropSize: 'data', scaleRange: 'data', mixupAlpha: 'data', cutmixAlpha: 'data',
+  optimizer: 'optimisation', momentum: 'optimisation', nesterov: 'optimisation', weightDecay: 'optimisation',
+  normWeightDecay: 'optimisation', adamBeta1: 'optimisation', adamBeta2: 'optimisation', adamEps: 'optimisation',
+  labelSmoothing: 'optimisation', accumulate: 'optimisation', modelEma: 'optimisation', emaDecay: 'optimisation', emaSteps: 'optimisation',
+  knDropout: 'normalization', groups: 'normalization', activation: 'normalization', lowResolution: 'normalization',
+};
+
+const GROUP_TITLES: Readonly<Record<BuilderGroupId, string>> = {
+  data: 'Data and augmentation',
+  optimisation: 'Optimizer options',
+  normalization: 'Normalization and model options (KN, GN, …)',
+  execution: 'Execution',
+  other: 'Other options',
+};
+
+function groupOf(field: RunFieldInfo): BuilderGroupId {
+  return GROUP_OF[field.key] ?? (field.meta.role === 'execution' ? 'execution' : 'other');
+}
+
+/** The builder's field groups, each in the schema's order; every builder field is in exactly one. */
+export function builderGroups(): BuilderGroup[] {
+  const ids: BuilderGroupId[] = ['data', 'optimisation', 'normalization', 'execution', 'other'];
+  return ids.map((id) => ({ id, title: GROUP_TITLES[id], fields: builderFields().filter((f) => groupOf(f) === id) }));
+}
+
+export function builderGroup(id: BuilderGroupId): BuilderGroup {
+  const group = builderGroups().find((g) => g.id === id);
+  if (!group) throw new Error(`sweep-form: no builder group "${id}"`);
+  return group;
 }
 
 /** What the selected models are, for which fields apply (from the registry, through the catalog). */
@@ -53,21 +105,38 @@ export type ModelKinds = ReadonlyMap<string, { norm: NormKind; family: string }>
  * Whether a field applies to some run of the sweep being built: one of the selected models (every model when
  * none is picked yet, or when the registry has not said what they are), the data set, DP on or off.
  */
-export function fieldAppliesToForm(field: RunFieldInfo, form: Pick<SweepForm, 'dataset' | 'models' | 'dp'>, kinds?: ModelKinds): boolean {
-  const run: RunContext = { dataset: form.dataset, dp: form.dp.enabled };
+export function fieldAppliesToForm(
+  field: RunFieldInfo,
+  form: Pick<SweepForm, 'dataset' | 'models' | 'dp'> & Partial<Pick<SweepForm, 'training' | 'preset'>>,
+  kinds?: ModelKinds,
+): boolean {
+  const run: RunContext = { dataset: form.dataset, dp: form.dp.enabled, ...formChoices(form) };
   const models = form.models.map((m) => kinds?.get(m));
   if (models.length === 0 || models.some((m) => m === undefined)) return fieldApplies(field.meta.scope, run);
   return models.some((model) => fieldApplies(field.meta.scope, { ...run, model }));
 }
 
+/** The optimizer and EMA the form's runs get (the field, else the preset, else the default), for AdamW and EMA options. */
+function formChoices(form: Partial<Pick<SweepForm, 'training' | 'preset'>>): Pick<RunContext, 'optimizer' | 'modelEma'> {
+  if (!form.training) return {};
+  const preset = presetValues(form.preset ?? '');
+  const optimizer = form.training.optimizer || (typeof preset.optimizer === 'string' ? preset.optimizer : String(runField('optimizer').defaultValue));
+  const ema = form.training.modelEma;
+  const modelEma = ema ? ema === 'on' : typeof preset.modelEma === 'boolean' ? preset.modelEma : false;
+  return { optimizer, modelEma };
+}
+
+function presetValues(preset: string): Record<string, unknown> {
+  try {
+    return preset ? presetFields(preset) : {};
+  } catch {
+    return {}; // an unknown preset is the server's to report
+  }
+}
+
 /** What a field gets when left empty: the preset's value, else the schema's default, as text for a placeholder. */
 export function fieldPlaceholder(field: RunFieldInfo, preset: string): string {
-  let fromPreset: unknown;
-  try {
-    fromPreset = preset ? (presetFields(preset) as Record<string, unknown>)[field.key] : undefined;
-  } catch {
-    fromPreset = undefined; // an unknown preset is the server's to report
-  }
+  const fromPreset = presetValues(preset)[field.key];
   const show = (v: unknown) => (typeof v === 'boolean' ? (v ? 'on' : 'off') : Array.isArray(v) ? v.join(', ') : String(v));
   if (fromPreset !== undefined) return `${show(fromPreset)} (${preset})`;
   if (field.defaultValue !== undefined) return `${show(field.defaultValue)} (default)`;
@@ -119,7 +188,7 @@ export interface NumberListResult {
 }
 
 /** "0.1, 0.05 1e-2" → [0.1, 0.05, 0.01]; says which item is wrong and why. */
-export function parseNumberList(text: string, opts: { integer?: boolean; positive?: boolean; min?: number } = {}): NumberListResult {
+export function parseNumberList(text: string, opts: { integer?: boolean; positive?: boolean; min?: number; allowRepeats?: boolean } = {}): NumberListResult {
   const items = text.split(/[\s,;]+/).filter(Boolean);
   if (items.length === 0) return { values: [], error: 'enter at least one value' };
   const values: number[] = [];
@@ -129,7 +198,7 @@ export function parseNumberList(text: string, opts: { integer?: boolean; positiv
     if (opts.integer && !Number.isInteger(n)) return { values: [], error: `"${item}" must be a whole number` };
     if (opts.positive && n <= 0) return { values: [], error: `"${item}" must be greater than 0` };
     if (opts.min !== undefined && n < opts.min) return { values: [], error: `"${item}" must be at least ${opts.min}` };
-    if (values.includes(n)) return { values: [], error: `${item} is listed twice` };
+    if (!opts.allowRepeats && values.includes(n)) return { values: [], error: `${item} is listed twice` };
     values.push(n);
   }
   return { values, error: null };
@@ -319,8 +388,13 @@ function parseTrainingFields(form: SweepForm, kinds: ModelKinds | undefined, err
 function parseFieldValues(field: RunFieldInfo, text: string): unknown[] | string {
   let values: unknown[];
   if (field.kind === 'boolean') values = [text === 'on'];
-  else if (field.kind === 'enum') values = [text];
-  else {
+  else if (field.kind === 'enum' || field.kind === 'string') values = [text];
+  else if (field.kind === 'integerList' || field.kind === 'numberList') {
+    // a list-valued field (a crop's width,height) takes one list: its numbers are the value, not a grid axis
+    const r = parseNumberList(text, { integer: field.kind === 'integerList', allowRepeats: true });
+    if (r.error) return r.error;
+    values = [r.values];
+  } else {
     const r = parseNumberList(text, { integer: field.kind === 'integer' });
     if (r.error) return r.error;
     values = r.values;

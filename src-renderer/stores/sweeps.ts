@@ -23,6 +23,15 @@ function readEstimates(): Record<string, number> {
   }
 }
 
+/** The first problem about `base.dataDir` (or a grid entry of it), with that path taken off. */
+export function dataDirProblem(problems: readonly string[]): string | null {
+  for (const p of problems) {
+    const m = /^(?:base\.dataDir|grid\.dataDir\[\d+\]): (.*)$/s.exec(p);
+    if (m) return m[1];
+  }
+  return null;
+}
+
 export const useSweepsStore = defineStore('sweeps', () => {
   const form = ref<SweepForm>(defaultSweepForm());
   const catalog = useCatalogStore();
@@ -88,6 +97,15 @@ export const useSweepsStore = defineStore('sweeps', () => {
 
   watch(() => local.value.spec, schedulePreview, { deep: true });
 
+  /**
+   * The server's word on the data folder (submit-checks: missing, incomplete), from the preview or a refused
+   * submit, without the spec path: the builder shows it at the data-folder field rather than only in a list.
+   */
+  const serverDataDirError = computed<string | null>(() => {
+    const problems = [...(preview.value && !preview.value.ok ? preview.value.problems : []), ...submitProblems.value];
+    return dataDirProblem(problems);
+  });
+
   const canSubmit = computed(
     () => local.value.spec !== null && preview.value?.ok === true && !submitting.value && !previewing.value,
   );
@@ -135,7 +153,7 @@ export const useSweepsStore = defineStore('sweeps', () => {
   }
 
   return {
-    form, local, modelKinds, dpBlockedModels, visibleErrors, attempted, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
+    form, local, modelKinds, serverDataDirError, dpBlockedModels, visibleErrors, attempted, preview, previewing, previewError, submitting, submitError, submitProblems, submitted, canSubmit,
     refreshPreview, schedulePreview, submit, reset, estimateAtSubmit,
   };
 });

@@ -32,8 +32,11 @@ describe('SweepBuilderView', () => {
   it('counts runs as you type, validates fields, and queues the sweep', async () => {
     const { wrapper, router } = await mountBuilder();
     const store = useSweepsStore();
-    // a fresh form shows no errors yet
+    // a fresh form shows no errors yet, and does not ask to fix red fields that are not there
     expect(wrapper.findAll('[role="alert"]')).toHaveLength(0);
+    expect(wrapper.findAll('[aria-invalid="true"]')).toHaveLength(0);
+    expect(wrapper.text()).not.toContain('Fix the fields marked in red');
+    expect(wrapper.find('[data-testid="to-do"]').text()).toContain('pick at least one model');
 
     await wrapper.find('input[placeholder="kn-vs-bn-cifar10"]').setValue('ui-kn-vs-norms');
     await wrapper.findAll('button').find((b) => b.text() === 'KN vs BN/GN/LN, depth 18')!.trigger('click');
@@ -57,6 +60,40 @@ describe('SweepBuilderView', () => {
     const runs = await env.client.listRuns({ sweepId: store.submitted!.sweepId });
     expect(new Set(runs.map((r) => r.model))).toEqual(new Set(['knresnet18', 'resnet18_bn', 'resnet18_gn', 'resnet18_ln']));
     expect(runs.every((r) => r.status === 'queued')).toBe(true);
+    wrapper.unmount();
+  });
+
+  it('groups the fields with their defaults shown, and folds the execution options away', async () => {
+    const { wrapper } = await mountBuilder();
+    for (const id of ['model-data', 'optimisation', 'schedule', 'normalization', 'execution']) expect(wrapper.find(`[data-testid="group-${id}"]`).exists(), id).toBe(true);
+    const optimisation = wrapper.find('[data-testid="group-optimisation"]');
+    expect(optimisation.find('[data-field="momentum"] input').attributes('placeholder')).toBe('0.9 (default)');
+    expect(optimisation.find('[data-field="weightDecay"] input').attributes('placeholder')).toBe('0.0005 (default)');
+    expect(wrapper.find('[data-testid="group-normalization"] [data-field="knDropout"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="group-schedule"] [data-field="schedule"]').exists()).toBe(true);
+    expect(wrapper.find('[data-field="backend"]').exists()).toBe(false);
+    expect(wrapper.find('[data-testid="execution-toggle"]').text()).toContain('backend: auto (default)');
+    await wrapper.find('[data-testid="execution-toggle"]').trigger('click');
+    expect(wrapper.find('[data-testid="group-execution"] [data-field="backend"] select').exists()).toBe(true);
+    wrapper.unmount();
+  });
+
+  it('shows the server\'s data-folder refusal at the data-folder field, and queues nothing', async () => {
+    const { wrapper } = await mountBuilder();
+    const store = useSweepsStore();
+    store.form.name = 'missing-folder';
+    store.form.models = ['kn_cnn'];
+    store.form.dataset = 'cifar10';
+    store.form.dataDir = '/nonexistent/normlab-cifar';
+    // the debounced preview asks the server, whose submit checks look at the disk
+    await vi.waitFor(() => expect(store.serverDataDirError).toMatch(/\/nonexistent\/normlab-cifar does not exist/), { timeout: 10_000 });
+    await settle();
+    const atField = wrapper.find('.dataset .error-text');
+    expect(atField.text()).toMatch(/data folder \/nonexistent\/normlab-cifar does not exist/);
+    await wrapper.find('form').trigger('submit');
+    await settle(100);
+    expect(store.submitted).toBeNull();
+    expect(await env.client.listSweeps()).not.toContainEqual(expect.objectContaining({ name: 'missing-folder' }));
     wrapper.unmount();
   });
 

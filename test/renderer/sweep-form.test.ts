@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { builderFields, buildSweepSpec, defaultSweepForm, fieldPlaceholder, parseNumberList, type ModelKinds, type SweepForm } from '../../src-renderer/lib/sweep-form';
-import { runField } from '../../src-worker/run-fields';
+import { builderFields, builderGroup, builderGroups, buildSweepSpec, defaultSweepForm, fieldAppliesToForm, fieldPlaceholder, parseNumberList, type ModelKinds, type SweepForm } from '../../src-renderer/lib/sweep-form';
+import { runField, runFields } from '../../src-worker/run-fields';
 import { expandSweep, parseSweepSpec } from '../../src-main/sweeps';
 
 function form(patch: Partial<SweepForm>): SweepForm {
@@ -138,5 +138,42 @@ describe('sweep builder: the training fields come from the run spec schema', () 
     expect(fieldPlaceholder(runField('momentum'), 'dp-paper')).toBe('0 (dp-paper)');
     expect(fieldPlaceholder(runField('augment'), '')).toBe('on (default)');
     expect(defaultSweepForm().dp).toMatchObject({ targetEpsilon: '8', delta: '8e-7', clipValues: '1' });
+  });
+});
+
+describe('sweep builder: every run field, grouped', () => {
+  it('offers every run-spec field without an input of its own, each in exactly one group', () => {
+    const dedicated = ['runId', 'model', 'dataset', 'dataDir', 'syntheticTrainSize', 'syntheticTestSize', 'epochs', 'batchSize', 'lr', 'width', 'seed', 'statsEvery', 'preset', 'dp', 'checkpointDir', 'resume', 'schedule'];
+    const offered = builderFields().map((f) => f.key);
+    expect([...offered, ...dedicated].sort()).toEqual(runFields().map((f) => f.key).sort());
+    const grouped = builderGroups().flatMap((g) => g.fields.map((f) => f.key));
+    expect(grouped.sort()).toEqual([...offered].sort());
+    // what the issue found missing, and the options the CLI has beyond it
+    for (const key of ['momentum', 'weightDecay', 'groups', 'augment', 'adamBeta1', 'emaDecay', 'cropSize', 'backend', 'checkpointEvery']) expect(offered).toContain(key);
+  });
+
+  it('groups by what a field is about: data, optimizer, normalization, execution', () => {
+    const keys = (id: Parameters<typeof builderGroup>[0]) => builderGroup(id).fields.map((f) => f.key);
+    expect(keys('data')).toEqual(expect.arrayContaining(['augment', 'normalizeInputs', 'mixupAlpha', 'autoAugment']));
+    expect(keys('optimisation')).toEqual(expect.arrayContaining(['optimizer', 'momentum', 'nesterov', 'weightDecay', 'adamBeta1', 'accumulate']));
+    expect(keys('normalization')).toEqual(expect.arrayContaining(['knDropout', 'groups', 'activation', 'lowResolution']));
+    expect(keys('execution')).toEqual(expect.arrayContaining(['backend', 'checkpointEvery', 'progressEvery']));
+    for (const f of builderGroup('execution').fields) expect(f.meta.role).toBe('execution');
+  });
+
+  it('shows AdamW options only when AdamW is chosen (by the field or the preset), EMA options only with the EMA on', () => {
+    const base = defaultSweepForm();
+    const beta = runField('adamBeta1');
+    expect(fieldAppliesToForm(beta, base)).toBe(false);
+    expect(fieldAppliesToForm(beta, { ...base, training: { ...base.training, optimizer: 'adamw' } })).toBe(true);
+    expect(fieldAppliesToForm(runField('emaDecay'), { ...base, training: { ...base.training, modelEma: 'on' } })).toBe(true);
+    expect(fieldAppliesToForm(runField('emaDecay'), base)).toBe(false);
+  });
+
+  it('takes a list-valued field as one value, not a grid axis', () => {
+    const result = buildSweepSpec(form({ dataset: 'cityscapes', dataDir: '/data/cityscapes', models: ['fc_knresnet18'], training: { ...defaultSweepForm().training, cropSize: '512, 512' } }));
+    expect(result.errors).toEqual({});
+    expect(result.spec!.base).toMatchObject({ cropSize: [512, 512] });
+    expect(result.spec!.grid).not.toHaveProperty('cropSize');
   });
 });
