@@ -74,6 +74,10 @@ export type SweepPreview =
       /** Estimated wall-clock seconds on the attached devices, null when no finished run gives a throughput. */
       estimateSec: number | null;
       estimateBasis: string;
+      /** What the doctor's micro-benchmark alone estimates (null until it has measured), to set beside the measured figure. */
+      benchEstimateSec?: number | null;
+      /** The micro-benchmark is running and no other basis exists: ask again in a few seconds. */
+      estimatePending?: boolean;
     }
   | { ok: false; problems: string[] };
 
