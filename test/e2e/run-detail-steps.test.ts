@@ -77,6 +77,8 @@ describe('run detail: step-level curves', () => {
     expect(await panel.locator('.smoothing .mono').textContent()).toBe('0.80');
     // the run's epochs are counted from the epoch metrics, not from the step numbers
     expect(await page.getByTestId('epochs-done').textContent()).toBe('2 / 2');
+    // the config table shows only what applies once the model registry has loaded (no GroupNorm groups on KN)
+    await expect.poll(() => page.getByText('GroupNorm groups').count(), { timeout: 30_000 }).toBe(0);
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(RESULTS_DIR, 'run-detail-step-curves.png'), fullPage: true });
     expect(pageErrors).toEqual([]);

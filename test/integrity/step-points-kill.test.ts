@@ -97,7 +97,7 @@ describe('step-level curves from real worker processes', () => {
   it.each([
     ['parent', 1, 'the orphan stops mid-epoch 1 with a cancel checkpoint holding the open window'],
     ['group', 2, 'worker and sweep die in epoch 2: the resume starts from epoch 1\'s checkpoint'],
-  ] as const)('SIGKILL of the %s in epoch %i (%s): each step point once, with the uninterrupted values', async (whom, epoch) => {
+  ] as const)('SIGKILL of the %s in epoch %i (%s): each step point once, with the uninterrupted values', async (whom, epoch, _why) => {
     const reference = referenceCurves();
     const curves = await killedAndRerun(`kill-${whom}`, 'train', epoch, whom);
     expect(values(curves.loss)).toEqual(values(reference.loss));
