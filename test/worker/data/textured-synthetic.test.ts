@@ -119,13 +119,13 @@ describe('textured synthetic data set', () => {
     const cacheDir = await tempDir();
     const params = { seed: 1, trainSize: 50, testSize: 20 };
     const dir = await ensureTexturedSyntheticCifar(params, cacheDir);
-    expect(await readdir(cacheDir)).toEqual(['textured-v1-seed1-train50-test20']);
+    expect(await readdir(cacheDir)).toEqual(['textured-v2-seed1-train50-test20']);
     const files = await readdir(join(dir, 'cifar-10-batches-bin'));
     const sizes = await Promise.all(files.sort().map(async (f) => (await readFile(join(dir, 'cifar-10-batches-bin', f))).length));
     expect(sizes).toEqual([10, 10, 10, 10, 10, 20].map((n) => n * 3073));
     const ds = await openTexturedSynthetic({ normalize: true, cacheDir, syntheticSeed: 1, syntheticTrainSize: 50, syntheticTestSize: 20 });
     expect([ds.numClasses, ds.trainSize, ds.testSize, ...ds.imageShape]).toEqual([10, 50, 20, 32, 32, 3]);
-    expect(await readdir(cacheDir)).toEqual(['textured-v1-seed1-train50-test20']);
+    expect(await readdir(cacheDir)).toEqual(['textured-v2-seed1-train50-test20']);
     const batch = await ds.getBatch('train', Int32Array.from({ length: 50 }, (_, i) => i), { augment: false, seed: 0 });
     const mean = batch.x.reduce((s, v) => s + v, 0) / batch.x.length;
     expect(Math.abs(mean)).toBeLessThan(0.05);
