@@ -1,25 +1,14 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExperimentStore } from '../../src-main/store';
 import { placeholderCifar100 } from '../fixtures/table1-data';
 import { tempDir } from '../main/store/helpers';
+import { normlab as run } from './normlab-cli';
 
-const BIN = join(import.meta.dirname, '../../bin/normlab.mjs');
 const tmp = tempDir('cli-sweep-template');
 afterAll(() => tmp.cleanup());
-
-function normlab(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { timeout: 120_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const normlab = (args: string[]) => run(args, { timeoutMs: 120_000 });
 
 /** The reference scripts' (model, batch, lr) lines, copied as data (see the fixture's source). */
 const reference = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'table1-reference-lrs.json'), 'utf8')) as {
