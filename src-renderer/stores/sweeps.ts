@@ -63,6 +63,7 @@ export const useSweepsStore = defineStore('sweeps', () => {
   const dirty = computed(() => JSON.stringify(form.value) !== JSON.stringify(defaultSweepForm()));
   const visibleErrors = computed(() => (attempted.value || dirty.value ? local.value.errors : {}));
   const previewDelayMs = 250;
+  const pendingRetryMs = 3000;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let generation = 0;
 
@@ -79,6 +80,8 @@ export const useSweepsStore = defineStore('sweeps', () => {
       if (mine === generation) {
         preview.value = result;
         previewError.value = null;
+        // the server is timing this machine for the estimate: ask again once it has a figure
+        if (result.ok && result.estimatePending) setTimeout(() => mine === generation && void refreshPreview(), pendingRetryMs);
       }
     } catch (err) {
       if (mine === generation) previewError.value = errorMessage(err);
