@@ -16,9 +16,9 @@ import { useWebGpu } from './webgpu';
 /**
  * Issue 13's new families (ConvNeXt, KNConvNeXt, the FC-ResNets) train on webgpu: one step's loss and gradients
  * equal the wasm step's on the same weights and batch, the step changes the weights, and a second step leaves
- * the tensor count where the first did. Width 1/16 and small inputs so SwiftShader (a CPU) finishes in seconds:
- * ConvNeXt's 4×4/4 stem takes 32×32 to 8×8 and its stages to 1×1; the FC-ResNets' stride 32 takes 32×64 to 1×2
- * before the bilinear upsampling back. Training mode throughout, so stochastic depth, KNConv dropout and the
+ * the tensor count where the first did. Narrow (width 1/12, 1/16) and small inputs so SwiftShader (a CPU)
+ * finishes in seconds: ConvNeXt's 4×4/4 stem takes 32×32 to 8×8 and its stages to 1×1; the FC-ResNets' stride 32
+ * takes 32×64 to 1×2 before the bilinear upsampling back. Training mode throughout, so stochastic depth, KNConv dropout and the
  * head's dropout run too (their masks come from seeds, the same on both backends).
  *
  * Tolerance: each gradient tensor within 1e-3 of its largest |value| (1e-12 absolute, for a block whose branch
@@ -67,8 +67,10 @@ function makeBatch(name: Family): Batch {
   return { x, y };
 }
 
+/** ConvNeXt at 1/12: 8 channels on its first stage's 8×8 maps, so the depthwise 7×7 takes tfjs-webgpu's vec4 program. */
 function build(name: Family): NormLabModel {
-  return createModel(name, { numClasses: CLASSES, lowResolution: false, widthMultiplier: 1 / 16, knDropout: 0.05, seed: 5 });
+  const widthMultiplier = isSegmenter(name) ? 1 / 16 : 1 / 12;
+  return createModel(name, { numClasses: CLASSES, lowResolution: false, widthMultiplier, knDropout: 0.05, seed: 5 });
 }
 
 function lossOf(model: NormLabModel, name: Family, batch: Batch, step: number): () => tf.Scalar {
