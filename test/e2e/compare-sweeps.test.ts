@@ -120,6 +120,18 @@ describe('Compare over two real sweeps that differ in epochs', () => {
     await page.locator('section[aria-labelledby="paper-title"]').screenshot({ path: join(RESULTS_DIR, 'paper-table-two-sweeps.png') });
   });
 
+  it('shows one sweep alone with nothing varying but the model, its epochs stated once, and its step curves', async () => {
+    // the filter bar's first select; other controls' names contain "Sweep" too (the column, the series names)
+    await page.locator('.filters select').first().selectOption({ label: 'one-epoch' });
+    const table = page.getByRole('table', { name: 'Comparison of configurations' });
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(2);
+    expect(await table.locator('thead th[data-varying]').count()).toBe(0);
+    expect(await page.getByTestId('constant-fields').textContent()).toContain('Epochs 1');
+    const legend = await page.getByTestId('step-curves').getByTestId('chart-legend').locator('li').allTextContents();
+    expect(legend.sort()).toEqual(['knresnet18', 'resnet18_bn']);
+    await page.screenshot({ path: join(RESULTS_DIR, 'compare-one-epoch-sweep.png'), fullPage: true });
+  });
+
   it('raised no page errors', () => {
     expect(pageErrors).toEqual([]);
   });
