@@ -148,9 +148,9 @@ export function demoFinding(aggregates: GroupAggregate[], o: Pick<DemoOptions, '
   return `Shows: ${cells.join('; ')}: ${verdict}; ${limits}.`;
 }
 
-function textReporter(say: (line: string) => void): SweepReporter {
+function textReporter(say: (line: string) => void, what: string): SweepReporter {
   return {
-    submitted: (r) => say(`${r.runs.total} runs queued (${r.groups} models × seeds)`),
+    submitted: (r) => say(`${what}: ${r.runs.total} runs queued (${r.groups} model(s) × seeds)`),
     event: () => {},
     runEnded: (run, done, total) => {
       const what = run.status === 'finished' ? `test top-1 ${formatPercent(run.finalTestAcc)}%` : `${run.status}: ${run.errorReason ?? ''}`;
@@ -201,17 +201,16 @@ async function runDemo(o: DemoOptions): Promise<number> {
   }
   const runtime = await openRuntime({ dbFile, startScheduler: false, devices: { cpuSlots: workers }, log: say });
   try {
-    const reporter: SweepReporter = json
-      ? {
-          submitted: () => {},
-          event: (runId, event) => process.stdout.write(JSON.stringify({ ...event, runId }) + '\n'),
-          runEnded: () => {},
-        }
-      : textReporter(say);
+    const jsonReporter: SweepReporter = {
+      submitted: () => {},
+      event: (runId, event) => process.stdout.write(JSON.stringify({ ...event, runId }) + '\n'),
+      runEnded: () => {},
+    };
     const aggregates: GroupAggregate[] = [];
     const runs: RunRecord[] = [];
     let allFinished = true;
     for (const spec of specs) {
+      const reporter = json ? jsonReporter : textReporter(say, `batch ${String(spec.base?.batchSize)}, lr ${String(spec.base?.lr)}`);
       const outcome = await runSweepUntilSignalled(runtime, spec, reporter);
       aggregates.push(...outcome.aggregates);
       runs.push(...outcome.runs);
