@@ -127,6 +127,8 @@ describe('Compare over two real sweeps that differ in epochs', () => {
     await expect.poll(() => table.locator('tbody tr').count()).toBe(2);
     expect(await table.locator('thead th[data-varying]').count()).toBe(0);
     expect(await page.getByTestId('constant-fields').textContent()).toContain('Epochs 1');
+    // single-point epoch curves would be dots at the axis' edge; the page says where to look instead
+    expect(await page.getByTestId('one-epoch-note').isVisible()).toBe(true);
     const legend = await page.getByTestId('step-curves').getByTestId('chart-legend').locator('li').allTextContents();
     expect(legend.sort()).toEqual(['knresnet18', 'resnet18_bn']);
     await page.screenshot({ path: join(RESULTS_DIR, 'compare-one-epoch-sweep.png'), fullPage: true });
