@@ -1,4 +1,4 @@
-// SwiftShader (software Vulkan) before the first initBackend('webgpu') in this process; an ICD already named wins.
+// SwiftShader (software Vulkan) before useWebGpu's initBackend('webgpu') in this process; an ICD already named wins.
 import os from 'node:os';
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 process.env.XDG_RUNTIME_DIR ??= os.tmpdir();
@@ -71,7 +71,9 @@ describe('a training step of every model family on webgpu equals the cpu step', 
     x.dispose();
     await initBackend('cpu');
     const onCpu = await step(name, groups, null, xs);
-    await initBackend('webgpu');
+    // the backend useWebGpu started, not a new one: initBackend would open a new device and compile every shader
+    // again, most of SwiftShader's time, while the families share most of their shaders
+    await tf.setBackend('webgpu');
     const onGpu = await step(name, groups, onCpu.before, xs);
     expect(Number.isFinite(onGpu.loss)).toBe(true);
     expect(onGpu.loss).toBeCloseTo(onCpu.loss, 4);
@@ -80,7 +82,6 @@ describe('a training step of every model family on webgpu equals the cpu step', 
   });
 
   it('a GPU out of memory becomes a named run failure, not a silent wrong result', async () => {
-    await initBackend('webgpu');
     // 1 GiB: more than SwiftShader's device memory; the sum silently reads 0 unless the device's error is checked
     const big = tf.fill([2 ** 28], 1);
     const total = tf.sum(big);
@@ -113,7 +114,7 @@ describe('a training step of every model family on webgpu equals the cpu step', 
     };
     await initBackend('cpu');
     const cpu = await perSample(null);
-    await initBackend('webgpu');
+    await tf.setBackend('webgpu');
     const gpu = await perSample(cpu.w);
     // keyed by tf.Variable names, which count up per process: the two models' gradients line up by position
     const cpuGrads = [...cpu.grads.values()];
