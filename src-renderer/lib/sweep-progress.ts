@@ -18,6 +18,8 @@ export interface SweepProgressInput {
   live: ReadonlyMap<number, RunProgressInput>;
   /** Epochs a running run has finished by its stored metrics (another process trains it), by run id. */
   storedEpochs?: ReadonlyMap<number, number>;
+  /** The last epoch each run reported live: what a run that just ended counts until its record is re-read. */
+  lastEpochs?: ReadonlyMap<number, number>;
   /** Runs trained side by side (the scheduler's slots). */
   slots: number;
   now: number;
@@ -58,7 +60,7 @@ function epochsDoneOf(r: RunRecord, input: SweepProgressInput): number {
   if (r.status !== 'running') return Math.min(r.epochs, r.epochsCompleted ?? 0);
   const p = input.live.get(r.id);
   if (p) return Math.min(r.epochs, p.epoch - 1 + p.batch / Math.max(1, p.batchesPerEpoch));
-  return Math.min(r.epochs, r.epochsCompleted ?? input.storedEpochs?.get(r.id) ?? 0);
+  return Math.min(r.epochs, r.epochsCompleted ?? input.storedEpochs?.get(r.id) ?? input.lastEpochs?.get(r.id) ?? 0);
 }
 
 export function sweepProgress(input: SweepProgressInput): SweepProgressSummary {
