@@ -82,12 +82,18 @@ export function parseBatchSizes(s: string): number[] {
   return sizes;
 }
 
+export interface DemoSweep {
+  batchSize: number;
+  lr: number;
+  spec: SweepSpecArg;
+}
+
 /**
  * One sweep per (batch size, learning rate): a sweep's grid is a product, and the paper's learning rate differs
  * by model. Models sharing a rate at a batch size share a sweep. Smaller batches first: they take longest.
  */
-export function demoSweepSpecs(o: DemoOptions): SweepSpecArg[] {
-  const specs: SweepSpecArg[] = [];
+export function demoSweeps(o: DemoOptions): DemoSweep[] {
+  const sweeps: DemoSweep[] = [];
   for (const batchSize of [...parseBatchSizes(o.batchSizes)].sort((a, b) => a - b)) {
     const byLr = new Map<number, string[]>();
     for (const model of list(o.models)) {
@@ -95,7 +101,7 @@ export function demoSweepSpecs(o: DemoOptions): SweepSpecArg[] {
       byLr.set(lr, [...(byLr.get(lr) ?? []), model]);
     }
     for (const [lr, models] of byLr) {
-      specs.push({
+      sweeps.push({ batchSize, lr, spec: {
         name: `demo-${DEMO_DATASET}-w${o.width}-${o.epochs}ep-bs${batchSize}-lr${lr}`,
         base: {
           dataset: DEMO_DATASET,
@@ -112,10 +118,14 @@ export function demoSweepSpecs(o: DemoOptions): SweepSpecArg[] {
         },
         grid: { model: models },
         repeats: o.seeds,
-      });
+      } });
     }
   }
-  return specs;
+  return sweeps;
+}
+
+export function demoSweepSpecs(o: DemoOptions): SweepSpecArg[] {
+  return demoSweeps(o).map((s) => s.spec);
 }
 
 const meanOf = (a: GroupAggregate | undefined): number | null => a?.finalTestAcc.mean ?? null;
@@ -183,9 +193,9 @@ export function register(program: Command): void {
 async function runDemo(o: DemoOptions): Promise<number> {
   const json = o.json ?? false;
   const say = (line: string) => process.stderr.write(line + '\n');
-  let specs: SweepSpecArg[];
+  let sweeps: DemoSweep[];
   try {
-    specs = demoSweepSpecs(o);
+    sweeps = demoSweeps(o);
   } catch (err) {
     say(err instanceof Error ? err.message : String(err));
     return 2;
@@ -209,8 +219,8 @@ async function runDemo(o: DemoOptions): Promise<number> {
     const aggregates: GroupAggregate[] = [];
     const runs: RunRecord[] = [];
     let allFinished = true;
-    for (const spec of specs) {
-      const reporter = json ? jsonReporter : textReporter(say, `batch ${String(spec.base?.batchSize)}, lr ${String(spec.base?.lr)}`);
+    for (const { batchSize, lr, spec } of sweeps) {
+      const reporter = json ? jsonReporter : textReporter(say, `batch ${batchSize}, lr ${lr}`);
       const outcome = await runSweepUntilSignalled(runtime, spec, reporter);
       aggregates.push(...outcome.aggregates);
       runs.push(...outcome.runs);

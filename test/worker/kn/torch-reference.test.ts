@@ -48,7 +48,7 @@ function tolerance(c: FixtureCase, what: 'out' | 'dx' | 'dw' | 'db'): number {
 }
 
 function ours(c: FixtureCase): Record<string, Float64Array> {
-  return scoped<Record<string, Float64Array>>(() => {
+  return scoped((): Record<string, Float64Array> => {
     const x = fromNchw(c.x);
     const dy = fromNchw(c.dy);
     if (c.op === 'knConv2d') {
