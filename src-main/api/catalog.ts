@@ -6,7 +6,8 @@ import type { DatasetSummary, ModelSummary } from './types';
 export async function modelSummaries(): Promise<ModelSummary[]> {
   // imported on first use: the registry pulls in tfjs, which a store-only CLI command should not load
   const { listModels } = await import('../../src-worker/models');
-  return listModels().map((m) => ({ name: m.name, family: m.family, norm: m.norm, depth: m.depth, description: m.description }));
+  return listModels().map((m) => ({ name: m.name, family: m.family, norm: m.norm, depth: m.depth, description: m.description,
+    ...(m.task === undefined ? {} : { task: m.task }) }));
 }
 
 export async function presetSummaries(): Promise<{ name: string; description: string }[]> {
