@@ -71,7 +71,7 @@ describe('build a sweep, run it with real workers, compare, export', () => {
     await expect.poll(() => page.locator('.status-finished').count(), { timeout: 240_000, interval: 500 }).toBe(8);
     expect(await page.getByText(/test top-1 \d+\.\d\d %/).count()).toBe(8);
     await shot('finished');
-   // its own limit: the poll above may take 240 s on a loaded machine, past vitest's 120 s default
+    // its own limit: the poll above may take 240 s on a loaded machine, past vitest's 120 s default
   }, 300_000);
 
   it('compares KernelNorm with BatchNorm, GroupNorm and LayerNorm over both seeds', async () => {
