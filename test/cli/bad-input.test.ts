@@ -9,8 +9,16 @@ import { normlab as runNormlab } from './normlab-cli';
 const tmp = tempDir('bad-input');
 afterAll(() => tmp.cleanup());
 
-/** The real CLI; killed after `timeoutMs` so a command that never returns fails the test instead of hanging it. */
-const normlab = (args: string[], timeoutMs = 30_000) => runNormlab(args, { cacheDir: join(tmp.dir, 'cache'), timeoutMs });
+/**
+ * How long one CLI process may take before it is killed, so a command that never returns fails the test instead of
+ * hanging it. Each process starts Node and tsx from sources; on a loaded CI machine that alone took over 30 s when
+ * several start at once, so the limit is far above a healthy run (a few seconds) and still well below forever.
+ */
+const PROCESS_LIMIT_MS = 90_000;
+/** A test that waits for two rounds of processes, one after the other, may take both limits. */
+const TWO_ROUNDS_MS = 2 * PROCESS_LIMIT_MS + 10_000;
+
+const normlab = (args: string[]) => runNormlab(args, { cacheDir: join(tmp.dir, 'cache'), timeoutMs: PROCESS_LIMIT_MS });
 
 const small = ['--dataset', 'synthetic', '--synthetic-train-size', '50', '--synthetic-test-size', '10', '--backend', 'wasm', '--epochs', '1', '--lr', '0.1'];
 
@@ -34,7 +42,7 @@ describe('usage errors exit with 2, as `normlab train --help` promises', () => {
     const help = await normlab(['train', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/exit codes: 0 finished, 1 failed,\s+2 invalid/);
-  });
+  }, TWO_ROUNDS_MS);
 });
 
 describe('a batch larger than the training set', () => {
@@ -49,7 +57,7 @@ describe('a batch larger than the training set', () => {
     const dp = await normlab(['train', '--model', 'kn_cnn', ...small, '--batch-size', '8', '--dp', '--logical-batch', '64', '--noise-multiplier', '1']);
     expect(dp.code).toBe(2);
     expect(dp.stderr).toContain('normlab train: the DP-SGD logical batch 64 is larger than the training set (50 images of synthetic)');
-  });
+  }, TWO_ROUNDS_MS);
 });
 
 describe('a batch larger than an image-folder training set', () => {
@@ -75,8 +83,8 @@ describe('normlab privacy with no steps', () => {
     const [human, json, calibrate, fromEpochs] = await Promise.all([
       normlab(['privacy', '--noise', '1', '--sample-rate', '0.1', '--steps', '0']),
       normlab(['privacy', '--noise', '1', '--sample-rate', '0.1', '--steps', '0', '--json']),
-      normlab(['privacy', '--target-epsilon', '8', '--sample-rate', '0.1', '--steps', '0'], 15_000),
-      normlab(['privacy', '--target-epsilon', '8', '--sample-rate', '0.1', '--epochs', '0.05'], 15_000),
+      normlab(['privacy', '--target-epsilon', '8', '--sample-rate', '0.1', '--steps', '0']),
+      normlab(['privacy', '--target-epsilon', '8', '--sample-rate', '0.1', '--epochs', '0.05']),
     ]);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^ε = 0\.0000 at δ = 8e-7 \(no steps: nothing spent\)\n/);
@@ -112,7 +120,7 @@ describe('another program\'s SQLite file as --db', () => {
 
 describe('recipes that cannot be combined are bad requests (exit 2), named', () => {
   it('AdamW with DP-SGD', async () => {
-    const r = await normlab(['train', '--model', 'kn_cnn', ...small, '--batch-size', '10', '--optimizer', 'adamw', '--dp', '--logical-batch', '10', '--json'], 90_000);
+    const r = await normlab(['train', '--model', 'kn_cnn', ...small, '--batch-size', '10', '--optimizer', 'adamw', '--dp', '--logical-batch', '10', '--json']);
     expect(r.code, r.stderr + r.stdout).toBe(2);
     expect(r.stdout + r.stderr).toMatch(/DP-SGD trains with SGD; --optimizer adamw cannot be combined with --dp/);
   });
