@@ -120,7 +120,7 @@ describe('sweep builder and runs with real workers', () => {
     await page.locator('input[data-column="device"]').uncheck();
     await page.getByRole('button', { name: 'Done' }).click();
     const header = page.locator('table[aria-label="Runs"] thead th');
-    await expect.poll(() => header.allTextContents()).toEqual(['Run', 'Sweep', 'Model', 'Data', 'Width', 'Batch', 'LR', 'Epochs', 'Seed', 'Momentum', 'LR schedule', 'Status', 'Progress / result', 'Duration', 'Actions']);
+    await expect.poll(() => header.allTextContents()).toEqual(['Run', 'Model', 'Data', 'Width', 'Batch', 'LR', 'Epochs', 'Seed', 'Momentum', 'LR schedule', 'Status', 'Progress / result', 'Duration', 'Actions']);
     const panel = page.getByTestId('sweep-progress');
     await expect.poll(async () => (await panel.getByTestId('sweep-eta').textContent())?.trim(), { timeout: 100_000, interval: 500 }).toMatch(/^done in \d/);
     expect((await panel.getByTestId('sweep-runs').textContent())?.trim()).toMatch(/^5\/5 runs ended/);

@@ -7,6 +7,7 @@ import type { RunRecord, RunStatus } from '../../src-main/store/types';
 import { COLUMNS_STORAGE_KEY, DEFAULT_COLUMN_IDS, loadColumnChoice, RUN_COLUMNS } from '../../src-renderer/lib/run-columns';
 import { sweepProgress } from '../../src-renderer/lib/sweep-progress';
 import { routes } from '../../src-renderer/router';
+import { useRunsStore } from '../../src-renderer/stores/runs';
 import RunsView from '../../src-renderer/views/RunsView.vue';
 import { FIXTURE_EPOCHS, populateFixtureStore } from '../e2e/fixture-store';
 import { spec } from '../main/store/helpers';
@@ -42,6 +43,11 @@ describe('runs table columns', () => {
     expect(first.find('td[data-col="duration"]').text()).toBe('0 s');
     const queued = w.findAll('table[aria-label="Runs"] tbody tr').find((tr) => tr.find('a').text() === String(ids.queuedRunId));
     expect(queued?.find('td[data-col="duration"]').text()).toBe('—');
+    // with one sweep picked, its name on every row says nothing
+    await useRunsStore().setFilter({ sweepId: ids.sweepId });
+    await flushPromises();
+    expect(headers(w)).not.toContain('Sweep');
+    expect(headers(w)).toContain('Width');
     w.unmount();
   });
 
