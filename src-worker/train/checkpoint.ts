@@ -40,6 +40,8 @@ export interface PartialEpoch {
   lossSum: number;
   correct: number;
   seen: number;
+  /** The step-level log's open window (step-log.ts); absent in checkpoints written before step curves existed. */
+  stepWindow?: { lossSum: number; examples: number };
 }
 
 export interface TrainingPosition {

@@ -158,8 +158,8 @@ async function runEpochs(
   const checkpoint = async (reason: CheckpointHeader['reason']): Promise<void> => {
     if (!spec.checkpointDir) return;
     const tensors = await captureTensors(model, optimizer, ema);
-    // the open step window rides in partialEpoch, a superset of PartialEpoch that older readers ignore
-    const partialEpoch: PartialEpoch & { stepWindow: StepWindow } = { ...state.partial, stepWindow: stepLog.openWindow() };
+    // the open step window rides in partialEpoch, which older readers ignore
+    const partialEpoch: PartialEpoch = { ...state.partial, stepWindow: stepLog.openWindow() };
     const path = writeCheckpoint(spec.checkpointDir, {
       reason,
       spec,

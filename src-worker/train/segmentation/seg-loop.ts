@@ -8,6 +8,7 @@ import { faultPoint } from '../fault-points';
 import { throwIfGpuFailed } from '../gpu-failures';
 import { CHECKPOINTS_KEPT, type TrainHooks, type TrainOutcome } from '../loop';
 import { learningRateAt } from '../schedules';
+import { savedStepWindow, StepLog, type StepWindow } from '../step-log';
 import { createOptimizer } from '../recipe/optimizer';
 import { captureTensors, checkResumeCompatible, optimizerHeader, restoreTensors } from '../train-state';
 import { evaluateSegmentation, type SegmentationEvalResult } from './seg-evaluate';
@@ -71,6 +72,7 @@ export async function trainSegmentation(
   const state: SegmentationState = {
     position: { epoch: 0, batchInEpoch: 0, globalStep: 0 }, partial: { lossSum: 0, correct: 0, seen: 0 }, history: [], bestTestAcc: 0,
   };
+  let resumedStepWindow: StepWindow | undefined;
   try {
     if (spec.resume && spec.checkpointDir) {
       const ckpt = loadLatestCheckpoint(spec.checkpointDir);
@@ -78,7 +80,9 @@ export async function trainSegmentation(
         checkResumeCompatible(ckpt.header, spec, ckpt.path);
         restoreTensors(ckpt, model, optimizer);
         state.position = { ...ckpt.header.position };
-        state.partial = { ...ckpt.header.partialEpoch };
+        const { lossSum, correct, seen } = ckpt.header.partialEpoch;
+        state.partial = { lossSum, correct, seen };
+        resumedStepWindow = savedStepWindow(ckpt.header.partialEpoch);
         state.history = revive(ckpt.header.history);
         state.bestTestAcc = ckpt.header.bestTestAcc;
         emit({ event: 'log', level: 'info', message: `resumed from ${ckpt.path} (epoch ${state.position.epoch}, batch ${state.position.batchInEpoch})` });
@@ -93,17 +97,25 @@ export async function trainSegmentation(
     const sessionStartStep = state.position.globalStep;
     let lastCheckpoint: string | undefined;
     let lastLr = spec.lr;
+    const stepLog = new StepLog(spec.logEverySteps, totalSteps, resumedStepWindow);
+    // before any checkpoint, so a resume never skips a point
+    const emitStepPoints = (epoch: number): void => {
+      const points = stepLog.take();
+      if (points.length > 0) emit({ event: 'steps', epoch: epoch + 1, points });
+    };
     let sessionTrainMs = 0;
     let sessionWaitMs = 0;
     const dataWaitByEpoch: number[] = [];
 
     const checkpoint = async (reason: CheckpointHeader['reason']): Promise<void> => {
       if (!spec.checkpointDir) return;
+      // the open step window rides in partialEpoch (loop.ts does the same)
+      const partialEpoch: PartialEpoch = { ...state.partial, stepWindow: stepLog.openWindow() };
       const path = writeCheckpoint(spec.checkpointDir, {
         reason, spec, configHash: runConfigHash(spec), position: state.position,
         rng: { seed: spec.seed, globalStep: state.position.globalStep },
         schedule: { kind: spec.schedule.kind, epoch: state.position.epoch, globalStep: state.position.globalStep, lastLr },
-        ...optimizerHeader(optimizer), partialEpoch: state.partial, history: state.history, bestTestAcc: state.bestTestAcc,
+        ...optimizerHeader(optimizer), partialEpoch, history: state.history, bestTestAcc: state.bestTestAcc,
       }, await captureTensors(model, optimizer));
       pruneCheckpoints(spec.checkpointDir, CHECKPOINTS_KEPT);
       lastCheckpoint = path;
@@ -114,6 +126,7 @@ export async function trainSegmentation(
       dataWaitFraction: sessionTrainMs > 0 ? sessionWaitMs / sessionTrainMs : 0, dataWaitByEpoch, lastCheckpoint,
     });
     const stop = async (): Promise<TrainOutcome> => {
+      emitStepPoints(state.position.epoch);
       await checkpoint('cancel');
       return outcome(hooks.stopStatus?.() ?? 'cancelled');
     };
@@ -140,6 +153,7 @@ export async function trainSegmentation(
           lastLr = lr;
           epochWaitMs += result.waitMs;
           if (!Number.isFinite(result.loss)) {
+            emitStepPoints(epoch);
             emit({ event: 'log', level: 'warn', message: `training loss became ${result.loss} at epoch ${epoch + 1}, step ${state.position.batchInEpoch + 1} (lr ${lr}); stopping as diverged` });
             return outcome('diverged');
           }
@@ -147,6 +161,7 @@ export async function trainSegmentation(
           state.partial.seen += result.images;
           state.position.batchInEpoch += 1;
           state.position.globalStep += 1;
+          stepLog.record(state.position.globalStep, result.loss, result.images, lr);
           imagesThisSession += result.images;
           windowImages += result.images;
           if (collectStats) emit({ event: 'norm_stats', epoch: epoch + 1, step, layers: await model.takeNormStats() });
@@ -166,6 +181,7 @@ export async function trainSegmentation(
       } finally {
         await steps.close();
       }
+      emitStepPoints(epoch);
       const trainMs = performance.now() - epochStart;
       sessionTrainMs += trainMs;
       sessionWaitMs += epochWaitMs;

@@ -72,6 +72,8 @@ describe('segmentation training on the synthetic Cityscapes set', () => {
     const spec = {
       model: 'fc_resnet18_bn', dataset: 'cityscapes', dataDir: smallRoot, epochs: 2, batchSize: 2, accumulate: 2, lr: 0.05, width: 0.125,
       cropSize: [32, 16], lowResolution: true, schedule: { kind: 'poly', power: 0.9 }, seed: 4, backend: 'wasm', progressEvery: 1,
+      // one step-level point over all 4 steps: its window spans the cancel, so it must ride in the checkpoint
+      logEverySteps: 4,
     };
     const whole = await run({ ...spec, checkpointDir: join(scratch, 'whole') });
     expect(whole.result.status).toBe('finished');
@@ -84,6 +86,10 @@ describe('segmentation training on the synthetic Cityscapes set', () => {
     expect(resumed.result.status).toBe('finished');
     expect(resumed.events.find((e) => e.event === 'started')).toMatchObject({ resumedFromEpoch: 1 });
     expect(withoutTimes([...first.history, ...resumed.history])).toEqual(withoutTimes(whole.history));
+    const stepPoints = (events: WorkerEvent[]) => events.flatMap((e) => (e.event === 'steps' ? e.points : []));
+    expect(stepPoints(whole.events).map((p) => p.step)).toEqual([4]);
+    expect(stepPoints(whole.events)[0]?.train_loss).toBeGreaterThan(0);
+    expect([...stepPoints(first.events), ...stepPoints(resumed.events)]).toEqual(stepPoints(whole.events));
     const a = loadLatestCheckpoint(join(scratch, 'whole'));
     const b = loadLatestCheckpoint(dir);
     if (!a || !b) throw new Error('no final checkpoint');
