@@ -7,7 +7,12 @@ import type { ModelFamily, NormKind } from './models/types';
  * register its fields here and run-fields.ts can read them back without an import cycle.
  */
 
-export const DATASET_NAMES = ['cifar10', 'cifar100', 'synthetic', 'folder', 'imagenet32', 'cityscapes'] as const;
+export const DATASET_NAMES = ['cifar10', 'cifar100', 'synthetic', 'synthetic-textured', 'folder', 'imagenet32', 'cityscapes'] as const;
+/** The built-in sets, generated on first use (no dataDir; their sizes are the syntheticTrainSize/TestSize fields). */
+export const GENERATED_DATASETS = ['synthetic', 'synthetic-textured'] as const;
+export function isGeneratedDataset(name: string): boolean {
+  return (GENERATED_DATASETS as readonly string[]).includes(name);
+}
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DATASET_NAMES, field } from './run-field-meta';
+import { DATASET_NAMES, field, GENERATED_DATASETS } from './run-field-meta';
 
 /**
  * A run spec is the whole truth about a run: a worker needs nothing else to start or resume it.
@@ -89,13 +89,13 @@ export const runSpecSchema = z.object({
   dataset: field(datasetNameSchema, 'data set', { label: 'Data set', role: 'experiment', cli: { value: '<name>' } }),
   // cifar: the folder holding cifar-10-batches-bin/ or cifar-100-binary/ (torchvision's root); folder: train/ + val/
   dataDir: field(z.string().optional(), 'folder holding the data set (cifar: the torchvision root; run `normlab download` to fetch it)', {
-    label: 'Data folder', role: 'experiment', cli: { value: '<dir>' }, scope: { exceptDatasets: ['synthetic'] },
+    label: 'Data folder', role: 'experiment', cli: { value: '<dir>' }, scope: { exceptDatasets: [...GENERATED_DATASETS] },
   }),
   syntheticTrainSize: field(z.number().int().positive().optional(), 'synthetic: training images', {
-    label: 'Training images', role: 'experiment', cli: {}, scope: { datasets: ['synthetic'] },
+    label: 'Training images', role: 'experiment', cli: {}, scope: { datasets: [...GENERATED_DATASETS] },
   }),
   syntheticTestSize: field(z.number().int().positive().optional(), 'synthetic: test images', {
-    label: 'Test images', role: 'experiment', cli: {}, scope: { datasets: ['synthetic'] },
+    label: 'Test images', role: 'experiment', cli: {}, scope: { datasets: [...GENERATED_DATASETS] },
   }),
   // 224 in the ImageNet recipe
   imageSize: field(z.number().int().positive().optional(), 'folder: image side length', {

@@ -4,11 +4,12 @@ import type { ExperimentStore } from '../store/experiment-store';
 import { machineSpeed, runSecondsFromBench, type ParamCounter } from './sweep-estimate';
 import type { CheckedSweep } from './submit-checks';
 import type { SweepPreview } from './types';
+import { isGeneratedDataset } from '../../src-worker/run-field-meta';
 
 /** Images per epoch for an estimate: the spec's or the registry's size, the published one where copies vary. */
 function imagesPerEpoch(spec: RunSpec): number | null {
   const entry = datasetEntry(spec.dataset);
-  if (spec.dataset === 'synthetic') return spec.syntheticTrainSize ?? entry.trainSize;
+  if (isGeneratedDataset(spec.dataset)) return spec.syntheticTrainSize ?? entry.trainSize;
   return entry.trainSize ?? entry.publishedTrainSize;
 }
 

@@ -6,6 +6,7 @@ import { channelMoments } from './image-set';
 import { InMemoryDataset } from './in-memory-dataset';
 import { CIFAR100_STATS, CIFAR10_STATS, type ChannelStats } from './normalization';
 import { ensureSyntheticCifar, SYNTHETIC_CLASSES, SYNTHETIC_DEFAULTS } from './synthetic';
+import { openTexturedSynthetic } from './textured-synthetic';
 import { DataError, type Dataset, type OpenDatasetOptions } from './types';
 
 export type { Batch, BatchIterationOptions, Dataset, OpenDatasetOptions, RandomAccessOptions, Split } from './types';
@@ -44,6 +45,8 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<Dataset> {
       return openCifar(opts.dataset, requireDataDir(opts), opts.normalize);
     case 'synthetic':
       return openSynthetic(opts);
+    case 'synthetic-textured':
+      return openTexturedSynthetic(opts);
     case 'folder':
       return FolderDataset.open(requireDataDir(opts), opts);
     case 'imagenet32':

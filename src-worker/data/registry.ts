@@ -47,6 +47,10 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetEntry>> = Object.free
     name: 'synthetic', title: 'Synthetic (built in)', trainSize: knownTrainSize({ dataset: 'synthetic' }) ?? null, publishedTrainSize: null,
     needsData: false, downloadable: false, folder: null, layout: 'nothing (generated on first use)',
   },
+  'synthetic-textured': {
+    name: 'synthetic-textured', title: 'Synthetic, textured (built in)', trainSize: knownTrainSize({ dataset: 'synthetic-textured' }) ?? null,
+    publishedTrainSize: null, needsData: false, downloadable: false, folder: null, layout: 'nothing (generated on first use)',
+  },
   folder: {
     name: 'folder', title: 'Image folder', trainSize: null, publishedTrainSize: null, needsData: true, downloadable: false, folder: null,
     layout: 'train/<class>/*.jpg|jpeg|png and val/<class>/…',

@@ -1,5 +1,6 @@
 import type { DatasetName } from '../run-spec';
 import { SYNTHETIC_DEFAULTS } from './synthetic';
+import { TEXTURED_DEFAULTS } from './textured-synthetic';
 
 /**
  * Training-set sizes that follow from a run spec alone, without reading any data: the synthetic set's is a spec
@@ -15,6 +16,7 @@ export interface TrainSizeFields {
 
 export function knownTrainSize(spec: TrainSizeFields): number | undefined {
   if (spec.dataset === 'synthetic') return spec.syntheticTrainSize ?? SYNTHETIC_DEFAULTS.trainSize;
+  if (spec.dataset === 'synthetic-textured') return spec.syntheticTrainSize ?? TEXTURED_DEFAULTS.trainSize;
   return FIXED_TRAIN_SIZES[spec.dataset];
 }
 

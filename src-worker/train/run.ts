@@ -14,6 +14,7 @@ import { trainModel, type TrainOutcome } from './loop';
 import { PresetError, resolvePreset } from './presets';
 import { trainSegmentation } from './segmentation/seg-loop';
 import { OptimizerConfigError } from './recipe/optimizer';
+import { isGeneratedDataset } from '../run-field-meta';
 
 /**
  * One run from an untrusted spec to a `done` event: validation, backend, data, model, training. Shared by the
@@ -98,7 +99,7 @@ const BATCH_FLAGS = { batchSize: '--batch-size / batchSize', 'dp.logicalBatch': 
 function validateBatchFits(spec: RunSpec, trainSize: number | undefined): void {
   const problem = trainSize === undefined ? undefined : batchProblem(spec, trainSize);
   if (!problem) return;
-  const more = spec.dataset === 'synthetic' ? ' or raise --synthetic-train-size / syntheticTrainSize' : '';
+  const more = isGeneratedDataset(spec.dataset) ? ' or raise --synthetic-train-size / syntheticTrainSize' : '';
   throw new InvalidRunError(`${problem.message}; lower ${BATCH_FLAGS[problem.field]}${more}`);
 }
 
