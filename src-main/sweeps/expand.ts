@@ -25,6 +25,23 @@ export function gridPoints(grid: Record<string, unknown[]>): Record<string, unkn
   return points;
 }
 
+/** One combination of a sweep: the values its point and grid give, and which point (of `points`) it came from. */
+export interface SweepPoint {
+  values: Record<string, unknown>;
+  /** Index into spec.points; undefined for a sweep without points. */
+  point?: number;
+}
+
+/**
+ * Every combination a sweep runs, each point of `points` (in order) crossed with the grid product: a sweep without
+ * points is exactly its grid product, so its runs, their order and their keys are what they were before points.
+ */
+export function sweepPoints(spec: Pick<SweepSpec, 'grid' | 'points'>): SweepPoint[] {
+  const grid = gridPoints(spec.grid);
+  if (!spec.points) return grid.map((values) => ({ values }));
+  return spec.points.flatMap((fixed, point) => grid.map((values) => ({ values: { ...fixed, ...values }, point })));
+}
+
 export interface Expansion {
   /** Concrete, validated run specs (presets resolved), seed-major: every config's first seed comes first. */
   runs: RunSpec[];
@@ -33,14 +50,13 @@ export interface Expansion {
 }
 
 /**
- * Turns a sweep spec into run specs: grid product × seeds. With lrSearch, the grid product is the set of search
+ * Turns a sweep spec into run specs: (points ×) grid product × seeds. With lrSearch, the combinations are the search
  * families and each starts with one run at lrSearch.start with the first seed; the searcher proposes the rest as
  * results arrive.
  */
 export function expandSweep(spec: SweepSpec): Expansion {
   const seeds = spec.lrSearch ? sweepSeeds(spec).slice(0, 1) : sweepSeeds(spec);
-  const points = gridPoints(spec.grid);
-  const configs = points.map((point, i) => resolveConfig(spec, point, i));
+  const configs = sweepPoints(spec).map((point) => resolveConfig(spec, point));
   const runs: RunSpec[] = [];
   for (const seed of seeds) {
     for (const config of configs) runs.push(parseRunSpec({ ...config, seed }));
@@ -49,10 +65,24 @@ export function expandSweep(spec: SweepSpec): Expansion {
 }
 
 /**
- * base + one grid point (+ lrSearch.start), with a preset resolved (presets.ts: explicit fields win, dp options
+ * Where the spec sets a field of this combination, as the user wrote it: `points[3].lr`, `grid.preset[1]` (with
+ * `withIndex`), `grid.batchSize`, else `base.<field>` (dotted names as nested paths there).
+ */
+function placeOf(spec: SweepSpec, { values, point }: SweepPoint, field: string, withIndex = false): string {
+  if (point !== undefined && spec.points && field in spec.points[point]) return renderPath(['points', point, field]);
+  if (field in values) {
+    const at = spec.grid[field]?.indexOf(values[field]) ?? -1;
+    return renderPath(withIndex && at >= 0 ? ['grid', field, at] : ['grid', field]);
+  }
+  return renderPath(['base', ...field.split('.')]);
+}
+
+/**
+ * base + one combination (+ lrSearch.start), with a preset resolved (presets.ts: explicit fields win, dp options
  * refine the preset's, DP implies Mish and ε = 8); checked against the run spec schema.
  */
-function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: number): RunSpecInput {
+function resolveConfig(spec: SweepSpec, combination: SweepPoint): RunSpecInput {
+  const point = combination.values;
   const plain = Object.fromEntries(Object.entries(point).filter(([axis]) => !splitDotted(axis)));
   const merged: Record<string, unknown> = { ...spec.base, ...plain };
   if (spec.lrSearch) merged.lr = spec.lrSearch.start;
@@ -60,10 +90,7 @@ function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: n
   try {
     if (typeof merged.preset === 'string') fromPreset = presetFields(merged.preset);
   } catch (error) {
-    if (error instanceof PresetError) {
-      const where = 'preset' in point ? `grid.preset[${index}]` : 'base.preset';
-      throw new SweepSpecError([`${where}: ${error.message}`]);
-    }
+    if (error instanceof PresetError) throw new SweepSpecError([`${placeOf(spec, combination, 'preset', true)}: ${error.message}`]);
     throw error;
   }
   // a dotted axis sets one option of an object field over what base (or else the preset) has for it
@@ -74,7 +101,7 @@ function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: n
     const current = merged[field] ?? fromPreset[field];
     if (current === undefined) {
       throw new SweepSpecError([
-        `${renderPath(['grid', axis])}: varies ${field}.${key}, but nothing sets ${field}: give base.${field} (the other options) or a preset that has it` +
+        `${placeOf(spec, combination, axis)}: varies ${field}.${key}, but nothing sets ${field}: give base.${field} (the other options) or a preset that has it` +
           (field === 'dp' ? ' (dp-paper)' : ''),
       ]);
     }
@@ -83,7 +110,7 @@ function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: n
   const resolved = resolvePreset(merged);
   const problems = describeRunProblems(point, resolved);
   if (problems.length) throw new SweepSpecError(problems);
-  const batch = describeBatchProblem(point, parseRunSpec({ ...resolved, seed: 0 }));
+  const batch = describeBatchProblem(spec, combination, parseRunSpec({ ...resolved, seed: 0 }));
   if (batch) throw new SweepSpecError([batch]);
   return resolved as RunSpecInput;
 }
@@ -92,15 +119,15 @@ function resolveConfig(spec: SweepSpec, point: Record<string, unknown>, index: n
  * A batch larger than the training set, where the set's size follows from the spec (synthetic, CIFAR): the worker
  * would refuse every such run, so the sweep is refused before they are queued. Named where the field is set.
  */
-function describeBatchProblem(point: Record<string, unknown>, run: RunSpec): string | undefined {
+function describeBatchProblem(spec: SweepSpec, combination: SweepPoint, run: RunSpec): string | undefined {
   const trainSize = knownTrainSize(run);
   const problem = trainSize === undefined ? undefined : batchProblem(run, trainSize);
   if (!problem) return undefined;
-  const where = problem.field in point ? renderPath(['grid', problem.field]) : renderPath(['base', ...problem.field.split('.')]);
-  const label = Object.entries(point)
+  const where = placeOf(spec, combination, problem.field);
+  const label = Object.entries(combination.values)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(', ');
-  const more = run.dataset === 'synthetic' ? ' or raise syntheticTrainSize' : '';
+  const more = run.dataset === 'synthetic' || run.dataset === 'synthetic-textured' ? ' or raise syntheticTrainSize' : '';
   return `${where}${label ? ` (grid point ${label})` : ''}: ${problem.message}; lower ${problem.field}${more}`;
 }
 
