@@ -9,7 +9,6 @@ import { TABLE1_LEARNING_RATES, type Table1BatchSize } from '../../sweeps/templa
 import { finiteNumber, positiveInt } from '../option-parsers';
 import { formatAggregateTable, formatPercent, formatStatusSummary, runSweepUntilSignalled, type SweepReporter } from '../sweep-runner';
 import { backendRequestSchema } from '../../../src-worker/run-spec';
-import { DATASET_NAMES } from '../../../src-worker/run-field-meta';
 
 /**
  * `normlab demo`: the README's main job, built to show the paper's strongest claim if our KernelNorm is right:
@@ -20,12 +19,8 @@ import { DATASET_NAMES } from '../../../src-worker/run-field-meta';
  * a few seeds each, through the store and the scheduler; then one mean ± SD table and a line on what it shows.
  */
 
-/**
- * The textured set once the data registry knows it (see the run-field-meta DATASET_NAMES list); until then the
- * older synthetic set, and the demo says so. Picking it here keeps the demo running in either state.
- */
-export const DEMO_DATASET: 'synthetic-textured' | 'synthetic' =
-  (DATASET_NAMES as readonly string[]).includes('synthetic-textured') ? 'synthetic-textured' : 'synthetic';
+/** Texture everywhere: the older `synthetic` set's flat backgrounds give KernelNorm zero-variance windows. */
+export const DEMO_DATASET = 'synthetic-textured';
 
 export const DEMO_DEFAULTS = {
   models: ['knresnet18', 'resnet18_bn', 'resnet18_gn', 'resnet18_ln'],
@@ -217,7 +212,6 @@ async function runDemo(o: DemoOptions): Promise<number> {
     const lrs = o.lr === undefined ? 'the paper\'s learning rate per model and batch size' : `lr ${o.lr} for every run`;
     say(`NormLab demo: ${o.models} at width ${o.width} (GroupNorm: ${groupsForWidth(o.width)} groups), batch sizes ${o.batchSizes} with ${lrs}, ` +
       `${o.seeds} seed(s), ${o.epochs} epoch(s) on the ${DEMO_DATASET} set (${o.syntheticTrainSize} train / ${o.syntheticTestSize} test images), ${workers} worker(s)`);
-    if (DEMO_DATASET === 'synthetic') say('note: the textured set is not registered yet, so this uses the older synthetic set (flat backgrounds)');
     say(`results go to ${dbFile}; browse them with: npx normlab serve --db ${dbFile}`);
   }
   const runtime = await openRuntime({ dbFile, startScheduler: false, devices: { cpuSlots: workers }, log: say });
