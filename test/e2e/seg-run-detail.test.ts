@@ -88,6 +88,10 @@ describe('a segmentation run\'s page', () => {
     const road = await grid.getByRole('list', { name: 'Classes in these masks' }).locator('li', { hasText: /^road$/ }).locator('.swatch')
       .evaluate((e) => getComputedStyle(e).backgroundColor);
     expect(road).toBe('rgb(128, 64, 128)');
+    // the headline of a segmentation run is its mIoU, not a "top-1" that is really pixel accuracy
+    expect(await page.getByTestId('final-miou').textContent()).toMatch(/^\d+\.\d\d %$/);
+    expect(await page.getByText('Final test top-1').count()).toBe(0);
+    expect(await page.getByText('Final pixel accuracy').count()).toBe(1);
     await grid.scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(RESULTS_DIR, 'seg-run-detail.png'), fullPage: true });
     await grid.screenshot({ path: join(RESULTS_DIR, 'seg-mask-grid.png') });
