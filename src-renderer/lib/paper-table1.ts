@@ -39,6 +39,11 @@ export function table1Variants(sweeps: readonly { id: number; name: string; spec
   return [...byKey.values()].sort((a, b) => isPaper(b) - isPaper(a) || b.epochs - a.epochs || b.width - a.width);
 }
 
+/** Where a template's runs go, as the dialog and the queued notice say it: `sweep “paper-table1 w1 e150”`, `2 sweeps`. */
+export function sweepsText(names: readonly string[]): string {
+  return names.length === 1 ? `sweep “${names[0]}”` : `${names.length} sweeps`;
+}
+
 export type OursCell =
   /** Finished runs give a mean; `others` counts the group's runs still queued, running or not finished. */
   | { kind: 'result'; acc: MeanSd; others: Partial<Record<RunStatus, number>> }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { GroupAggregate, MeanSd, RunStatus } from '../../src-main/store/types';
 import { expandSweepTemplate } from '../../src-main/sweeps/templates';
 import type { PublishedTable1Cell } from '../../src-main/sweeps/templates/paper-table1-published';
-import { buildTable1, modelLabel, oursText, paperText, table1Variants, variantProgress } from '../../src-renderer/lib/paper-table1';
+import { buildTable1, modelLabel, oursText, paperText, sweepsText, table1Variants, variantProgress } from '../../src-renderer/lib/paper-table1';
 
 const acc = (values: number[]): MeanSd => {
   const n = values.length;
@@ -81,9 +81,16 @@ describe('Paper Table 1 layout', () => {
       expandSweepTemplate('paper-table1', options).specs.map((spec) => ({ id: ++id, name: spec.name, spec }));
     const quick = stored({ width: 0.0625, epochs: 1 });
     const full = stored({});
-    const variants = table1Variants([...quick, { id: 99, name: 'kn-vs-bn', spec: {} }, ...full]);
-    expect(variants.map((v) => [v.label, v.sweepIds.length])).toEqual([['width 1, 150 epochs (the paper\'s)', 11], ['width 0.0625, 1 epoch', 11]]);
-    expect(variants[1].sweepIds).toEqual(quick.map((s) => s.id));
+    // a store from before the template was one sweep holds it as one sweep per (batch size, lr): still the same variant
+    const before = { id: 50, name: 'paper-table1 w0.0625 e1 b2 lr0.00078125', spec: { base: { preset: 'cifar100-paper', batchSize: 2, lr: 0.00078125, width: 0.0625, epochs: 1 } } };
+    const variants = table1Variants([...quick, { id: 99, name: 'kn-vs-bn', spec: {} }, ...full, before]);
+    expect(variants.map((v) => [v.label, v.sweepIds.length])).toEqual([['width 1, 150 epochs (the paper\'s)', 1], ['width 0.0625, 1 epoch', 2]]);
+    expect(variants[1].sweepIds).toEqual([...quick.map((s) => s.id), before.id]);
+  });
+
+  it('says where a template\'s runs go: the one sweep by name, several by count', () => {
+    expect(sweepsText(['paper-table1 w1 e150'])).toBe('sweep “paper-table1 w1 e150”');
+    expect(sweepsText(['a', 'b'])).toBe('2 sweeps');
   });
 
   it('labels the models as the paper names them', () => {

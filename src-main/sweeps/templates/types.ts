@@ -17,8 +17,8 @@ export interface SweepTemplate {
   /** What a run gets when an option is not given (the paper's values). */
   defaults: { width: number; epochs: number };
   /**
-   * The sweep specs, one per part of the study. Several because a sweep spec is a grid product and a paper's
-   * learning rates are chosen per model and batch size: each part holds the models that share one (batch, lr).
+   * The sweep specs of the study, usually one: a paper's learning rates chosen per model and batch size are the
+   * spec's explicit `points`, not a grid product.
    */
   specs(options: SweepTemplateOptions): SweepSpecInput[];
 }

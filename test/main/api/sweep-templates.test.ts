@@ -1,24 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NormLabService, ServiceError } from '../../../src-main/api';
+import { NormLabService } from '../../../src-main/api';
 import { ExperimentStore } from '../../../src-main/store';
 import { placeholderCifar100 } from '../../fixtures/table1-data';
 import { tempDir } from '../store/helpers';
 import { storedRows } from './db-rows';
+import { refusal } from './service-fixtures';
 
 const tmp = tempDir('sweep-templates');
 afterAll(() => tmp.cleanup());
-
-async function refusal(promise: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 describe('sweep templates through the service', () => {
   it('lists paper-table1 and previews it with overrides, writing nothing', async () => {
@@ -29,8 +20,7 @@ describe('sweep templates through the service', () => {
       expect(await service.listSweepTemplates()).toEqual([expect.objectContaining({ name: 'paper-table1', runs: 189, configs: 63 })]);
       const preview = await service.expandSweepTemplate('paper-table1', { width: 0.0625, epochs: 1 });
       expect(preview).toMatchObject({ template: 'paper-table1', runs: 189, configs: 63 });
-      expect(preview.sweeps.reduce((n, s) => n + s.runs, 0)).toBe(189);
-      expect(preview.sweeps.every((s) => s.name.startsWith('paper-table1 w0.0625 e1 '))).toBe(true);
+      expect(preview.sweeps).toEqual([{ name: 'paper-table1 w0.0625 e1', runs: 189 }]);
       expect(storedRows(file)).toEqual({ sweeps: [], runs: [] });
     } finally {
       store.close();
@@ -45,7 +35,7 @@ describe('sweep templates through the service', () => {
     try {
       const result = await service.submitSweepTemplate('paper-table1', { width: 0.0625, epochs: 1 });
       expect(result.runs).toEqual({ total: 189, created: 189, existing: 0 });
-      expect(result.sweeps).toHaveLength(11);
+      expect(result.sweeps.map((r) => r.name)).toEqual(['paper-table1 w0.0625 e1']);
       expect(store.countRuns({ status: 'queued' })).toBe(189);
       const runs = store.listRuns({ limit: 1000 });
       expect(new Set(runs.map((r) => r.spec.dataDir))).toEqual(new Set([dataDir]));

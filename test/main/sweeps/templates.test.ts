@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configGroupKey } from '../../../src-main/store';
+import { configGroupKey, runKey } from '../../../src-main/store';
+import { expandSweep, parseSweepSpec } from '../../../src-main/sweeps';
 import {
   expandSweepTemplate, getSweepTemplate, listSweepTemplates, SweepTemplateError, templateSweepOf,
 } from '../../../src-main/sweeps/templates';
@@ -66,16 +67,34 @@ describe('the paper-table1 template', () => {
     expect(new Set(expansion.runs.map((r) => r.spec.model))).toEqual(new Set(TABLE1_MODELS));
   });
 
-  it('splits into one sweep per (batch size, lr) so each is a plain grid over models', () => {
-    for (const spec of expansion.specs) {
-      const runs = expansion.runs.filter((r) => r.sweep === spec.name);
-      expect(new Set(runs.map((r) => `${r.spec.batchSize}:${r.spec.lr}`)).size).toBe(1);
-      expect(spec.name).toMatch(/^paper-table1 w1 e150 b\d+ lr[\d.e-]+$/);
-    }
-    expect(new Set(expansion.specs.map((s) => s.name)).size).toBe(expansion.specs.length);
+  it('is one sweep of the variant, whose points give each (model, batch size) its own lr', () => {
+    expect(expansion.specs.map((s) => s.name)).toEqual(['paper-table1 w1 e150']);
+    const [spec] = expansion.specs;
+    expect(spec.grid).toEqual({});
+    expect(spec.points).toHaveLength(63);
+    expect(new Set(spec.points?.map((p) => key(String(p.model), Number(p.batchSize)))).size).toBe(63);
+    expect(expansion.runs.every((r) => r.sweep === spec.name)).toBe(true);
   });
 
-  it('applies --width and --epochs overrides to every run and keeps the quick look in sweeps of its own', () => {
+  it('queues exactly the runs of the 11 grid sweeps (one per batch size and lr) it replaces, with the same run keys', () => {
+    // what the template queued before sweep specs had points: base batchSize and lr, a grid over the models sharing them
+    const parts = new Map<string, { batchSize: number; lr: number; models: string[] }>();
+    for (const c of reference.configs) {
+      const part = parts.get(`${c.batchSize}:${c.lr}`) ?? { batchSize: c.batchSize, lr: Number(c.lr), models: [] };
+      part.models.push(c.model);
+      parts.set(`${c.batchSize}:${c.lr}`, part);
+    }
+    expect(parts.size).toBe(11);
+    for (const options of [{}, { width: 0.0625, epochs: 1, dataDir: '/data/cifar' }]) {
+      const byPart = [...parts.values()].flatMap(({ batchSize, lr, models }) =>
+        expandSweep(parseSweepSpec({ name: `b${batchSize} lr${lr}`, base: { preset: 'cifar100-paper', batchSize, lr, ...options }, grid: { model: models }, repeats: 3 })).runs,
+      );
+      const template = expandSweepTemplate('paper-table1', options).runs.map((r) => r.spec);
+      expect(template.map(runKey).sort()).toEqual(byPart.map(runKey).sort());
+    }
+  });
+
+  it('applies --width and --epochs overrides to every run and keeps the quick look in a sweep of its own', () => {
     const quick = expandSweepTemplate('paper-table1', { width: 0.0625, epochs: 1, dataDir: '/data/cifar' });
     expect(quick.runs).toHaveLength(189);
     for (const { spec } of quick.runs) expect(spec).toMatchObject({ width: 0.0625, epochs: 1, dataDir: '/data/cifar' });
