@@ -3,7 +3,8 @@ import { checkDataDir, DATASETS, trainSizeOf } from '../../src-worker/data/regis
 import type { RunSpec } from '../../src-worker/run-spec';
 import { refuseDpIncompatibleModels } from '../sweeps/dp-models';
 import { expandSweep } from '../sweeps/expand';
-import { parseSweepSpec, renderPath, SweepSpecError, type SweepSpec } from '../sweeps/spec';
+import { fieldPathOf, parseSweepSpec, renderPath, SweepSpecError, type SweepSpec } from '../sweeps/spec';
+import { taskProblems, type Task } from '../../src-worker/train/task-match';
 
 /**
  * What a worker would refuse a second after it starts, asked before anything is stored: an unknown model, a
@@ -13,11 +14,7 @@ import { parseSweepSpec, renderPath, SweepSpecError, type SweepSpec } from '../s
  */
 
 /** Where the spec sets `field` to `value`: its grid axis entry, else base (or the preset base names). */
-function fieldPath(spec: SweepSpec, field: string, value: unknown): string {
-  const axis = spec.grid[field];
-  const at = axis ? axis.findIndex((v) => v === value) : -1;
-  return at >= 0 ? renderPath(['grid', field, at]) : renderPath(['base', field]);
-}
+const fieldPath = fieldPathOf;
 
 async function modelProblems(spec: SweepSpec, runs: readonly RunSpec[]): Promise<string[]> {
   // imported on first use: the registry pulls in tfjs, which the store-only paths of the service never need
@@ -32,24 +29,20 @@ async function modelProblems(spec: SweepSpec, runs: readonly RunSpec[]): Promise
  * refuse (src-worker/train/run.ts, validateTask) is refused here, once per model and data set, naming both fields.
  * DP-SGD trains classifiers only, so a DP run of a segmentation model is refused with it.
  */
-async function taskProblems(spec: SweepSpec, runs: readonly RunSpec[]): Promise<string[]> {
+async function taskMismatches(spec: SweepSpec, runs: readonly RunSpec[]): Promise<string[]> {
   const { listModels } = await import('../../src-worker/models');
-  const taskOf = new Map(listModels().map((m) => [m.name, m.task ?? 'classification']));
+  const taskOf = new Map<string, Task>(listModels().map((m) => [m.name, m.task ?? 'classification']));
   const problems = new Set<string>();
   for (const run of runs) {
-    const task = taskOf.get(run.model);
+    const modelTask = taskOf.get(run.model);
     // an unknown model has no task to compare; modelProblems names it
-    if (task === undefined) continue;
-    const segmentationModel = task === 'segmentation';
-    const segmentationData = DATASETS[run.dataset].task === 'segmentation';
-    const model = `${fieldPath(spec, 'model', run.model)}: model ${run.model}`;
-    const data = `data set ${run.dataset} (${fieldPath(spec, 'dataset', run.dataset)})`;
-    if (segmentationModel && !segmentationData) {
-      problems.add(`${model} is a segmentation model (per-pixel labels), but ${data} is a classification set; use a segmentation data set (cityscapes)`);
-    } else if (!segmentationModel && segmentationData) {
-      problems.add(`${model} is a classifier, but ${data} is a segmentation set (per-pixel labels); use an fc_* segmentation model`);
-    }
-    if (segmentationModel && run.dp) problems.add(`${model} is a segmentation model, and DP-SGD (dp) trains classifiers only`);
+    if (modelTask === undefined) continue;
+    const found = taskProblems({
+      model: `${fieldPath(spec, 'model', run.model)}: model ${run.model}`,
+      data: `data set ${run.dataset} (${fieldPath(spec, 'dataset', run.dataset)})`,
+      modelTask, dataTask: DATASETS[run.dataset].task ?? 'classification', dp: run.dp !== undefined,
+    });
+    for (const p of found) problems.add(p);
   }
   return [...problems];
 }
@@ -100,7 +93,7 @@ export async function checkSweep(input: unknown): Promise<CheckedSweep> {
   await refuseDpIncompatibleModels(spec, expansion.runs);
   const problems = [
     ...(await modelProblems(spec, expansion.runs)),
-    ...(await taskProblems(spec, expansion.runs)),
+    ...(await taskMismatches(spec, expansion.runs)),
     ...(await dataProblems(spec, expansion.runs)),
   ];
   // a batch is only worth counting against data that is there

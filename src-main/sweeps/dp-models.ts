@@ -1,5 +1,5 @@
 import type { RunSpec } from '../../src-worker/run-spec';
-import { SweepSpecError, type SweepSpec } from './spec';
+import { fieldPathOf, SweepSpecError, type SweepSpec } from './spec';
 
 /**
  * Refuses, at submit time, a sweep whose DP runs use a model DP-SGD cannot train (BatchNorm), with the
@@ -19,8 +19,7 @@ export async function refuseDpIncompatibleModels(spec: SweepSpec, runs: readonly
       refuseDpModel(model);
     } catch (error) {
       if (!(error instanceof DpIncompatibleModelError)) throw error;
-      const at = spec.grid.model?.indexOf(model) ?? -1;
-      problems.push(`${at >= 0 ? `grid.model[${at}]` : 'base.model'}: ${error.message}`);
+      problems.push(`${fieldPathOf(spec, 'model', model)}: ${error.message}`);
     }
   }
   if (problems.length) throw new SweepSpecError(problems);

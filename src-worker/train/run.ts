@@ -15,6 +15,7 @@ import { PresetError, resolvePreset } from './presets';
 import { trainSegmentation } from './segmentation/seg-loop';
 import { OptimizerConfigError } from './recipe/optimizer';
 import { isGeneratedDataset } from '../run-field-meta';
+import { taskProblems } from './task-match';
 
 /**
  * One run from an untrusted spec to a `done` event: validation, backend, data, model, training. Shared by the
@@ -107,17 +108,14 @@ function isSegmentationModel(name: string): boolean {
   return listModels().find((m) => m.name === name)?.task === 'segmentation';
 }
 
-/** A segmentation model needs label maps, a classifier one label per image: a mismatch is refused by name. */
+/** A model/data-set task mismatch (task-match.ts), refused by name before any data is read. */
 function validateTask(spec: RunSpec): void {
-  const segmentationModel = isSegmentationModel(spec.model);
-  const segmentationData = DATASETS[spec.dataset].task === 'segmentation';
-  if (segmentationModel && !segmentationData) {
-    throw new InvalidRunError(`model ${spec.model} is a segmentation model (per-pixel labels), but data set ${spec.dataset} is a classification set; use --dataset cityscapes`);
-  }
-  if (!segmentationModel && segmentationData) {
-    throw new InvalidRunError(`model ${spec.model} is a classifier, but data set ${spec.dataset} is a segmentation set (per-pixel labels); use an fc_* segmentation model`);
-  }
-  if (segmentationModel && spec.dp) throw new InvalidRunError(`dp: DP-SGD trains classifiers; model ${spec.model} is a segmentation model`);
+  const [problem] = taskProblems({
+    model: `model ${spec.model}`, data: `data set ${spec.dataset}`, dp: spec.dp !== undefined,
+    modelTask: isSegmentationModel(spec.model) ? 'segmentation' : 'classification',
+    dataTask: DATASETS[spec.dataset].task ?? 'classification',
+  });
+  if (problem !== undefined) throw new InvalidRunError(problem);
 }
 
 /** Refuses what a DP spec can be refused for before any data is read or model built. */

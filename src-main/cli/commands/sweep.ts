@@ -33,7 +33,7 @@ function positiveNumber(value: string): number {
   return n;
 }
 
-/** What to submit: a spec file's one sweep, or a template's sweeps (one per part). */
+/** What to submit: a spec file's sweep, or the sweep(s) a template makes. */
 interface SweepRequest {
   specs: SweepSpecArg[];
   /** The runs the specs expand to (for --dry-run; submitting expands them again, with its checks). */
@@ -170,7 +170,7 @@ async function queueTemplate(runtime: Runtime, template: NonNullable<SweepReques
     return;
   }
   const { total, created, existing } = result.runs;
-  process.stderr.write(`template ${result.template}: ${total} runs in ${result.sweeps.length} sweeps, ${created} new, ${existing} already in the store\n`);
+  process.stderr.write(`template ${result.template}: ${total} runs in ${result.sweeps.length} sweep${result.sweeps.length === 1 ? '' : 's'}, ${created} new, ${existing} already in the store\n`);
 }
 
 async function queueSpecOnly(runtime: Runtime, spec: SweepSpecArg, json: boolean): Promise<void> {

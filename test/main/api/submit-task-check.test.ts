@@ -45,6 +45,11 @@ describe('submitSweep refuses a model whose task is not its data set\'s, before 
       ['DP-SGD on a segmentation model',
         { name: 'd', base: { ...base, model: 'fc_knresnet18', dataset: 'cityscapes', dataDir: cityscapes, dp: { noiseMultiplier: 1, logicalBatch: 16 } } },
         [/^base\.model: model fc_knresnet18 is a segmentation model, and DP-SGD \(dp\) trains classifiers only$/]],
+      // a model given in explicit points is named by its point, as the user wrote it
+      ['a segmentation model in points',
+        { name: 'e', base: { epochs: 1, dataset: 'cifar10', dataDir: cifar },
+          points: [{ model: 'cnn', batchSize: 8, lr: 0.1 }, { model: 'fc_knresnet18', batchSize: 8, lr: 0.05 }] },
+        [/^points\[1\]\.model: model fc_knresnet18 is a segmentation model \(per-pixel labels\), but data set cifar10 \(base\.dataset\)/]],
     ];
     for (const [what, spec, problems] of cases) {
       const error = await refusal(service.submitSweep(spec));

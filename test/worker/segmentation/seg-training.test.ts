@@ -99,7 +99,7 @@ describe('segmentation training on the synthetic Cityscapes set', () => {
 
   it('refuses a segmentation model on a classification set and a classifier on Cityscapes, naming both', () => {
     expect(() => validateSpec(parseRunSpec({ model: 'fc_knresnet18', dataset: 'synthetic', epochs: 1, batchSize: 2, lr: 0.1 })))
-      .toThrow('model fc_knresnet18 is a segmentation model (per-pixel labels), but data set synthetic is a classification set; use --dataset cityscapes');
+      .toThrow('model fc_knresnet18 is a segmentation model (per-pixel labels), but data set synthetic is a classification set; use a segmentation data set (cityscapes)');
     expect(() => validateSpec(parseRunSpec({ model: 'resnet18_bn', dataset: 'cityscapes', dataDir: smallRoot, epochs: 1, batchSize: 2, lr: 0.1 })))
       .toThrow('model resnet18_bn is a classifier, but data set cityscapes is a segmentation set (per-pixel labels); use an fc_* segmentation model');
   });
