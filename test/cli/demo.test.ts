@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DEMO_DATASET, demoFinding, demoLearningRate, demoSweepSpecs, DEMO_DEFAULTS, groupsForWidth } from '../../src-main/cli/commands/demo';
+import { DEMO_DATASET, demoFinding, demoLearningRate, demoSweepSpec, DEMO_DEFAULTS, groupsForWidth } from '../../src-main/cli/commands/demo';
 import { expandSweep } from '../../src-main/sweeps/expand';
 import { parseSweepSpec } from '../../src-main/sweeps/spec';
 import { ExperimentStore } from '../../src-main/store/experiment-store';
@@ -19,7 +19,7 @@ describe('normlab demo', () => {
   });
 
   it('is a valid sweep: every model × every seed, at batch 2 and 32', () => {
-    const runs = demoSweepSpecs(DEFAULT_OPTIONS).flatMap((spec) => expandSweep(parseSweepSpec(spec)).runs);
+    const runs = expandSweep(parseSweepSpec(demoSweepSpec(DEFAULT_OPTIONS))).runs;
     expect(runs).toHaveLength(DEMO_DEFAULTS.models.length * DEMO_DEFAULTS.batchSizes.length * DEMO_DEFAULTS.seeds);
     expect(new Set(runs.map((r) => r.model))).toEqual(new Set(DEMO_DEFAULTS.models));
     expect(runs.every((r) => r.groups === 2 && r.width === DEMO_DEFAULTS.width)).toBe(true);
@@ -28,7 +28,7 @@ describe('normlab demo', () => {
   });
 
   it("gives each model the paper's learning rate for its batch size (reproducibility/table1-*.sh), one rule for all", () => {
-    const runs = demoSweepSpecs(DEFAULT_OPTIONS).flatMap((spec) => expandSweep(parseSweepSpec(spec)).runs);
+    const runs = expandSweep(parseSweepSpec(demoSweepSpec(DEFAULT_OPTIONS))).runs;
     const lrOf = (model: string, batch: number) => [...new Set(runs.filter((r) => r.model === model && r.batchSize === batch).map((r) => r.lr))];
     // the scripts' lines, e.g. `./run-cifar100.sh knresnet18 0.0015625 2`
     expect(lrOf('knresnet18', 2)).toEqual([0.0015625]);

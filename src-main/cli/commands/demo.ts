@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SweepSpecArg } from '../../api/schemas';
-import type { GroupAggregate, RunRecord } from '../../store/types';
+import type { GroupAggregate } from '../../store/types';
 import { openRuntime } from '../../runtime';
 import { TABLE1_LEARNING_RATES, type Table1BatchSize } from '../../sweeps/templates/paper-table1';
 import { finiteNumber, positiveInt } from '../option-parsers';
@@ -77,50 +77,29 @@ export function parseBatchSizes(s: string): number[] {
   return sizes;
 }
 
-export interface DemoSweep {
-  batchSize: number;
-  lr: number;
-  spec: SweepSpecArg;
-}
-
 /**
- * One sweep per (batch size, learning rate): a sweep's grid is a product, and the paper's learning rate differs
- * by model. Models sharing a rate at a batch size share a sweep. Smaller batches first: they take longest.
+ * One sweep of explicit points: the paper's learning rate differs by model and batch size, which a grid product
+ * cannot say. Smaller batches first: they take longest, and the queue keeps both workers busy to the end.
  */
-export function demoSweeps(o: DemoOptions): DemoSweep[] {
-  const sweeps: DemoSweep[] = [];
-  for (const batchSize of [...parseBatchSizes(o.batchSizes)].sort((a, b) => a - b)) {
-    const byLr = new Map<number, string[]>();
-    for (const model of list(o.models)) {
-      const lr = demoLearningRate(model, batchSize, o.lr);
-      byLr.set(lr, [...(byLr.get(lr) ?? []), model]);
-    }
-    for (const [lr, models] of byLr) {
-      sweeps.push({ batchSize, lr, spec: {
-        name: `demo-${DEMO_DATASET}-w${o.width}-${o.epochs}ep-bs${batchSize}-lr${lr}`,
-        base: {
-          dataset: DEMO_DATASET,
-          syntheticTrainSize: o.syntheticTrainSize,
-          syntheticTestSize: o.syntheticTestSize,
-          epochs: o.epochs,
-          batchSize,
-          lr,
-          width: o.width,
-          groups: groupsForWidth(o.width),
-          schedule: { kind: 'cosine', decay: 0.01 },
-          backend: o.backend,
-          statsEvery: 10,
-        },
-        grid: { model: models },
-        repeats: o.seeds,
-      } });
-    }
-  }
-  return sweeps;
-}
-
-export function demoSweepSpecs(o: DemoOptions): SweepSpecArg[] {
-  return demoSweeps(o).map((s) => s.spec);
+export function demoSweepSpec(o: DemoOptions, name = `demo-${DEMO_DATASET}-w${o.width}-${o.epochs}ep`): SweepSpecArg {
+  const points = [...parseBatchSizes(o.batchSizes)].sort((a, b) => a - b)
+    .flatMap((batchSize) => list(o.models).map((model) => ({ model, batchSize, lr: demoLearningRate(model, batchSize, o.lr) })));
+  return {
+    name,
+    base: {
+      dataset: DEMO_DATASET,
+      syntheticTrainSize: o.syntheticTrainSize,
+      syntheticTestSize: o.syntheticTestSize,
+      epochs: o.epochs,
+      width: o.width,
+      groups: groupsForWidth(o.width),
+      schedule: { kind: 'cosine', decay: 0.01 },
+      backend: o.backend,
+      statsEvery: 10,
+    },
+    points,
+    repeats: o.seeds,
+  };
 }
 
 const meanOf = (a: GroupAggregate | undefined): number | null => a?.finalTestAcc.mean ?? null;
@@ -166,7 +145,7 @@ export function demoFinding(aggregates: GroupAggregate[], o: Pick<DemoOptions, '
 
 function textReporter(say: (line: string) => void, what: string): SweepReporter {
   return {
-    submitted: (r) => say(`${what}: ${r.runs.total} runs queued (${r.groups} model(s) × seeds)`),
+    submitted: (r) => say(`${what}: ${r.runs.total} runs queued (${r.groups} configurations × seeds)`),
     event: () => {},
     runEnded: (run, done, total) => {
       const what = run.status === 'finished' ? `test top-1 ${formatPercent(run.finalTestAcc)}%` : `${run.status}: ${run.errorReason ?? ''}`;
@@ -199,9 +178,10 @@ export function register(program: Command): void {
 async function runDemo(o: DemoOptions): Promise<number> {
   const json = o.json ?? false;
   const say = (line: string) => process.stderr.write(line + '\n');
-  let sweeps: DemoSweep[];
+  let spec: SweepSpecArg;
+  const name = `demo-${DEMO_DATASET}-w${o.width}-${o.epochs}ep`;
   try {
-    sweeps = demoSweeps(o);
+    spec = demoSweepSpec(o, name);
   } catch (err) {
     say(err instanceof Error ? err.message : String(err));
     return 2;
@@ -221,16 +201,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
       event: (runId, event) => process.stdout.write(JSON.stringify({ ...event, runId }) + '\n'),
       runEnded: () => {},
     };
-    const aggregates: GroupAggregate[] = [];
-    const runs: RunRecord[] = [];
-    let allFinished = true;
-    for (const { batchSize, lr, spec } of sweeps) {
-      const reporter = json ? jsonReporter : textReporter(say, `batch ${batchSize}, lr ${lr}`);
-      const outcome = await runSweepUntilSignalled(runtime, spec, reporter);
-      aggregates.push(...outcome.aggregates);
-      runs.push(...outcome.runs);
-      allFinished &&= outcome.allFinished;
-    }
+    const { aggregates, runs, allFinished } = await runSweepUntilSignalled(runtime, spec, json ? jsonReporter : textReporter(say, `sweep "${name}"`));
     const finding = demoFinding(aggregates, o);
     if (json) {
       process.stdout.write(JSON.stringify({ event: 'demo_summary', db: dbFile, dataset: DEMO_DATASET, aggregates, finding }) + '\n');
