@@ -106,6 +106,7 @@ describe('sweep builder and runs with real workers', () => {
     const dialog = page.getByRole('dialog');
     await dialog.locator('input[name="lr"]').fill('0.02');
     await dialog.locator('input[name="epochs"]').fill('2');
+    await shot('clone-and-edit-dialog');
     await dialog.getByRole('button', { name: 'Queue new run' }).click();
     await dialog.waitFor({ state: 'detached' });
     const [original, clones] = readStore((s) => [s.getRun(id), s.listRuns({ sweepId: s.getRun(id)?.sweepId }).filter((r) => r.id > id)]);
