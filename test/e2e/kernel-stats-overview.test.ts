@@ -22,7 +22,7 @@ let layers: Map<number, { layer: string; kind: string }[]>;
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(`${serve.origin}${path}`, {
-    ...init, headers: { Authorization: `Bearer ${serve.token}`, 'Content-Type': 'application/json', ...init.headers },
+    ...init, headers: { Authorization: `Bearer ${serve.token}`, 'Content-Type': 'application/json' },
   });
   if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;

@@ -127,7 +127,9 @@ export function humanRenderer(out: NodeJS.WriteStream, err: NodeJS.WriteStream, 
       case 'done':
         if (e.status !== 'failed') line(`${e.status}: ${formatFinal(e.metrics)}`);
         break;
+      // statistics and step-level points are for the store; a terminal shows epochs
       case 'norm_stats':
+      case 'steps':
         break;
     }
   };
