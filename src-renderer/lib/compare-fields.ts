@@ -6,7 +6,7 @@
  */
 
 import { applicableFields, canonicalJson, describeScope, runField, runFields, type RunContext } from '../../src-worker/run-fields';
-import { formatNumber } from './format';
+import { formatSetting } from './format';
 
 export interface FieldGroup {
   groupKey: string;
@@ -50,7 +50,7 @@ export const SWEEP_FIELD = 'sweep';
 export function showValue(value: unknown, whenUnset?: string): string {
   if (value === undefined || value === null) return whenUnset ?? 'automatic';
   if (typeof value === 'boolean') return value ? 'on' : 'off';
-  if (typeof value === 'number') return formatNumber(value, 4);
+  if (typeof value === 'number') return formatSetting(value);
   if (Array.isArray(value)) return value.map((v) => showValue(v)).join(', ');
   if (typeof value === 'string') return value;
   return canonicalJson(value);

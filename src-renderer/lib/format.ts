@@ -53,6 +53,15 @@ export function formatNumber(value: number | null | undefined, digits = 3): stri
   return Number(value.toPrecision(digits)).toString();
 }
 
+/**
+ * A value someone set (a learning rate, a width): shown as given, never rounded, since 0.0015625 and 0.00156
+ * are different experiments. toPrecision(12) only drops binary noise such as 0.1 + 0.2's.
+ */
+export function formatSetting(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return String(Number(value.toPrecision(12)));
+}
+
 export function formatTimestamp(ms: number | null | undefined): string {
   if (!ms) return '—';
   return new Date(ms).toLocaleString();

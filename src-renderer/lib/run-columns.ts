@@ -1,6 +1,6 @@
 import type { RunRecord } from '../../src-main/store/types';
 import { runFields, type RunFieldInfo } from '../../src-worker/run-fields';
-import { formatDuration, formatNumber } from './format';
+import { formatDuration, formatSetting } from './format';
 
 /**
  * The runs table's columns: a few that every row needs (run, status, progress, actions: always shown), the common
@@ -61,9 +61,9 @@ const FIXED: RunColumn[] = [
   { id: 'sweep', label: 'Sweep', byDefault: true, text: (r, c) => c.sweepNames.get(r.sweepId) ?? `#${r.sweepId}` },
   { id: 'model', label: 'Model', mono: true, byDefault: true, text: (r) => r.model },
   { id: 'dataset', label: 'Data', byDefault: true, text: (r) => r.dataset },
-  { id: 'width', label: 'Width', numeric: true, byDefault: true, text: (r) => formatNumber(r.spec.width ?? 1, 4) },
+  { id: 'width', label: 'Width', numeric: true, byDefault: true, text: (r) => formatSetting(r.spec.width ?? 1) },
   { id: 'batchSize', label: 'Batch', numeric: true, byDefault: true, text: (r) => String(r.batchSize) },
-  { id: 'lr', label: 'LR', numeric: true, byDefault: true, text: (r) => formatNumber(r.lr) },
+  { id: 'lr', label: 'LR', numeric: true, byDefault: true, text: (r) => formatSetting(r.lr) },
   { id: 'epochs', label: 'Epochs', numeric: true, byDefault: true, text: (r) => String(r.epochs) },
   { id: 'seed', label: 'Seed', numeric: true, byDefault: true, text: (r) => String(r.seed) },
   { id: 'duration', label: 'Duration', numeric: true, byDefault: true, trailing: true, text: (r, c) => formatDuration(runDurationSec(r, c.now)) },

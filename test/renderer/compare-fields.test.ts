@@ -5,7 +5,7 @@ import { parseRunSpec } from '../../src-worker/run-spec';
 import { uniqueSeriesNames, formatPoint, meanSdSeries, smoothedMeanSdSeries } from '../../src-renderer/lib/chart-series';
 import { emaSmooth } from '../../src-renderer/lib/step-curves';
 import { commonTask, fieldGroups, metricColumns, paperTable, sortRows, toCompareRows, type CompareRow } from '../../src-renderer/lib/compare';
-import { compareFields, describeConstants, seriesNames } from '../../src-renderer/lib/compare-fields';
+import { compareFields, describeConstants, seriesNames, showValue } from '../../src-renderer/lib/compare-fields';
 import { meanSd, type MeanSd } from '../../src-renderer/lib/format';
 import { toLatex, toMarkdown } from '../../src-renderer/lib/paper-table';
 
@@ -215,5 +215,15 @@ describe('segmentation groups', () => {
       'these groups mix segmentation models (fc_knresnet18, fc_resnet18_bn) with classifiers (knresnet18): mIoU and top-1 accuracy are different measures and cannot share a table; choose one data set or one sweep',
     );
     expect(() => paperTable(rows, 'final', 'cityscapes', MODELS)).toThrow(/mix segmentation models/);
+  });
+});
+
+describe('config values in cells', () => {
+  it('shows a learning rate as it was set, not rounded (the paper\'s 0.00078125 and 0.0015625 are distinct runs)', () => {
+    expect(showValue(0.00078125)).toBe('0.00078125');
+    expect(showValue(0.0015625)).toBe('0.0015625');
+    expect(showValue(0.000390626)).toBe('0.000390626');
+    expect(showValue(0.1 + 0.2)).toBe('0.3');
+    expect(showValue(0.0625)).toBe('0.0625');
   });
 });
