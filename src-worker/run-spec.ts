@@ -91,10 +91,10 @@ export const runSpecSchema = z.object({
   dataDir: field(z.string().optional(), 'folder holding the data set (cifar: the torchvision root; run `normlab download` to fetch it)', {
     label: 'Data folder', role: 'experiment', cli: { value: '<dir>' }, scope: { exceptDatasets: [...GENERATED_DATASETS] },
   }),
-  syntheticTrainSize: field(z.number().int().positive().optional(), 'synthetic: training images', {
+  syntheticTrainSize: field(z.number().int().positive().optional(), 'built-in sets: training images', {
     label: 'Training images', role: 'experiment', cli: {}, scope: { datasets: [...GENERATED_DATASETS] },
   }),
-  syntheticTestSize: field(z.number().int().positive().optional(), 'synthetic: test images', {
+  syntheticTestSize: field(z.number().int().positive().optional(), 'built-in sets: test images', {
     label: 'Test images', role: 'experiment', cli: {}, scope: { datasets: [...GENERATED_DATASETS] },
   }),
   // 224 in the ImageNet recipe

@@ -23,7 +23,7 @@ describe('normlab train flags, derived from the run spec schema', () => {
     expect(help).toContain('--kn-dropout <p> KernelNorm dropout probability (default: 0.05; KernelNorm models only)');
     expect(help).toMatch(/--epochs <n> training epochs \(required unless --preset sets it\)/);
     expect(help).toMatch(/--logical-batch <n> .*\(required with --dp unless --preset sets it\)/);
-    expect(help).toMatch(/--synthetic-train-size <n> synthetic: training images \(synthetic only\)/);
+    expect(help).toMatch(/--synthetic-train-size <n> built-in sets: training images \(synthetic\/synthetic-textured only\)/);
     expect(help).toMatch(/Run options:.*Execution options:.*--backend <name>.*DP-SGD options:.*--dp .*Output options:.*--json/);
   });
 
