@@ -47,6 +47,10 @@ export interface EpochMetrics {
  * rate the point's own step trained with.
  */
 export const STEP_METRIC_KEYS = { trainLoss: 'step/train_loss', lr: 'step/lr' } as const;
+/** Step-level keys count optimizer steps in their `step` column; every other metric counts epochs. */
+export function isStepMetricKey(key: string): boolean {
+  return key.startsWith('step/');
+}
 
 export interface StepPoint {
   step: number;

@@ -7,6 +7,7 @@ import type { RunRecord, RunStatus, SweepSummary } from '../../src-main/store/ty
 import { useApi } from '../api/client';
 import { errorMessage } from '../composables/useAsync';
 import { useLiveStore } from './live';
+import { isStepMetricKey } from '../../src-worker/protocol';
 
 export const PAGE_SIZE = 50;
 /** How often pages re-read the store while another process trains the runs (no live events reach this server). */
@@ -143,7 +144,8 @@ export const useRunsStore = defineStore('runs', () => {
     const details = await Promise.all(running.map((r) => api.getRun(r.id).catch(() => null)));
     const epochs = new Map<number, number>();
     for (const d of details) {
-      if (d) epochs.set(d.run.id, Math.max(0, ...Object.values(d.latestMetrics).map((m) => m.step)));
+      // the newest epoch any per-epoch metric reached (step-level keys count optimizer steps)
+      if (d) epochs.set(d.run.id, Math.max(0, ...Object.values(d.latestMetrics).filter((m) => !isStepMetricKey(m.key)).map((m) => m.step)));
     }
     return epochs;
   }
